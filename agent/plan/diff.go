@@ -1,0 +1,351 @@
+package plan
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/aima-dev/aima/agent/container"
+)
+
+// Options tune Diff.
+type Options struct {
+	// Prune removes containers of ours that have no desired object. When
+	// false they are only listed in Plan.Orphans.
+	Prune bool
+}
+
+// key identifies an object: its kind and name.
+type key struct{ kind, name string }
+
+func (k key) String() string { return k.kind + "/" + k.name }
+
+// holder is an observed container that outlives the plan and is not ours to
+// change: a container of another instance, or an orphan kept because
+// pruning is off. Its name and ports block desired objects.
+type holder struct {
+	c      container.Container
+	orphan bool
+}
+
+func (h holder) String() string {
+	if h.orphan {
+		kind, name := owner(h.c)
+		return fmt.Sprintf("orphan container %s of %s/%s (prune disabled)", h.c.Name, kind, name)
+	}
+	return fmt.Sprintf("container %s of instance %q", h.c.Name, h.c.Labels[container.LabelInstance])
+}
+
+// Diff compares the desired objects with the observed containers and
+// returns the plan that converges them. It is pure: it does not modify its
+// inputs, and equal inputs in any order give an equal plan.
+//
+// The rules:
+//
+//   - Observed containers whose aima.instance label is instance are ours;
+//     all others are Unmanaged, reported and never operated on. With an
+//     empty instance nothing is ours.
+//   - Ours are matched to desired objects by their aima.kind and aima.name
+//     labels. Several of ours for one object (a manual rename, say) should
+//     never happen with deterministic names; the newest is kept and the
+//     rest removed.
+//   - A running object without a container is created. One whose container
+//     does not match (spec hash, see Matches, or container name) is
+//     recreated, listing the changed fields when the summary label allows.
+//     One whose container is created or exited is started. A dead container
+//     cannot be started, so it is recreated.
+//   - A stopped object has no container: that is what `aima service stop`
+//     means here, so its container is removed rather than stopped. This
+//     keeps "stopped" one state, frees the port, and lets a later start
+//     create the container from the current files.
+//   - A container being removed gets nothing yet; the next pass sees the
+//     result.
+//   - A container of ours without a desired object is an orphan: removed
+//     when opts.Prune is set, otherwise listed in Plan.Orphans.
+//   - A desired object is left alone and reported as a Conflict when it is
+//     declared twice, when its container name is also another object's,
+//     when a host port it publishes is claimed by another running object,
+//     or, when it needs a create, recreate or start, when its container
+//     name or a host port is held by a container that stays (unmanaged, or
+//     an orphan kept because pruning is off).
+//
+// Ops are ordered removes, recreates, creates, starts (removes first free
+// ports and names), each by kind, name, container name and id.
+func Diff(desired []Desired, observed []container.Container, instance string, opts Options) Plan {
+	var p Plan
+
+	ours := make(map[key][]container.Container)
+	var holders []holder
+	for _, c := range observed {
+		if instance == "" || c.Labels[container.LabelInstance] != instance {
+			p.Unmanaged = append(p.Unmanaged, c)
+			holders = append(holders, holder{c: c})
+			continue
+		}
+		kind, name := owner(c)
+		k := key{kind, name}
+		ours[k] = append(ours[k], c)
+	}
+	for k, cs := range ours {
+		// Newest first; the id breaks ties so the order never depends on
+		// the order of observed.
+		slices.SortFunc(cs, func(a, b container.Container) int {
+			return cmp.Or(b.Created.Compare(a.Created), cmp.Compare(a.ID, b.ID))
+		})
+		ours[k] = cs
+	}
+
+	want := make([]Desired, len(desired))
+	copy(want, desired)
+	for i := range want {
+		if want[i].Spec.Name == "" {
+			want[i].Spec.Name = Name(want[i].Kind, want[i].Name)
+		}
+	}
+	slices.SortStableFunc(want, func(a, b Desired) int {
+		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Name, b.Name))
+	})
+
+	// Objects that cannot be planned for at all: declared twice, or two
+	// objects mapping to one container name. Either would be a coin toss.
+	blocked := make(map[key]bool)
+	wanted := make(map[key]bool)
+	byName := make(map[string][]key)
+	for _, d := range want {
+		k := key{d.Kind, d.Name}
+		if wanted[k] {
+			blocked[k] = true
+			p.Conflicts = append(p.Conflicts, Conflict{
+				Kind: d.Kind, Name: d.Name, Container: d.Spec.Name,
+				Reason: "declared more than once",
+			})
+		}
+		wanted[k] = true
+		if !slices.Contains(byName[d.Spec.Name], k) {
+			byName[d.Spec.Name] = append(byName[d.Spec.Name], k)
+		}
+	}
+	for _, d := range want {
+		others := byName[d.Spec.Name]
+		if len(others) < 2 {
+			continue
+		}
+		k := key{d.Kind, d.Name}
+		var names []string
+		for _, o := range others {
+			if o != k {
+				names = append(names, o.String())
+			}
+		}
+		blocked[k] = true
+		p.Conflicts = append(p.Conflicts, Conflict{
+			Kind: d.Kind, Name: d.Name, Container: d.Spec.Name,
+			Reason: fmt.Sprintf("container name %s also used by %s", d.Spec.Name, strings.Join(names, ", ")),
+		})
+	}
+
+	// Orphans go first: when kept, they hold names and ports.
+	for k, cs := range ours {
+		if wanted[k] {
+			continue
+		}
+		for _, c := range cs {
+			if c.State == container.StateRemoving {
+				continue
+			}
+			if !opts.Prune {
+				p.Orphans = append(p.Orphans, c)
+				holders = append(holders, holder{c: c, orphan: true})
+				continue
+			}
+			p.Ops = append(p.Ops, Operation{
+				Op: Remove, Kind: k.kind, Name: k.name, Container: c.Name, ID: c.ID,
+				Cause: "no file for " + k.String(),
+			})
+		}
+	}
+
+	// Host ports claimed by two running objects: neither gets a container
+	// until one file changes, rather than whichever sorts first.
+	portBlocked := make(map[key]bool)
+	for i, a := range want {
+		for _, b := range want[i+1:] {
+			ka, kb := key{a.Kind, a.Name}, key{b.Kind, b.Name}
+			if !a.Running || !b.Running || ka == kb {
+				continue
+			}
+			for _, port := range sharedPorts(a.Spec.Ports, b.Spec.Ports) {
+				portBlocked[ka], portBlocked[kb] = true, true
+				p.Conflicts = append(p.Conflicts,
+					Conflict{Kind: a.Kind, Name: a.Name, Container: a.Spec.Name,
+						Reason: fmt.Sprintf("host port %d also claimed by %s", port, kb)},
+					Conflict{Kind: b.Kind, Name: b.Name, Container: b.Spec.Name,
+						Reason: fmt.Sprintf("host port %d also claimed by %s", port, ka)},
+				)
+			}
+		}
+	}
+
+	for i := range want {
+		d := &want[i]
+		k := key{d.Kind, d.Name}
+		if blocked[k] {
+			continue
+		}
+		cs := ours[k]
+		if !d.Running {
+			for _, c := range cs {
+				if c.State != container.StateRemoving {
+					p.Ops = append(p.Ops, Operation{
+						Op: Remove, Kind: d.Kind, Name: d.Name, Container: c.Name, ID: c.ID,
+						Desired: d, Cause: "state: stopped",
+					})
+				}
+			}
+			continue
+		}
+
+		var cur *container.Container
+		if len(cs) > 0 {
+			cur = &cs[0]
+			for _, c := range cs[1:] {
+				if c.State != container.StateRemoving {
+					p.Ops = append(p.Ops, Operation{
+						Op: Remove, Kind: d.Kind, Name: d.Name, Container: c.Name, ID: c.ID,
+						Desired: d, Cause: fmt.Sprintf("duplicate of %s %s, keeping the newest", cur.Name, shortID(cur.ID)),
+					})
+				}
+			}
+		}
+
+		op, ok := decide(d, cur)
+		if !ok {
+			continue
+		}
+		if portBlocked[k] {
+			continue
+		}
+		if c := heldBy(d, holders); len(c) > 0 {
+			p.Conflicts = append(p.Conflicts, c...)
+			continue
+		}
+		p.Ops = append(p.Ops, op)
+	}
+
+	slices.SortFunc(p.Ops, compareOps)
+	byContainer := func(a, b container.Container) int {
+		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.ID, b.ID))
+	}
+	slices.SortFunc(p.Unmanaged, byContainer)
+	slices.SortFunc(p.Orphans, byContainer)
+	slices.SortFunc(p.Conflicts, compareConflicts)
+	p.Conflicts = slices.Compact(p.Conflicts)
+	return p
+}
+
+// decide returns the operation that brings the kept container cur (nil when
+// there is none) to the running object d, and false when none is needed.
+func decide(d *Desired, cur *container.Container) (Operation, bool) {
+	op := Operation{Kind: d.Kind, Name: d.Name, Container: d.Spec.Name, Desired: d}
+	if cur == nil {
+		op.Op, op.Cause = Create, "no container"
+		return op, true
+	}
+	op.ID = cur.ID
+	if cur.State == container.StateRemoving {
+		return op, false
+	}
+	hashOK := Matches(d.Spec, cur.Labels[container.LabelSpecHash])
+	if !hashOK || cur.Name != d.Spec.Name {
+		var changed []string
+		if !hashOK {
+			changed = Changed(d.Spec, cur.Labels[LabelSpec])
+		}
+		if cur.Name != d.Spec.Name {
+			changed = append(changed, "name")
+			slices.Sort(changed)
+		}
+		op.Op, op.Cause = Recreate, "spec changed"
+		if len(changed) > 0 {
+			op.Changed = changed
+			op.Cause += ": " + strings.Join(changed, ", ")
+		}
+		return op, true
+	}
+	switch cur.State {
+	case container.StateCreated:
+		op.Op, op.Cause = Start, "container created, not started"
+	case container.StateExited:
+		op.Op, op.Cause = Start, fmt.Sprintf("container exited (code %d)", cur.ExitCode)
+	case container.StateDead:
+		// Docker cannot start a dead container, only remove it.
+		op.Op, op.Cause = Recreate, "container dead"
+	default:
+		// running, restarting, paused (someone paused it on purpose) or a
+		// state this version does not know: leave it.
+		return op, false
+	}
+	return op, true
+}
+
+// heldBy returns the conflicts that stop d's container from being created
+// or started: its name or one of its host ports held by a container that
+// stays.
+func heldBy(d *Desired, holders []holder) []Conflict {
+	var out []Conflict
+	for _, h := range holders {
+		if h.c.Name == d.Spec.Name {
+			out = append(out, Conflict{
+				Kind: d.Kind, Name: d.Name, Container: d.Spec.Name,
+				Reason: fmt.Sprintf("container name %s is held by %s", d.Spec.Name, h),
+			})
+		}
+		for _, port := range sharedPorts(d.Spec.Ports, h.c.Ports) {
+			out = append(out, Conflict{
+				Kind: d.Kind, Name: d.Name, Container: d.Spec.Name,
+				Reason: fmt.Sprintf("host port %d is held by %s", port, h),
+			})
+		}
+	}
+	return out
+}
+
+// sharedPorts returns the host ports, sorted and once each, that both lists
+// publish on overlapping addresses. Port 0 (ephemeral) never overlaps.
+func sharedPorts(a, b []container.Port) []int {
+	var out []int
+	for _, x := range a {
+		for _, y := range b {
+			if x.HostPort != 0 && x.HostPort == y.HostPort && sameAddr(x.HostIP, y.HostIP) {
+				out = append(out, x.HostPort)
+			}
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// sameAddr reports whether two host addresses can collide; a wildcard
+// (empty, 0.0.0.0 or ::) collides with everything, since Docker binds it on
+// all addresses.
+func sameAddr(a, b string) bool {
+	wild := func(ip string) bool { return ip == "" || ip == "0.0.0.0" || ip == "::" }
+	return wild(a) || wild(b) || a == b
+}
+
+func compareConflicts(a, b Conflict) int {
+	return cmp.Or(
+		cmp.Compare(a.Kind, b.Kind),
+		cmp.Compare(a.Name, b.Name),
+		cmp.Compare(a.Container, b.Container),
+		cmp.Compare(a.Reason, b.Reason),
+	)
+}
+
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}

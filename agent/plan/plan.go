@@ -1,0 +1,231 @@
+// Package plan is the pure middle of a sync pass (observe → plan →
+// execute): it compares the desired objects read from the state files with
+// the observed containers and returns a Plan, an ordered list of operations,
+// each with a human-readable cause.
+//
+// The planner decides and does nothing: no Docker, no files, no clock, no
+// randomness. Equal inputs, in any order, give an equal Plan, and
+// Plan.String is what `aima diff` prints. The executor applies a Plan and
+// makes no decisions of its own.
+//
+// The package also owns what the planner compares: the container name
+// (Name), the label set (Labels), the versioned spec hash (Hash, Matches)
+// and the changed-field summary (Changed).
+package plan
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/aima-dev/aima/agent/container"
+)
+
+// Desired is one object from the state files that wants a container.
+type Desired struct {
+	Kind string // "service" or "app"
+	Name string
+	// Spec is the container to run. Its Name is the container name; when
+	// empty, Diff uses Name(Kind, Name).
+	Spec container.Spec
+	// Running is the object's state: true for running, false for stopped.
+	// A stopped object has no container at all.
+	Running bool
+	// Revision is the git commit the files are at; it goes into the
+	// aima.revision label and never causes a recreate by itself.
+	Revision string
+}
+
+// Op is the kind of an operation.
+type Op int
+
+// Operations. The zero Op is none of them, so a zero Operation does
+// nothing harmful by accident.
+const (
+	Create Op = iota + 1
+	Recreate
+	Start
+	// Stop is never planned by Diff: a stopped object has no container
+	// (see Diff). It exists for callers that stop without removing.
+	Stop
+	Remove
+)
+
+// phase is the position of o in execution order: removes first, so that
+// the names and ports they hold are free for what follows.
+func (o Op) phase() int {
+	switch o {
+	case Remove:
+		return 0
+	case Recreate:
+		return 1
+	case Create:
+		return 2
+	case Start:
+		return 3
+	case Stop:
+		return 4
+	default:
+		return 5
+	}
+}
+
+func (o Op) String() string {
+	switch o {
+	case Create:
+		return "create"
+	case Recreate:
+		return "recreate"
+	case Start:
+		return "start"
+	case Stop:
+		return "stop"
+	case Remove:
+		return "remove"
+	default:
+		return fmt.Sprintf("Op(%d)", int(o))
+	}
+}
+
+func (o Op) symbol() string {
+	switch o {
+	case Create:
+		return "+"
+	case Recreate:
+		return "~"
+	case Start:
+		return ">"
+	case Stop:
+		return "."
+	case Remove:
+		return "-"
+	default:
+		return "?"
+	}
+}
+
+// Operation is one step of a Plan.
+//
+// To create (or, after removing the old one, recreate), the executor creates
+// Desired.Spec with Spec.Name set to Container and Spec.Labels set to
+// Labels(*Desired, instance).
+type Operation struct {
+	Op         Op
+	Kind, Name string
+	Container  string   // container name
+	ID         string   // observed container id, when there is one
+	Desired    *Desired // nil for orphans
+	Cause      string   // why, for humans: "no container", "spec changed: image"
+	Changed    []string // for Recreate: the changed fields, when known
+}
+
+func (o Operation) String() string {
+	return fmt.Sprintf("%s %s/%s %s (%s)", o.Op.symbol(), o.Kind, o.Name, o.Op, o.Cause)
+}
+
+// Conflict is a desired object the plan cannot converge and has left
+// alone: its container name is held by a container that is not ours, or one
+// of its host ports is claimed by another desired object or held by a
+// container that stays.
+type Conflict struct {
+	Kind, Name string
+	Container  string // the desired container name
+	Reason     string // for humans; names the other party
+}
+
+func (c Conflict) String() string {
+	return fmt.Sprintf("! %s/%s conflict: %s", c.Kind, c.Name, c.Reason)
+}
+
+// Plan is the outcome of Diff.
+type Plan struct {
+	// Ops are in execution order: removes, recreates, creates, starts;
+	// within each by kind, name, container name and id.
+	Ops []Operation
+	// Unmanaged are aima-labelled containers of another instance. They
+	// are reported and never operated on.
+	Unmanaged []container.Container
+	// Orphans are containers of ours without a desired object, kept
+	// because Options.Prune is false.
+	Orphans []container.Container
+	// Conflicts are desired objects left alone, with the reason.
+	Conflicts []Conflict
+}
+
+// Empty reports whether the containers match the files: nothing to do,
+// nothing blocked and no orphans. Unmanaged containers are not ours and do
+// not count.
+func (p Plan) Empty() bool {
+	return len(p.Ops) == 0 && len(p.Conflicts) == 0 && len(p.Orphans) == 0
+}
+
+// String prints the plan Terraform-style, one line per entry:
+//
+//	$ aima diff
+//	+ service/qwen create (no container)
+//	~ service/qwen recreate (spec changed: env:FOO, image)
+//	> service/qwen start (container exited (code 1))
+//	- service/old remove (no file for service/old)
+//	! service/x conflict: host port 8000 also claimed by app/y
+//	! service/x orphan: container aima-x kept (prune disabled)
+//	! service/z unmanaged: container aima-z of instance "box2" (running)
+//
+// Operations are sorted by kind and name (then by execution order), so all
+// lines of one object are together; then orphans, conflicts and unmanaged
+// containers. An empty plan prints "No changes. Containers match the state
+// files.".
+func (p Plan) String() string {
+	var b strings.Builder
+	if p.Empty() {
+		b.WriteString("No changes. Containers match the state files.\n")
+	}
+	ops := slices.Clone(p.Ops)
+	slices.SortStableFunc(ops, func(a, b Operation) int {
+		return cmp.Or(
+			cmp.Compare(a.Kind, b.Kind),
+			cmp.Compare(a.Name, b.Name),
+			compareOps(a, b),
+		)
+	})
+	for _, o := range ops {
+		b.WriteString(o.String())
+		b.WriteByte('\n')
+	}
+	for _, c := range p.Orphans {
+		kind, name := owner(c)
+		fmt.Fprintf(&b, "! %s/%s orphan: container %s kept (prune disabled)\n", kind, name, c.Name)
+	}
+	for _, c := range p.Conflicts {
+		b.WriteString(c.String())
+		b.WriteByte('\n')
+	}
+	for _, c := range p.Unmanaged {
+		kind, name := owner(c)
+		fmt.Fprintf(&b, "! %s/%s unmanaged: container %s of instance %q (%s)\n",
+			kind, name, c.Name, c.Labels[container.LabelInstance], c.State)
+	}
+	return b.String()
+}
+
+// compareOps orders operations in execution order: by op, then kind, name,
+// container name and id.
+func compareOps(a, b Operation) int {
+	return cmp.Or(
+		cmp.Compare(a.Op.phase(), b.Op.phase()),
+		cmp.Compare(a.Kind, b.Kind),
+		cmp.Compare(a.Name, b.Name),
+		cmp.Compare(a.Container, b.Container),
+		cmp.Compare(a.ID, b.ID),
+	)
+}
+
+// owner returns the object a container belongs to according to its labels,
+// falling back to "container/<name>" when they are missing.
+func owner(c container.Container) (kind, name string) {
+	kind, name = c.Labels[container.LabelKind], c.Labels[container.LabelName]
+	if kind == "" || name == "" {
+		return "container", c.Name
+	}
+	return kind, name
+}

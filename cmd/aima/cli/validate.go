@@ -1,0 +1,124 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/aima-dev/aima/state"
+)
+
+func newValidateCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "validate [PATH]",
+		Short: "Check files against the schemas (default: the whole state directory)",
+		Long: "Validate checks object files: a state directory, a kind directory in it (services/), or single files.\n" +
+			"Each problem is printed as FILE:LINE:COLUMN: FIELD: MESSAGE. The exit code is 1 when any file is invalid.",
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			root := ""
+			if len(args) == 1 {
+				root = args[0]
+			} else {
+				st, err := g.store()
+				if err != nil {
+					return err
+				}
+				root = st.Dir
+			}
+			files, err := objectFiles(root)
+			if err != nil {
+				return err
+			}
+			bad := 0
+			for _, f := range files {
+				if err := validateFile(f.abs, f.rel, f.kind); err != nil {
+					bad++
+					fmt.Fprintln(cmd.ErrOrStderr(), fieldError(err))
+				}
+			}
+			if bad > 0 {
+				return exitError{code: 1, msg: fmt.Sprintf("%d of %d files invalid", bad, len(files))}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%d files valid\n", len(files))
+			return nil
+		},
+	}
+}
+
+type objectFile struct {
+	abs, rel string
+	kind     *state.Kind
+}
+
+// objectFiles finds the object files under root: a state directory, a kind
+// directory, or one file (whose kind comes from its parent directory).
+func objectFiles(root string) ([]objectFile, error) {
+	fi, err := os.Stat(root)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.IsDir() {
+		rel := filepath.Base(filepath.Dir(root)) + "/" + filepath.Base(root)
+		k, _, ok := state.KindOfPath(rel)
+		if !ok {
+			return nil, fmt.Errorf("%s: cannot tell the kind; the file must be in a kind directory (models/, services/, ...)", root)
+		}
+		return []objectFile{{abs: root, rel: rel, kind: k}}, nil
+	}
+	if k, err := state.LookupKind(filepath.Base(root)); err == nil {
+		return kindFiles(root, k)
+	}
+	var out []objectFile
+	for _, k := range state.Kinds {
+		fs, err := kindFiles(filepath.Join(root, k.Dir), k)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, fs...)
+	}
+	return out, nil
+}
+
+func kindFiles(dir string, k *state.Kind) ([]objectFile, error) {
+	des, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []objectFile
+	for _, de := range des {
+		if de.IsDir() || strings.HasPrefix(de.Name(), ".") || !strings.HasSuffix(de.Name(), k.Ext) {
+			continue
+		}
+		out = append(out, objectFile{abs: filepath.Join(dir, de.Name()), rel: k.Dir + "/" + de.Name(), kind: k})
+	}
+	return out, nil
+}
+
+func validateFile(abs, rel string, k *state.Kind) error {
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return err
+	}
+	if fi.Size() > state.MaxFileSize {
+		return fmt.Errorf("%s: file is %d bytes; the limit is %d", rel, fi.Size(), state.MaxFileSize)
+	}
+	b, err := os.ReadFile(abs)
+	if err != nil {
+		return err
+	}
+	_, stem, _ := state.KindOfPath(rel)
+	if err := state.CheckName(rel, stem); err != nil {
+		return err
+	}
+	_, err = k.Decode(rel, b)
+	return err
+}

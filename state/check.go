@@ -1,0 +1,136 @@
+package state
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"text/template"
+)
+
+// check does the validation a JSON Schema cannot express: references that
+// must be names, templates that must parse, step graphs without cycles.
+func check(o Object) error {
+	var probs []Problem
+	add := func(field, format string, args ...any) {
+		probs = append(probs, Problem{Field: field, Message: fmt.Sprintf(format, args...)})
+	}
+	switch o := o.(type) {
+	case *Service:
+		if o.Model != "" && !ValidName(o.Model) {
+			add("/model", "%q is not a valid model name", o.Model)
+		}
+		if o.Engine != "" && !ValidName(o.Engine) {
+			add("/engine", "%q is not a valid engine name", o.Engine)
+		}
+		checkEnv(o.Env, add)
+	case *Engine:
+		for i, a := range o.Args {
+			if _, err := template.New("arg").Option("missingkey=error").Parse(a); err != nil {
+				add(fmt.Sprintf("/args/%d", i), "bad template: %v", err)
+			}
+		}
+		checkEnv(o.Env, add)
+	case *App:
+		for i, p := range o.Ports {
+			h, c, _ := strings.Cut(p, ":")
+			if !portOK(h) || !portOK(c) {
+				add(fmt.Sprintf("/ports/%d", i), "%q: ports are HOST:CONTAINER with both between 1 and 65535", p)
+			}
+		}
+		checkEnv(o.Env, add)
+	case *Pipeline:
+		checkSteps(o.Steps, add)
+	}
+	if len(probs) > 0 {
+		return &InvalidError{Problems: probs}
+	}
+	return nil
+}
+
+func portOK(s string) bool {
+	n, err := strconv.Atoi(s)
+	return err == nil && n >= 1 && n <= 65535
+}
+
+func checkEnv(env map[string]string, add func(string, string, ...any)) {
+	keys := make([]string, 0, len(env))
+	for k := range env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if k == "" || strings.ContainsAny(k, "= \t\n") {
+			add("/env/"+k, "%q is not a valid environment variable name", k)
+		}
+		v := env[k]
+		if strings.HasPrefix(v, "${") {
+			ref := strings.TrimSuffix(strings.TrimPrefix(v, "${"), "}")
+			src, name, ok := strings.Cut(ref, ":")
+			if !strings.HasSuffix(v, "}") || !ok || (src != "env" && src != "file") || name == "" || strings.Contains(name, "..") || strings.Contains(name, "/") {
+				add("/env/"+k, "%q: a secret reference is ${env:NAME} or ${file:NAME} (a file under .local/secrets/)", v)
+			}
+		}
+	}
+}
+
+// checkSteps refuses empty or duplicate step ids, unknown depends_on and cycles.
+func checkSteps(steps []Step, add func(string, string, ...any)) {
+	ids := map[string]int{}
+	for i, s := range steps {
+		if prev, dup := ids[s.ID]; dup {
+			add(fmt.Sprintf("/steps/%d/id", i), "step id %q is used by steps %d and %d", s.ID, prev, i)
+			continue
+		}
+		ids[s.ID] = i
+	}
+	for i, s := range steps {
+		for j, d := range s.DependsOn {
+			if _, ok := ids[d]; !ok {
+				add(fmt.Sprintf("/steps/%d/depends_on/%d", i, j), "step %q depends on %q, which is not a step of this pipeline", s.ID, d)
+			}
+			if d == s.ID {
+				add(fmt.Sprintf("/steps/%d/depends_on/%d", i, j), "step %q depends on itself", s.ID)
+			}
+		}
+	}
+	// Cycle detection by depth-first search, naming the steps of the cycle.
+	state := map[string]int{} // 0 new, 1 on stack, 2 done
+	deps := map[string][]string{}
+	for _, s := range steps {
+		deps[s.ID] = s.DependsOn
+	}
+	var stack []string
+	var visit func(id string) bool
+	visit = func(id string) bool {
+		switch state[id] {
+		case 1:
+			start := 0
+			for i, s := range stack {
+				if s == id {
+					start = i
+				}
+			}
+			cycle := append(append([]string{}, stack[start:]...), id)
+			add(fmt.Sprintf("/steps/%d/depends_on", ids[id]), "steps form a cycle: %s", strings.Join(cycle, " -> "))
+			return true
+		case 2:
+			return false
+		}
+		state[id] = 1
+		stack = append(stack, id)
+		for _, d := range deps[id] {
+			if _, ok := ids[d]; ok && d != id && visit(d) {
+				return true
+			}
+		}
+		stack = stack[:len(stack)-1]
+		state[id] = 2
+		return false
+	}
+	for _, s := range steps {
+		if visit(s.ID) {
+			return
+		}
+	}
+}

@@ -1,0 +1,328 @@
+package state
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Limits on what a file or request body may contain. They bound the memory
+// a hostile file can make aima use, including through YAML alias expansion.
+const (
+	MaxFileSize = 1 << 20 // bytes
+	maxNodes    = 100_000 // YAML nodes after alias expansion
+	maxDepth    = 64
+)
+
+// Decode parses and validates the content of an object file. file is the
+// path shown in problems ("services/qwen.yaml"); its stem is the object's
+// name: a missing name is filled in, a different one is an error.
+func (k *Kind) Decode(file string, data []byte) (Object, error) {
+	if len(data) > MaxFileSize {
+		return nil, invalid(file, "", "file is %d bytes; the limit is %d", len(data), MaxFileSize)
+	}
+	stem := ""
+	if file != "" {
+		_, stem, _ = KindOfPath(file)
+	}
+	src, body, lineOffset, err := k.split(file, data)
+	if err != nil {
+		return nil, err
+	}
+	v, pos, err := parseYAML(file, src, lineOffset)
+	if err != nil {
+		return nil, err
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		if v == nil {
+			m = map[string]any{}
+		} else {
+			return nil, &InvalidError{Problems: []Problem{{File: file, Line: 1 + lineOffset, Column: 1, Message: "the file must hold a mapping of fields (name: value)"}}}
+		}
+	}
+	// "kind:" is allowed in files and in multi-document input; it must match.
+	if kv, ok := m["kind"]; ok {
+		ks, _ := kv.(string)
+		kk, err := LookupKind(ks)
+		if err != nil || kk != k {
+			return nil, &InvalidError{Problems: []Problem{withPos(Problem{File: file, Field: "/kind", Message: fmt.Sprintf("kind %q does not belong in %s/ (expected %q)", ks, k.Dir, k.Name)}, pos)}}
+		}
+		delete(m, "kind")
+	}
+	if k == KindSkill && strings.TrimSpace(body) != "" {
+		if _, dup := m["content"]; dup {
+			return nil, invalid(file, "/content", "content is given both in the front matter and as the Markdown body; keep one")
+		}
+		m["content"] = body
+	}
+	if stem != "" {
+		if n, ok := m["name"]; !ok {
+			m["name"] = stem
+		} else if n != stem {
+			return nil, &InvalidError{Problems: []Problem{withPos(Problem{File: file, Field: "/name", Message: fmt.Sprintf("name %v does not match the file name %q (the file name is the object's name)", n, stem)}, pos)}}
+		}
+	}
+	return k.fromGeneric(file, m, pos)
+}
+
+// DecodeJSON parses and validates a JSON request body for the kind.
+func (k *Kind) DecodeJSON(body []byte) (Object, error) {
+	if len(body) > MaxFileSize {
+		return nil, invalid("", "", "body is %d bytes; the limit is %d", len(body), MaxFileSize)
+	}
+	var m map[string]any
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("%w: bad JSON: %v", ErrInvalid, err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("%w: bad JSON: more than one value", ErrInvalid)
+	}
+	if m == nil {
+		return nil, fmt.Errorf("%w: bad JSON: the body must be an object", ErrInvalid)
+	}
+	delete(m, "kind")
+	return k.fromGeneric("", m, nil)
+}
+
+// FromMap validates a generic map (for example built from CLI flags).
+func (k *Kind) FromMap(m map[string]any) (Object, error) { return k.fromGeneric("", m, nil) }
+
+func (k *Kind) fromGeneric(file string, m map[string]any, pos map[string][2]int) (Object, error) {
+	if err := validate(k.Name, m, file, pos); err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, invalid(file, "", "%v", err)
+	}
+	o := k.New()
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(o); err != nil {
+		return nil, invalid(file, "", "%v", err)
+	}
+	if err := CheckName("name", o.ObjectName()); err != nil {
+		return nil, &InvalidError{Problems: []Problem{withPos(Problem{File: file, Field: "/name", Message: strings.TrimPrefix(err.Error(), "invalid: name: ")}, pos)}}
+	}
+	if err := check(o); err != nil {
+		var ie *InvalidError
+		if errors.As(err, &ie) {
+			for i := range ie.Problems {
+				ie.Problems[i].File = file
+				ie.Problems[i] = withPos(ie.Problems[i], pos)
+			}
+		}
+		return nil, err
+	}
+	return o, nil
+}
+
+func withPos(p Problem, pos map[string][2]int) Problem {
+	if lc, ok := pos[p.Field]; ok {
+		p.Line, p.Column = lc[0], lc[1]
+	}
+	return p
+}
+
+// Encode renders an object as its file content.
+func (k *Kind) Encode(o Object) ([]byte, error) {
+	var buf bytes.Buffer
+	if k == KindSkill {
+		s := *o.(*Skill)
+		content := s.Content
+		s.Content = ""
+		buf.WriteString("---\n")
+		if err := encodeYAML(&buf, &s); err != nil {
+			return nil, err
+		}
+		buf.WriteString("---\n")
+		if content != "" {
+			buf.WriteString("\n" + strings.TrimLeft(content, "\n"))
+			if !strings.HasSuffix(content, "\n") {
+				buf.WriteString("\n")
+			}
+		}
+		return buf.Bytes(), nil
+	}
+	buf.WriteString("# yaml-language-server: $schema=" + k.SchemaURL() + "\n")
+	if err := encodeYAML(&buf, o); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func encodeYAML(w io.Writer, v any) error {
+	enc := yaml.NewEncoder(w)
+	enc.SetIndent(2)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	return enc.Close()
+}
+
+// split separates a skill's front matter from its Markdown body.
+func (k *Kind) split(file string, data []byte) (front []byte, body string, lineOffset int, err error) {
+	if k != KindSkill {
+		return data, "", 0, nil
+	}
+	s := strings.ReplaceAll(string(data), "\r\n", "\n")
+	if !strings.HasPrefix(s, "---\n") {
+		return nil, "", 0, &InvalidError{Problems: []Problem{{File: file, Line: 1, Column: 1, Message: "a skill file starts with YAML front matter between two '---' lines, followed by the Markdown body"}}}
+	}
+	rest := s[4:]
+	end := strings.Index(rest, "\n---\n")
+	switch {
+	case end >= 0:
+		return []byte(rest[:end+1]), strings.TrimLeft(rest[end+5:], "\n"), 1, nil
+	case strings.HasSuffix(rest, "\n---"):
+		return []byte(rest[:len(rest)-3]), "", 1, nil
+	case strings.HasPrefix(rest, "---\n") || rest == "---":
+		return nil, strings.TrimLeft(strings.TrimPrefix(rest, "---"), "\n"), 1, nil
+	}
+	return nil, "", 0, &InvalidError{Problems: []Problem{{File: file, Line: 1, Column: 1, Message: "the front matter is not closed by a '---' line"}}}
+}
+
+var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// parseYAML parses one YAML document into generic values, with the line and
+// column of every value, keyed by JSON pointer.
+func parseYAML(file string, data []byte, lineOffset int) (any, map[string][2]int, error) {
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, nil, nil
+		}
+		p := Problem{File: file, Message: strings.TrimPrefix(err.Error(), "yaml: ")}
+		if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
+			p.Line, _ = strconv.Atoi(m[1])
+			p.Line += lineOffset
+			p.Column = 1
+			p.Message = m[2]
+		}
+		return nil, nil, &InvalidError{Problems: []Problem{p}}
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		return nil, nil, &InvalidError{Problems: []Problem{{File: file, Line: extra.Line + lineOffset, Column: 1, Message: "a file holds one object; found a second YAML document"}}}
+	}
+	c := &converter{file: file, pos: map[string][2]int{}, lineOffset: lineOffset}
+	v, err := c.value(&doc, "", 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	return v, c.pos, nil
+}
+
+// keySuffix marks the position of a mapping key (rather than its value) in
+// the position map: unknown fields are reported at their key.
+const keySuffix = "@key"
+
+type converter struct {
+	file       string
+	pos        map[string][2]int
+	nodes      int
+	lineOffset int
+}
+
+func (c *converter) fail(n *yaml.Node, ptr, format string, args ...any) error {
+	return &InvalidError{Problems: []Problem{{File: c.file, Line: n.Line + c.lineOffset, Column: n.Column, Field: ptr, Message: fmt.Sprintf(format, args...)}}}
+}
+
+func (c *converter) value(n *yaml.Node, ptr string, depth int) (any, error) {
+	c.nodes++
+	if c.nodes > maxNodes {
+		return nil, c.fail(n, ptr, "the document expands to more than %d values (alias bomb?)", maxNodes)
+	}
+	if depth > maxDepth {
+		return nil, c.fail(n, ptr, "nesting deeper than %d levels", maxDepth)
+	}
+	c.pos[ptr] = [2]int{n.Line + c.lineOffset, n.Column}
+	switch n.Kind {
+	case yaml.DocumentNode:
+		if len(n.Content) == 0 {
+			return nil, nil
+		}
+		return c.value(n.Content[0], ptr, depth)
+	case yaml.AliasNode:
+		return c.value(n.Alias, ptr, depth+1)
+	case yaml.MappingNode:
+		m := make(map[string]any, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			kn, vn := n.Content[i], n.Content[i+1]
+			if kn.Kind == yaml.AliasNode {
+				kn = kn.Alias
+			}
+			if kn.Kind != yaml.ScalarNode {
+				return nil, c.fail(kn, ptr, "keys must be plain strings")
+			}
+			if kn.Tag == "!!merge" {
+				return nil, c.fail(kn, ptr, "merge keys (<<) are not supported; write the fields out")
+			}
+			key := kn.Value
+			child := ptr + "/" + strings.NewReplacer("~", "~0", "/", "~1").Replace(key)
+			if _, dup := m[key]; dup {
+				return nil, c.fail(kn, child, "field %q appears twice", key)
+			}
+			c.pos[child+keySuffix] = [2]int{kn.Line + c.lineOffset, kn.Column}
+			v, err := c.value(vn, child, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			m[key] = v
+		}
+		return m, nil
+	case yaml.SequenceNode:
+		s := make([]any, 0, len(n.Content))
+		for i, e := range n.Content {
+			v, err := c.value(e, ptr+"/"+strconv.Itoa(i), depth+1)
+			if err != nil {
+				return nil, err
+			}
+			s = append(s, v)
+		}
+		return s, nil
+	case yaml.ScalarNode:
+		switch n.ShortTag() {
+		case "!!null":
+			return nil, nil
+		case "!!bool":
+			var b bool
+			if err := n.Decode(&b); err != nil {
+				return nil, c.fail(n, ptr, "%v", err)
+			}
+			return b, nil
+		case "!!int":
+			var i int64
+			if err := n.Decode(&i); err != nil {
+				return nil, c.fail(n, ptr, "%v", err)
+			}
+			return i, nil
+		case "!!float":
+			var f float64
+			if err := n.Decode(&f); err != nil {
+				return nil, c.fail(n, ptr, "%v", err)
+			}
+			if math.IsInf(f, 0) || math.IsNaN(f) {
+				return nil, c.fail(n, ptr, "%s is not a usable number", n.Value)
+			}
+			return f, nil
+		case "!!str", "!!timestamp", "!!binary":
+			return n.Value, nil
+		default:
+			return nil, c.fail(n, ptr, "unsupported YAML tag %s", n.Tag)
+		}
+	}
+	return nil, c.fail(n, ptr, "unsupported YAML node")
+}

@@ -1,0 +1,73 @@
+package state
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Error kinds callers branch on (the HTTP API maps them to status codes).
+var (
+	ErrInvalid  = errors.New("invalid")        // 400/422: bad input, nothing written
+	ErrNotFound = errors.New("not found")      // 404
+	ErrExists   = errors.New("already exists") // 409 on create
+	ErrConflict = errors.New("conflict")       // 409: stale revision, concurrent update
+)
+
+// Problem is one thing wrong with a file or request body.
+type Problem struct {
+	File    string `json:"file,omitempty"`
+	Line    int    `json:"line,omitempty"`
+	Column  int    `json:"column,omitempty"`
+	Field   string `json:"field,omitempty"`  // JSON pointer into the object, e.g. /steps/0/id
+	Schema  string `json:"schema,omitempty"` // schema keyword path, e.g. /properties/port/maximum
+	Message string `json:"message"`
+}
+
+func (p Problem) String() string {
+	var b strings.Builder
+	if p.File != "" {
+		b.WriteString(p.File)
+		if p.Line > 0 {
+			fmt.Fprintf(&b, ":%d:%d", p.Line, p.Column)
+		}
+		b.WriteString(": ")
+	}
+	if p.Field != "" {
+		b.WriteString(p.Field + ": ")
+	}
+	b.WriteString(p.Message)
+	if p.Schema != "" {
+		b.WriteString(" (schema " + p.Schema + ")")
+	}
+	return b.String()
+}
+
+// InvalidError lists the problems of one file or body. It matches ErrInvalid.
+type InvalidError struct {
+	Problems []Problem
+}
+
+func (e *InvalidError) Error() string {
+	parts := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		parts[i] = p.String()
+	}
+	return "invalid: " + strings.Join(parts, "; ")
+}
+
+func (e *InvalidError) Is(target error) bool { return target == ErrInvalid }
+
+// Problems returns the problems carried by err, or one problem holding its
+// message when err is not an *InvalidError.
+func Problems(err error) []Problem {
+	var ie *InvalidError
+	if errors.As(err, &ie) {
+		return ie.Problems
+	}
+	return []Problem{{Message: err.Error()}}
+}
+
+func invalid(file, field, format string, args ...any) error {
+	return &InvalidError{Problems: []Problem{{File: file, Field: field, Message: fmt.Sprintf(format, args...)}}}
+}

@@ -1,0 +1,118 @@
+package state
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/aima-dev/aima/state/repo"
+)
+
+// Recorded is the outcome of Record: what was committed and what was not.
+type Recorded struct {
+	Paths    []string  // paths committed (changed, added or deleted)
+	Problems []Problem // invalid files, not committed
+}
+
+// Record commits the object files that differ from the last commit because
+// they were changed outside aima (an editor, cp, git checkout) or because a
+// crash hit between a write and its commit. Valid files are committed in one
+// commit ("edit: <path>"); invalid ones are left uncommitted and reported,
+// so the last committed version stays in effect. paths limits the check to
+// those state-directory paths; nil checks the whole directory.
+func (s *Store) Record(paths []string) (Recorded, error) {
+	var out Recorded
+	if !s.Initialized() {
+		return out, nil
+	}
+	err := s.commitPlan(func() ([]repo.Change, string, error) {
+		r, err := s.gitRepo()
+		if err != nil {
+			return nil, "", err
+		}
+		tree, err := r.Tree("")
+		if err != nil && !errors.Is(err, repo.ErrNoCommits) {
+			return nil, "", err
+		}
+		if paths == nil {
+			paths = s.allObjectPaths(tree)
+		}
+		var changes []repo.Change
+		for _, rel := range dedupe(paths) {
+			k, _, ok := KindOfPath(rel)
+			if !ok && rel != "aima.yaml" {
+				continue
+			}
+			b, err := os.ReadFile(s.path(rel))
+			switch {
+			case errors.Is(err, fs.ErrNotExist):
+				if _, inTree := tree[rel]; inTree {
+					changes = append(changes, repo.Change{Path: rel, Delete: true})
+				}
+				continue
+			case err != nil:
+				return nil, "", err
+			}
+			if tree[rel] == repo.BlobHash(b) {
+				continue
+			}
+			if rel == "aima.yaml" {
+				_, err = decodeSettings(b)
+			} else {
+				_, err = k.Decode(rel, b)
+			}
+			if err != nil {
+				out.Problems = append(out.Problems, Problems(err)...)
+				continue
+			}
+			changes = append(changes, repo.Change{Path: rel, Data: b})
+		}
+		for _, c := range changes {
+			out.Paths = append(out.Paths, c.Path)
+		}
+		return changes, editMessage(out.Paths), nil
+	}, false)
+	return out, err
+}
+
+func editMessage(paths []string) string {
+	switch len(paths) {
+	case 0:
+		return ""
+	case 1:
+		return "edit: " + paths[0]
+	}
+	return fmt.Sprintf("edit: %d files (%s)", len(paths), strings.Join(paths, ", "))
+}
+
+// allObjectPaths lists every object file on disk and in the last commit.
+func (s *Store) allObjectPaths(tree map[string]string) []string {
+	var out []string
+	for p := range tree {
+		out = append(out, p)
+	}
+	out = append(out, "aima.yaml")
+	for _, k := range Kinds {
+		des, _ := os.ReadDir(s.path(k.Dir))
+		for _, de := range des {
+			if !de.IsDir() {
+				out = append(out, k.Dir+"/"+de.Name())
+			}
+		}
+	}
+	return out
+}
+
+func dedupe(in []string) []string {
+	sort.Strings(in)
+	out := in[:0]
+	for i, p := range in {
+		if i == 0 || p != in[i-1] {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -1,0 +1,281 @@
+package repo
+
+import (
+	"bytes"
+	"compress/zlib"
+	"crypto/sha1"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/go-git/go-git/v5/plumbing"
+)
+
+// Git file modes as stored in trees and in the index.
+const (
+	modeDir     = 0o040000
+	modeFile    = 0o100644
+	modeExec    = 0o100755
+	modeSymlink = 0o120000
+	modeGitlink = 0o160000
+)
+
+// BlobHash returns the hash git gives a file with this content, as
+// `git hash-object` prints it.
+func BlobHash(data []byte) string {
+	h := sha1.New()
+	h.Write(objectHeader(plumbing.BlobObject, len(data)))
+	h.Write(data)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func objectHeader(t plumbing.ObjectType, size int) []byte {
+	b := make([]byte, 0, 32)
+	b = append(b, t.String()...)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, int64(size), 10)
+	return append(b, 0)
+}
+
+// writeObject stores an object (header included in obj) as a loose object
+// unless it already exists, and returns its hash.
+//
+// Loose objects are written here rather than through go-git: go-git hashes
+// with collision detection and compresses at the default level, which costs
+// several milliseconds for a 10,000-entry tree. Git itself compresses loose
+// objects at the fastest level (core.looseCompression = 1) and so do we.
+// Objects are not fsynced (git's default too); only the ref is. A kill -9
+// cannot lose data the kernel already has.
+func (r *Repo) writeObject(obj []byte) (plumbing.Hash, error) {
+	h := plumbing.Hash(sha1.Sum(obj))
+	hx := h.String()
+	dir := filepath.Join(r.gitDir, "objects", hx[:2])
+	path := filepath.Join(dir, hx[2:])
+	if _, err := os.Lstat(path); err == nil {
+		return h, nil
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return h, fmt.Errorf("write object %s: %w", hx, err)
+	}
+	r.tmpSerial++
+	tmp := filepath.Join(dir, fmt.Sprintf("tmp_obj_%d_%d", os.Getpid(), r.tmpSerial))
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o444)
+	if err != nil {
+		return h, fmt.Errorf("write object %s: %w", hx, err)
+	}
+	if r.zw == nil {
+		r.zw, _ = zlib.NewWriterLevel(f, zlib.BestSpeed)
+	} else {
+		r.zw.Reset(f)
+	}
+	_, err = r.zw.Write(obj)
+	if err == nil {
+		err = r.zw.Close()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return h, fmt.Errorf("write object %s: %w", hx, err)
+	}
+	return h, nil
+}
+
+// readObject returns an object's content (without header). It asks go-git,
+// which reads loose objects and packs alike. If the object is missing it
+// re-reads the pack list once, since a `git gc` by another process may have
+// packed it since the last look.
+func (r *Repo) readObject(h plumbing.Hash, want plumbing.ObjectType) ([]byte, error) {
+	obj, err := r.st.EncodedObject(want, h)
+	if errors.Is(err, plumbing.ErrObjectNotFound) {
+		r.st.Reindex()
+		obj, err = r.st.EncodedObject(want, h)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s %s: %w", want, h, err)
+	}
+	rd, err := obj.Reader()
+	if err != nil {
+		return nil, fmt.Errorf("read %s %s: %w", want, h, err)
+	}
+	defer rd.Close()
+	b := make([]byte, obj.Size())
+	if _, err := io.ReadFull(rd, b); err != nil {
+		return nil, fmt.Errorf("read %s %s: %w", want, h, err)
+	}
+	return b, nil
+}
+
+// entry is one entry of a tree.
+type entry struct {
+	name string
+	mode uint32
+	hash plumbing.Hash
+}
+
+func (e entry) isDir() bool { return e.mode == modeDir }
+
+// tree is a parsed tree object, its entries in git's order. A cached tree
+// is never modified: Commit builds a new one.
+type tree struct {
+	entries []entry
+}
+
+// treeCmp compares two tree entry names in git's order, where a directory
+// sorts as if its name ended in '/'.
+func treeCmp(a string, aDir bool, b string, bDir bool) int {
+	n := min(len(a), len(b))
+	for i := 0; i < n; i++ {
+		if a[i] != b[i] {
+			if a[i] < b[i] {
+				return -1
+			}
+			return 1
+		}
+	}
+	ca, cb := byte(0), byte(0)
+	if len(a) > n {
+		ca = a[n]
+	} else if aDir {
+		ca = '/'
+	}
+	if len(b) > n {
+		cb = b[n]
+	} else if bDir {
+		cb = '/'
+	}
+	switch {
+	case ca < cb:
+		return -1
+	case ca > cb:
+		return 1
+	}
+	return 0
+}
+
+// find returns the position of name (a directory if dir) in entries, and
+// whether it is there.
+func find(entries []entry, name string, dir bool) (int, bool) {
+	lo, hi := 0, len(entries)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if treeCmp(entries[m].name, entries[m].isDir(), name, dir) < 0 {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo, lo < len(entries) && entries[lo].name == name && entries[lo].isDir() == dir
+}
+
+func parseTree(b []byte) (*tree, error) {
+	t := &tree{}
+	err := eachTreeEntry(b, func(mode uint32, name []byte, h plumbing.Hash) {
+		t.entries = append(t.entries, entry{name: string(name), mode: mode, hash: h})
+	})
+	return t, err
+}
+
+// eachTreeEntry calls fn for each entry of the raw tree b. name aliases b.
+func eachTreeEntry(b []byte, fn func(mode uint32, name []byte, h plumbing.Hash)) error {
+	for len(b) > 0 {
+		sp := bytes.IndexByte(b, ' ')
+		if sp <= 0 {
+			return errors.New("malformed tree entry")
+		}
+		var mode uint32
+		for _, c := range b[:sp] {
+			if c < '0' || c > '7' {
+				return errors.New("malformed tree entry mode")
+			}
+			mode = mode<<3 | uint32(c-'0')
+		}
+		b = b[sp+1:]
+		nul := bytes.IndexByte(b, 0)
+		if nul < 0 || len(b) < nul+1+20 {
+			return errors.New("truncated tree entry")
+		}
+		var h plumbing.Hash
+		copy(h[:], b[nul+1:nul+21])
+		fn(mode, b[:nul], h)
+		b = b[nul+21:]
+	}
+	return nil
+}
+
+func modeString(mode uint32) string {
+	switch mode {
+	case modeDir:
+		return "40000"
+	case modeFile:
+		return "100644"
+	case modeExec:
+		return "100755"
+	case modeSymlink:
+		return "120000"
+	case modeGitlink:
+		return "160000"
+	}
+	return strconv.FormatUint(uint64(mode), 8)
+}
+
+// encode returns the tree as a git object, header included.
+func (t *tree) encode() []byte {
+	size := 0
+	for _, e := range t.entries {
+		size += len(modeString(e.mode)) + 1 + len(e.name) + 1 + len(e.hash)
+	}
+	hdr := objectHeader(plumbing.TreeObject, size)
+	b := make([]byte, 0, len(hdr)+size)
+	b = append(b, hdr...)
+	for _, e := range t.entries {
+		b = append(b, modeString(e.mode)...)
+		b = append(b, ' ')
+		b = append(b, e.name...)
+		b = append(b, 0)
+		b = append(b, e.hash[:]...)
+	}
+	return b
+}
+
+// maxCachedEntries bounds the tree cache (about 80 bytes an entry). The
+// trees of one commit with 10,000 files fit several times over; trees left
+// from older commits are dropped wholesale when it fills.
+const maxCachedEntries = 100_000
+
+// tree returns the parsed tree h, from the cache when it is there.
+// The caller must hold r.mu.
+func (r *Repo) tree(h plumbing.Hash) (*tree, error) {
+	if t, ok := r.trees[h]; ok {
+		return t, nil
+	}
+	b, err := r.readObject(h, plumbing.TreeObject)
+	if err != nil {
+		return nil, err
+	}
+	t, err := parseTree(b)
+	if err != nil {
+		return nil, fmt.Errorf("parse tree %s: %w", h, err)
+	}
+	r.cacheTree(h, t)
+	return t, nil
+}
+
+func (r *Repo) cacheTree(h plumbing.Hash, t *tree) {
+	if r.cachedEntries+len(t.entries) > maxCachedEntries {
+		clear(r.trees)
+		r.cachedEntries = 0
+	}
+	if _, ok := r.trees[h]; !ok {
+		r.trees[h] = t
+		r.cachedEntries += len(t.entries)
+	}
+}

@@ -1,0 +1,210 @@
+package state
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// prepare does what a write of o needs beyond validation: references must
+// resolve, and a service without a port is given one.
+func (s *Store) prepare(k *Kind, o Object) error {
+	svc, ok := o.(*Service)
+	if !ok {
+		return nil
+	}
+	if !s.Exists(KindModel, svc.Model) && !s.inBatch(KindModel, svc.Model) {
+		return &InvalidError{Problems: []Problem{{Field: "/model", Message: fmt.Sprintf("model %q does not exist (aima model list shows the models)", svc.Model)}}}
+	}
+	if !s.Exists(KindEngine, svc.Engine) && !s.inBatch(KindEngine, svc.Engine) {
+		return &InvalidError{Problems: []Problem{{Field: "/engine", Message: fmt.Sprintf("engine %q does not exist (aima engine list shows the engines)", svc.Engine)}}}
+	}
+	claims, err := s.portClaims()
+	if err != nil {
+		return err
+	}
+	for _, b := range s.batch {
+		if o, ok := b.obj.(*Service); ok && o.Port != 0 && o != svc {
+			claims[o.Port] = KindService.Path(o.Name)
+		}
+	}
+	if svc.Port != 0 {
+		if other, taken := claims[svc.Port]; taken && other != KindService.Path(svc.Name) {
+			return &InvalidError{Problems: []Problem{{Field: "/port", Message: fmt.Sprintf("port %d is already claimed by %s", svc.Port, other)}}}
+		}
+		return nil
+	}
+	set, err := s.Settings()
+	if err != nil {
+		return err
+	}
+	lo, hi, err := parseRange(set.PortRange)
+	if err != nil {
+		return err
+	}
+	for p := lo; p <= hi; p++ {
+		if _, taken := claims[p]; taken || !hostPortFree(p) || (s.PortHeld != nil && s.PortHeld(p)) {
+			continue
+		}
+		svc.Port = p
+		return nil
+	}
+	return fmt.Errorf("%w: port: no free port in %s (set port, or port_range in aima.yaml)", ErrInvalid, set.PortRange)
+}
+
+// batchItem is an object being written in the same commit (Apply).
+type batchItem struct {
+	kind *Kind
+	obj  Object
+}
+
+func (s *Store) inBatch(k *Kind, name string) bool {
+	for _, b := range s.batch {
+		if b.kind == k && b.obj.ObjectName() == name {
+			return true
+		}
+	}
+	return false
+}
+
+func parseRange(r string) (int, int, error) {
+	a, b, _ := strings.Cut(r, "-")
+	lo, err1 := strconv.Atoi(a)
+	hi, err2 := strconv.Atoi(b)
+	if err1 != nil || err2 != nil || lo < 1 || hi > 65535 || lo > hi {
+		return 0, 0, fmt.Errorf("%w: aima.yaml: port_range %q must be FIRST-LAST within 1-65535", ErrInvalid, r)
+	}
+	return lo, hi, nil
+}
+
+// hostPortFree reports whether nothing on the host is bound to the TCP port.
+func hostPortFree(port int) bool {
+	l, err := net.Listen("tcp", ":"+strconv.Itoa(port))
+	if err != nil {
+		return false
+	}
+	l.Close()
+	return true
+}
+
+// portClaims maps host ports to the service or app file that claims them.
+// It reads only the port fields, so it stays cheap with many files.
+func (s *Store) portClaims() (map[int]string, error) {
+	claims := map[int]string{}
+	for _, k := range []*Kind{KindService, KindApp} {
+		names, err := s.names(k)
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range names {
+			rel := k.Path(n)
+			b, err := os.ReadFile(s.path(rel))
+			if err != nil || len(b) > MaxFileSize {
+				continue
+			}
+			var p struct {
+				Port  int      `yaml:"port"`
+				Ports []string `yaml:"ports"`
+			}
+			if yaml.Unmarshal(b, &p) != nil {
+				continue
+			}
+			if p.Port > 0 {
+				claims[p.Port] = rel
+			}
+			for _, hp := range p.Ports {
+				h, _, _ := strings.Cut(hp, ":")
+				if n, err := strconv.Atoi(h); err == nil {
+					claims[n] = rel
+				}
+			}
+		}
+	}
+	return claims, nil
+}
+
+// checkUnused refuses to delete a model or engine that a service uses.
+func (s *Store) checkUnused(k *Kind, name string) error {
+	if k != KindModel && k != KindEngine {
+		return nil
+	}
+	names, err := s.names(KindService)
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		e, err := s.loadFile(KindService, n)
+		if err != nil || e.Object == nil {
+			continue
+		}
+		svc := e.Object.(*Service)
+		if (k == KindModel && svc.Model == name) || (k == KindEngine && svc.Engine == name) {
+			return fmt.Errorf("%s %q: %w: service %q uses it; delete or change that service first", k.Name, name, ErrConflict, n)
+		}
+	}
+	return nil
+}
+
+// ServiceName derives a name for a service of model on engine,
+// "<model>-<engine>", with -2, -3, ... appended when it is taken.
+func (s *Store) ServiceName(model, engine string) string {
+	base := model + "-" + engine
+	if len(base) > 60 {
+		base = strings.Trim(base[:60], "-._")
+	}
+	if !ValidName(base) {
+		base = SuggestName(base)
+	}
+	name := base
+	for i := 2; s.Exists(KindService, name); i++ {
+		name = fmt.Sprintf("%s-%d", base, i)
+	}
+	return name
+}
+
+// ResolveEngine accepts an engine name or an engine type (vllm, stub, ...)
+// and returns the name of the engine to use: the engine of that name, else
+// the first engine (by name) of that type.
+func (s *Store) ResolveEngine(word string) (string, error) {
+	if ValidName(word) && s.Exists(KindEngine, word) {
+		return word, nil
+	}
+	all, err := s.List(KindEngine)
+	if err != nil {
+		return "", err
+	}
+	for _, e := range all {
+		if eng, ok := e.Object.(*Engine); ok && eng.Type == word {
+			return eng.Name, nil
+		}
+	}
+	return "", &InvalidError{Problems: []Problem{{Field: "/engine", Message: fmt.Sprintf("no engine named or of type %q (aima engine list shows the engines)", word)}}}
+}
+
+func encodeSettings(set Settings) ([]byte, error) {
+	var b strings.Builder
+	b.WriteString("# yaml-language-server: $schema=" + SchemaBase + "settings.json\n")
+	if err := encodeYAML(&b, &set); err != nil {
+		return nil, err
+	}
+	return []byte(b.String()), nil
+}
+
+func decodeSettings(data []byte) (Settings, error) {
+	var set Settings
+	v, pos, err := parseYAML("aima.yaml", data, 0)
+	if err != nil {
+		return set, err
+	}
+	if err := validate("settings", v, "aima.yaml", pos); err != nil {
+		return set, err
+	}
+	if err := yaml.Unmarshal(data, &set); err != nil {
+		return set, fmt.Errorf("aima.yaml: %w", err)
+	}
+	return set, nil
+}

@@ -1,0 +1,566 @@
+package state
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gofrs/flock"
+
+	"github.com/aima-dev/aima/state/repo"
+)
+
+// Sources of an object, as list output shows them.
+const (
+	SourceFile    = "file"
+	SourceBuiltin = "builtin"
+)
+
+// Entry is one object as loaded, with where it came from.
+type Entry struct {
+	Kind     *Kind
+	Object   Object
+	Source   string // SourceFile or SourceBuiltin
+	Revision string // git blob hash of the content; stale revisions are refused on update
+	// Problem is set when the file on disk is invalid and Object is the last
+	// committed valid version still in effect (or nil when there is none).
+	Problem *InvalidError
+}
+
+// Store is a state directory: the files, the git repository behind them and
+// the lock that serialises writers across processes. Every write is an atomic
+// file write plus one commit, under the lock.
+type Store struct {
+	Dir    string
+	Author repo.Signature
+	// PortHeld, when set, reports whether a host port is held (for example by
+	// a container that Docker knows of); port allocation skips such ports.
+	PortHeld func(port int) bool
+
+	mu    sync.Mutex  // serialises writers within this process; lock does it across processes
+	batch []batchItem // objects of the Apply in progress, under mu
+	lock  *flock.Flock
+	repo  *repo.Repo
+}
+
+// Open returns the store for dir. It does not create anything: reading a
+// missing directory shows only the built-in objects, and the first write
+// initialises it (as `aima init` does).
+func Open(dir string) (*Store, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{Dir: abs, Author: repo.Signature{Name: "aima", Email: "aima@localhost"}}
+	s.lock = flock.New(filepath.Join(abs, ".local", "lock"))
+	return s, nil
+}
+
+// Initialized reports whether the state directory exists with its settings.
+func (s *Store) Initialized() bool {
+	_, err1 := os.Stat(filepath.Join(s.Dir, "aima.yaml"))
+	_, err2 := os.Stat(filepath.Join(s.Dir, ".git"))
+	return err1 == nil && err2 == nil
+}
+
+// Init creates the state directory, its git repository, aima.yaml (with a
+// random instance id) and .gitignore, in one commit. It is a no-op on an
+// initialised directory and returns created=false.
+func (s *Store) Init() (created bool, err error) {
+	if err := ensureDir(s.Dir); err != nil {
+		return false, err
+	}
+	if err := s.lockAll(); err != nil {
+		return false, err
+	}
+	defer s.unlockAll()
+	return s.initLocked()
+}
+
+func (s *Store) initLocked() (bool, error) {
+	if s.Initialized() {
+		return false, nil
+	}
+	// A directory may hold files but no repository yet (the demo state, a
+	// copied directory): keep its aima.yaml and commit what is there.
+	var files []repo.Change
+	if _, err := os.Stat(s.path(".gitignore")); err != nil {
+		files = append(files, repo.Change{Path: ".gitignore", Data: []byte("# aima: local state (locks, runs, history, secrets) is never committed\n.local/\n")})
+	}
+	if _, err := os.Stat(s.path("aima.yaml")); err != nil {
+		var rnd [4]byte
+		_, _ = rand.Read(rnd[:])
+		set := Settings{Format: 1, Instance: "aima-" + hex.EncodeToString(rnd[:]), API: "127.0.0.1:9090", Resync: "30s", PortRange: "8000-8999"}
+		sb, err := encodeSettings(set)
+		if err != nil {
+			return false, err
+		}
+		files = append(files, repo.Change{Path: "aima.yaml", Data: sb})
+	}
+	for _, c := range files {
+		if err := WriteFile(s.path(c.Path), c.Data); err != nil {
+			return false, err
+		}
+	}
+	r, err := s.gitRepo()
+	if err != nil {
+		return false, err
+	}
+	if _, err := r.Head(); err == nil {
+		return false, nil
+	}
+	// Commit everything valid that is already there.
+	all := []string{".gitignore", "aima.yaml"}
+	for _, p := range s.allObjectPaths(nil) {
+		if _, _, ok := KindOfPath(p); ok {
+			all = append(all, p)
+		}
+	}
+	var changes []repo.Change
+	for _, rel := range dedupe(all) {
+		b, err := os.ReadFile(s.path(rel))
+		if err != nil {
+			continue
+		}
+		if k, _, ok := KindOfPath(rel); ok {
+			if _, err := k.Decode(rel, b); err != nil {
+				continue // reported by status and validate; never committed
+			}
+		} else if rel == "aima.yaml" {
+			if _, err := decodeSettings(b); err != nil {
+				return false, err
+			}
+		}
+		changes = append(changes, repo.Change{Path: rel, Data: b})
+	}
+	if _, err := s.commit(changes, "init: state directory"); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// Settings reads aima.yaml, with defaults filled in.
+func (s *Store) Settings() (Settings, error) {
+	set := Settings{Format: 1, API: "127.0.0.1:9090", Resync: "30s", PortRange: "8000-8999"}
+	b, err := os.ReadFile(filepath.Join(s.Dir, "aima.yaml"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return set, nil
+	}
+	if err != nil {
+		return set, err
+	}
+	got, err := decodeSettings(b)
+	if err != nil {
+		return set, err
+	}
+	if got.API == "" {
+		got.API = set.API
+	}
+	if got.Resync == "" {
+		got.Resync = set.Resync
+	}
+	if got.PortRange == "" {
+		got.PortRange = set.PortRange
+	}
+	return got, nil
+}
+
+func (s *Store) path(rel string) string { return filepath.Join(s.Dir, filepath.FromSlash(rel)) }
+
+// Get returns the named object: its file, or the built-in of that name.
+func (s *Store) Get(k *Kind, name string) (Entry, error) {
+	if err := CheckName("name", name); err != nil {
+		return Entry{}, err
+	}
+	e, err := s.loadFile(k, name)
+	if err == nil {
+		return e, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return Entry{}, err
+	}
+	if b, ok := Builtin(k, name); ok {
+		return b, nil
+	}
+	return Entry{}, fmt.Errorf("%s %q: %w", k.Name, name, ErrNotFound)
+}
+
+// loadFile loads one object file. An invalid file yields an Entry with
+// Problem set and the last committed valid version (if any) as Object.
+func (s *Store) loadFile(k *Kind, name string) (Entry, error) {
+	rel := k.Path(name)
+	fi, err := os.Stat(s.path(rel))
+	if err != nil {
+		return Entry{}, err
+	}
+	if fi.Size() > MaxFileSize {
+		return s.invalidEntry(k, rel, invalid(rel, "", "file is %d bytes; the limit is %d", fi.Size(), MaxFileSize).(*InvalidError))
+	}
+	b, err := os.ReadFile(s.path(rel))
+	if err != nil {
+		return Entry{}, err
+	}
+	o, err := k.Decode(rel, b)
+	if err != nil {
+		var ie *InvalidError
+		if !errors.As(err, &ie) {
+			return Entry{}, err
+		}
+		return s.invalidEntry(k, rel, ie)
+	}
+	return Entry{Kind: k, Object: o, Source: SourceFile, Revision: repo.BlobHash(b)}, nil
+}
+
+// invalidEntry keeps the last committed valid version of rel in effect.
+func (s *Store) invalidEntry(k *Kind, rel string, ie *InvalidError) (Entry, error) {
+	e := Entry{Kind: k, Source: SourceFile, Problem: ie}
+	if r, err := s.gitRepo(); err == nil {
+		if b, err := r.Read("", rel); err == nil {
+			if o, err := k.Decode(rel, b); err == nil {
+				e.Object, e.Revision = o, repo.BlobHash(b)
+			}
+		}
+	}
+	return e, nil
+}
+
+// List returns every object of the kind, sorted by name: files, plus the
+// built-ins that no file overrides. Invalid files are returned as entries
+// with Problem set; they never prevent the others from loading.
+func (s *Store) List(k *Kind) ([]Entry, error) {
+	names, err := s.names(k)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Entry, 0, len(names))
+	seen := map[string]bool{}
+	for _, n := range names {
+		e, err := s.loadFile(k, n)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // removed meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		if e.Object == nil {
+			e.Object = k.New()
+			e.Object.setName(n)
+		}
+		seen[n] = true
+		out = append(out, e)
+	}
+	for _, b := range Builtins(k) {
+		if !seen[b.Object.ObjectName()] {
+			out = append(out, b)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Object.ObjectName() < out[j].Object.ObjectName() })
+	return out, nil
+}
+
+// names lists the object names that have files of kind k. Files whose names
+// are not valid object names are skipped here and reported by Problems.
+func (s *Store) names(k *Kind) ([]string, error) {
+	des, err := os.ReadDir(s.path(k.Dir))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, de := range des {
+		n := de.Name()
+		if de.IsDir() || strings.HasPrefix(n, ".") || !strings.HasSuffix(n, k.Ext) {
+			continue
+		}
+		if stem := strings.TrimSuffix(n, k.Ext); ValidName(stem) {
+			out = append(out, stem)
+		}
+	}
+	return out, nil
+}
+
+// Exists reports whether the named object has a file or is built in.
+func (s *Store) Exists(k *Kind, name string) bool {
+	if _, err := os.Stat(s.path(k.Path(name))); err == nil {
+		return true
+	}
+	_, ok := Builtin(k, name)
+	return ok
+}
+
+// Create writes a new object and commits it. It fails with ErrExists when an
+// object of that name exists (a file, or a built-in), and writes nothing.
+func (s *Store) Create(k *Kind, o Object) (Entry, error) {
+	var out Entry
+	err := s.write(func() ([]repo.Change, string, error) {
+		name := o.ObjectName()
+		if err := CheckName("name", name); err != nil {
+			return nil, "", err
+		}
+		if s.Exists(k, name) {
+			return nil, "", fmt.Errorf("%s %q: %w (use update to change it)", k.Name, name, ErrExists)
+		}
+		if err := s.prepare(k, o); err != nil {
+			return nil, "", err
+		}
+		c, e, err := s.encode(k, o)
+		if err != nil {
+			return nil, "", err
+		}
+		out = e
+		return []repo.Change{c}, fmt.Sprintf("%s create: %s", k.Name, name), nil
+	})
+	return out, err
+}
+
+// Update changes an existing object (a file, or a built-in, which then gets
+// an override file). When rev is not empty it must equal the object's
+// current Revision, else ErrConflict: a concurrent change is never silently
+// overwritten. mutate receives a copy of the current object.
+func (s *Store) Update(k *Kind, name, rev string, mutate func(Object) (Object, error)) (Entry, error) {
+	var out Entry
+	err := s.write(func() ([]repo.Change, string, error) {
+		cur, err := s.Get(k, name)
+		if err != nil {
+			return nil, "", err
+		}
+		if cur.Object == nil {
+			return nil, "", fmt.Errorf("%s %q: %w: its file is invalid and has no valid committed version: %v", k.Name, name, ErrInvalid, cur.Problem)
+		}
+		if rev != "" && rev != cur.Revision {
+			return nil, "", fmt.Errorf("%s %q: %w: revision %s is not the current one (%s); reload and retry", k.Name, name, ErrConflict, rev, cur.Revision)
+		}
+		copyObj, err := clone(k, cur.Object)
+		if err != nil {
+			return nil, "", err
+		}
+		next, err := mutate(copyObj)
+		if err != nil {
+			return nil, "", err
+		}
+		if next.ObjectName() != name {
+			return nil, "", fmt.Errorf("%w: name: an object cannot be renamed (%q to %q); create the new one and delete the old", ErrInvalid, name, next.ObjectName())
+		}
+		if err := s.prepare(k, next); err != nil {
+			return nil, "", err
+		}
+		c, e, err := s.encode(k, next)
+		if err != nil {
+			return nil, "", err
+		}
+		out = e
+		return []repo.Change{c}, fmt.Sprintf("%s update: %s", k.Name, name), nil
+	})
+	return out, err
+}
+
+// Delete removes an object's file and commits. Deleting an override of a
+// built-in brings the built-in back; a built-in itself cannot be deleted.
+func (s *Store) Delete(k *Kind, name, rev string) error {
+	return s.write(func() ([]repo.Change, string, error) {
+		if err := CheckName("name", name); err != nil {
+			return nil, "", err
+		}
+		rel := k.Path(name)
+		b, err := os.ReadFile(s.path(rel))
+		if errors.Is(err, fs.ErrNotExist) {
+			if _, ok := Builtin(k, name); ok {
+				return nil, "", fmt.Errorf("%w: %s %q is built in and cannot be deleted", ErrInvalid, k.Name, name)
+			}
+			return nil, "", fmt.Errorf("%s %q: %w", k.Name, name, ErrNotFound)
+		}
+		if err != nil {
+			return nil, "", err
+		}
+		if rev != "" && rev != repo.BlobHash(b) {
+			return nil, "", fmt.Errorf("%s %q: %w: revision %s is not the current one", k.Name, name, ErrConflict, rev)
+		}
+		if err := s.checkUnused(k, name); err != nil {
+			return nil, "", err
+		}
+		if err := RemoveFile(s.path(rel)); err != nil {
+			return nil, "", err
+		}
+		return []repo.Change{{Path: rel, Delete: true}}, fmt.Sprintf("%s delete: %s", k.Name, name), nil
+	})
+}
+
+// Apply creates or replaces several objects in one commit (aima apply -f,
+// catalog apply). Every object is validated before anything is written.
+func (s *Store) Apply(objs []Object, kinds []*Kind, msg string) ([]Entry, error) {
+	var out []Entry
+	err := s.write(func() ([]repo.Change, string, error) {
+		var changes []repo.Change
+		s.batch = nil
+		for i, o := range objs {
+			s.batch = append(s.batch, batchItem{kinds[i], o})
+		}
+		defer func() { s.batch = nil }()
+		for i, o := range objs {
+			if err := CheckName("name", o.ObjectName()); err != nil {
+				return nil, "", err
+			}
+			if err := s.prepare(kinds[i], o); err != nil {
+				return nil, "", err
+			}
+			c, e, err := s.encode(kinds[i], o)
+			if err != nil {
+				return nil, "", err
+			}
+			changes = append(changes, c)
+			out = append(out, e)
+		}
+		return changes, msg, nil
+	})
+	return out, err
+}
+
+// encode renders o, checks that the result loads back, and returns the
+// change to write. Nothing is written here.
+func (s *Store) encode(k *Kind, o Object) (repo.Change, Entry, error) {
+	rel := k.Path(o.ObjectName())
+	b, err := k.Encode(o)
+	if err != nil {
+		return repo.Change{}, Entry{}, err
+	}
+	back, err := k.Decode(rel, b)
+	if err != nil {
+		return repo.Change{}, Entry{}, err
+	}
+	return repo.Change{Path: rel, Data: b}, Entry{Kind: k, Object: back, Source: SourceFile, Revision: repo.BlobHash(b)}, nil
+}
+
+// write runs plan under the lock, writes the files it returns atomically and
+// commits them as one commit.
+func (s *Store) write(plan func() ([]repo.Change, string, error)) error {
+	return s.commitPlan(plan, true)
+}
+
+// commitPlan is write; writeFiles=false commits files already on disk as they are.
+func (s *Store) commitPlan(plan func() ([]repo.Change, string, error), writeFiles bool) error {
+	if err := ensureDir(s.Dir); err != nil {
+		return err
+	}
+	if err := s.lockAll(); err != nil {
+		return err
+	}
+	defer s.unlockAll()
+	if _, err := s.initLocked(); err != nil {
+		return fmt.Errorf("initialise %s: %w", s.Dir, err)
+	}
+	changes, msg, err := plan()
+	if err != nil {
+		return err
+	}
+	if len(changes) == 0 {
+		return nil
+	}
+	for _, c := range changes {
+		if c.Delete || !writeFiles {
+			continue // plan removed it, or it is on disk already
+		}
+		if err := WriteFile(s.path(c.Path), c.Data); err != nil {
+			return err
+		}
+	}
+	_, err = s.commit(changes, msg)
+	if errors.Is(err, repo.ErrNoChange) {
+		return nil
+	}
+	return err
+}
+
+func (s *Store) commit(changes []repo.Change, msg string) (string, error) {
+	r, err := s.gitRepo()
+	if err != nil {
+		return "", err
+	}
+	h, err := r.Commit(changes, msg, s.Author, time.Now())
+	if err != nil {
+		return "", fmt.Errorf("commit %q: %w", msg, err)
+	}
+	return h, nil
+}
+
+// Repo returns the git repository of the state directory, initialising git
+// when the directory has none.
+func (s *Store) Repo() (*repo.Repo, error) { return s.gitRepo() }
+
+func (s *Store) gitRepo() (*repo.Repo, error) {
+	if s.repo != nil {
+		return s.repo, nil
+	}
+	r, err := repo.Open(s.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("open git repository in %s: %w", s.Dir, err)
+	}
+	s.repo = r
+	return r, nil
+}
+
+func (s *Store) lockAll() error {
+	s.mu.Lock()
+	if err := os.MkdirAll(filepath.Join(s.Dir, ".local"), 0o755); err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	if err := s.lock.Lock(); err != nil {
+		s.mu.Unlock()
+		return fmt.Errorf("lock %s: %w", s.lock.Path(), err)
+	}
+	return nil
+}
+
+func (s *Store) unlockAll() {
+	_ = s.lock.Unlock()
+	s.mu.Unlock()
+}
+
+// clone deep-copies an object through its file encoding.
+func clone(k *Kind, o Object) (Object, error) {
+	b, err := k.Encode(o)
+	if err != nil {
+		return nil, err
+	}
+	return k.Decode("", b)
+}
+
+// Map renders the entry as the API and `-o json` show it: the object's
+// fields plus id (= name), and source and revision.
+func (e Entry) Map() map[string]any {
+	m := map[string]any{}
+	if e.Object != nil {
+		b, _ := json.Marshal(e.Object)
+		_ = json.Unmarshal(b, &m)
+		m["id"] = e.Object.ObjectName()
+	}
+	if e.Kind == KindEngine || e.Kind == KindSkill {
+		m["source"] = e.Source
+	}
+	if e.Revision != "" {
+		m["revision"] = e.Revision
+	}
+	if e.Problem != nil {
+		m["problems"] = e.Problem.Problems
+	}
+	return m
+}
+
+// ToMap renders an object as a generic map of its fields.
+func ToMap(o Object) map[string]any {
+	m := map[string]any{}
+	b, _ := json.Marshal(o)
+	_ = json.Unmarshal(b, &m)
+	return m
+}
