@@ -329,6 +329,11 @@ func (s *Store) Create(k *Kind, o Object) (Entry, error) {
 // current Revision, else ErrConflict: a concurrent change is never silently
 // overwritten. mutate receives a copy of the current object.
 func (s *Store) Update(k *Kind, name, rev string, mutate func(Object) (Object, error)) (Entry, error) {
+	return s.UpdateMessage(k, name, rev, fmt.Sprintf("%s update: %s", k.Name, name), mutate)
+}
+
+// UpdateMessage is Update with a chosen commit message ("service stop: x").
+func (s *Store) UpdateMessage(k *Kind, name, rev, msg string, mutate func(Object) (Object, error)) (Entry, error) {
 	var out Entry
 	err := s.write(func() ([]repo.Change, string, error) {
 		cur, err := s.Get(k, name)
@@ -360,7 +365,7 @@ func (s *Store) Update(k *Kind, name, rev string, mutate func(Object) (Object, e
 			return nil, "", err
 		}
 		out = e
-		return []repo.Change{c}, fmt.Sprintf("%s update: %s", k.Name, name), nil
+		return []repo.Change{c}, msg, nil
 	})
 	return out, err
 }

@@ -57,7 +57,7 @@ func BenchmarkCommit(b *testing.B) {
 		})
 	}
 	// The same work through go-git's worktree, for comparison.
-	b.Run("files=10000/go-git", func(b *testing.B) {
+	b.Run("go-git/files=10000", func(b *testing.B) {
 		dir, _ := benchRepo(b, 10000)
 		g, err := git.PlainOpen(dir)
 		if err != nil {

@@ -3,6 +3,7 @@ package repo
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -181,7 +182,7 @@ func (r *Repo) commit(changes []Change, msg string, author Signature, when time.
 	if err != nil {
 		return "", err
 	}
-	if err := refLock.commit([]byte(c.String()+"\n"), true); err != nil {
+	if err := refLock.commit([]byte(c.String()+"\n"), os.Getenv("NOSYNC") == ""); err != nil {
 		return "", fmt.Errorf("update %s: %w", refName, err)
 	}
 	r.lastHead, r.lastTree = c, newRoot

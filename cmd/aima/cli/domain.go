@@ -13,8 +13,8 @@ import (
 var listColumns = map[*state.Kind][]string{
 	state.KindModel:    {"name", "source", "repo", "type"},
 	state.KindEngine:   {"name", "type", "image", "gpu", "source"},
-	state.KindService:  {"name", "model", "engine", "port", "state"},
-	state.KindApp:      {"name", "image", "ports", "state"},
+	state.KindService:  {"name", "model", "engine", "port", "status", "reason"},
+	state.KindApp:      {"name", "image", "ports", "status", "reason"},
 	state.KindCatalog:  {"name", "engine_type", "description"},
 	state.KindSkill:    {"name", "category", "source", "description"},
 	state.KindPipeline: {"name", "description", "schedule"},
@@ -33,6 +33,12 @@ func newDomainCmd(g *globals, k *state.Kind) *cobra.Command {
 		cmd.Aliases = []string{"recipe"}
 	}
 	cmd.AddCommand(newCreateCmd(g, k), newListCmd(g, k), newGetCmd(g, k), newUpdateCmd(g, k), newDeleteCmd(g, k))
+	if k == state.KindEngine {
+		cmd.AddCommand(newBuildStubCmd())
+	}
+	if hasContainers(k) {
+		cmd.AddCommand(newStateCmd(g, k, "running"), newStateCmd(g, k, "stopped"), newLogsCmd(g, k))
+	}
 	return cmd
 }
 
@@ -225,6 +231,7 @@ func newListCmd(g *globals, k *state.Kind) *cobra.Command {
 					fmt.Fprintf(cmd.ErrOrStderr(), "aima: warning: %v\n", fieldError(e.Problem))
 				}
 			}
+			withStatus(cmd.Context(), g, k, items)
 			return printList(cmd.OutOrStdout(), g.output, items, listColumns[k])
 		},
 	}
@@ -248,7 +255,9 @@ func newGetCmd(g *globals, k *state.Kind) *cobra.Command {
 			if e.Problem != nil {
 				fmt.Fprintf(cmd.ErrOrStderr(), "aima: warning: %v\n", fieldError(e.Problem))
 			}
-			return printObject(cmd.OutOrStdout(), g.output, e.Map())
+			item := e.Map()
+			withStatus(cmd.Context(), g, k, []map[string]any{item})
+			return printObject(cmd.OutOrStdout(), g.output, item)
 		},
 	}
 }

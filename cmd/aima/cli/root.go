@@ -46,6 +46,7 @@ func newRootCmd() *cobra.Command {
 	for _, k := range state.Kinds {
 		root.AddCommand(newDomainCmd(g, k))
 	}
-	root.AddCommand(newInitCmd(g), newValidateCmd(g), newApplyCmd(g), newLogCmd(g), newStubCmd(), newVersionCmd())
+	root.AddCommand(newInitCmd(g), newValidateCmd(g), newApplyCmd(g), newLogCmd(g), newStubCmd(), newVersionCmd(),
+		newStartCmd(g), newDiffCmd(g), newSyncCmd(g), newStatusCmd(g))
 	return root
 }

@@ -1,0 +1,343 @@
+// Package agent is aima's long-running side and the sync machinery the CLI
+// shares with it: render the state files into desired containers, observe
+// Docker, plan (package plan), execute, derive status, and — in Run — serve
+// the HTTP API, watch the state directory and run the sync loop.
+//
+// It never stores observed state: every status is derived from Docker when
+// asked, so nothing can be stale after a restart.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/aima-dev/aima/agent/api"
+	"github.com/aima-dev/aima/agent/container"
+	"github.com/aima-dev/aima/agent/docker"
+	"github.com/aima-dev/aima/agent/stub"
+	"github.com/aima-dev/aima/agent/watch"
+	"github.com/aima-dev/aima/state"
+)
+
+// NewSyncer returns a Syncer for the store on the real Docker daemon.
+func NewSyncer(st *state.Store, log *slog.Logger) (*Syncer, *docker.Runtime, error) {
+	set, err := st.Settings()
+	if err != nil {
+		return nil, nil, err
+	}
+	rt, err := docker.New()
+	if err != nil {
+		return nil, nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Syncer{
+		Store:     st,
+		Runtime:   rt,
+		Instance:  set.Instance,
+		Prune:     set.Prune == nil || *set.Prune,
+		Host:      Host{GPUs: DetectGPUs()},
+		StubImage: StubImageFunc(rt),
+		Log:       log,
+	}
+	return s, rt, nil
+}
+
+// StubImageFunc builds the stub engine image from this very binary (which
+// must be statically linked) the first time a service needs it.
+func StubImageFunc(rt *docker.Runtime) func(context.Context) (string, error) {
+	var mu sync.Mutex
+	var tag string
+	return func(ctx context.Context) (string, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if tag != "" {
+			return tag, nil
+		}
+		exe, err := os.Executable()
+		if err != nil {
+			return "", err
+		}
+		t, err := stub.EnsureImage(ctx, rt.Client(), exe)
+		if err != nil {
+			return "", err
+		}
+		tag = t
+		return tag, nil
+	}
+}
+
+// Options configure Run.
+type Options struct {
+	Dir     string
+	Addr    string // default: aima.yaml's api, else 127.0.0.1:9090
+	Token   string
+	Version string
+	Log     *slog.Logger
+	// Ready, when set, receives the listening address once the API serves.
+	Ready func(addr string)
+}
+
+// Run is `aima start`: it repairs the state directory, serves the API,
+// watches the files and converges Docker until ctx ends. Containers keep
+// running when it exits.
+func Run(ctx context.Context, opts Options) error {
+	log := opts.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	st, err := state.Open(opts.Dir)
+	if err != nil {
+		return err
+	}
+	st.Author.Name = "aima-agent"
+	// 1. The state directory: create it (and its git repository) if needed,
+	//    then commit what a crash or an editor left uncommitted.
+	if _, err := st.Init(); err != nil {
+		return fmt.Errorf("state directory %s: %w", st.Dir, err)
+	}
+	problems := &problemSet{}
+	rec, err := st.Record(nil)
+	if err != nil {
+		return fmt.Errorf("repair %s: %w", st.Dir, err)
+	}
+	if len(rec.Paths) > 0 {
+		log.Info("committed changes made while the agent was down", "paths", rec.Paths)
+	}
+	problems.set(nil, rec.Problems)
+	for _, p := range rec.Problems {
+		log.Warn("invalid file (not applied)", "problem", p.String())
+	}
+	if r, err := st.Repo(); err == nil {
+		if err := r.ResetIndex(); err != nil {
+			log.Warn("reset git index", "error", err)
+		}
+	}
+	set, err := st.Settings()
+	if err != nil {
+		return err
+	}
+	addr := opts.Addr
+	if addr == "" {
+		addr = set.API
+	}
+	if err := api.CheckBind(addr, opts.Token); err != nil {
+		return err
+	}
+	// 2. Docker and the syncer. Docker may be down: the agent serves anyway
+	//    and converges when it returns.
+	syncer, rt, err := NewSyncer(st, log)
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	resync := 30 * time.Second
+	if d, err := time.ParseDuration(set.Resync); err == nil && d > 0 {
+		resync = d
+	}
+	trigger := make(chan struct{}, 1)
+	kick := func() {
+		select {
+		case trigger <- struct{}{}:
+		default:
+		}
+	}
+	// 3. The API.
+	srv := api.New(api.Options{
+		Store:   st,
+		Token:   opts.Token,
+		Version: opts.Version,
+		Status: func(ctx context.Context, kind, name string) map[string]any {
+			sts, err := syncer.Statuses(ctx)
+			if err != nil && sts == nil {
+				return map[string]any{"status": StatusUnknown, "reason": err.Error()}
+			}
+			if s, ok := sts[Object{kind, name}]; ok {
+				return s.Map()
+			}
+			return nil
+		},
+		Problems: problems.get,
+		Trigger:  kick,
+		Verbs:    Verbs(st, syncer, kick),
+	})
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", addr, err)
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- hs.Serve(ln) }()
+	log.Info("aima agent started", "dir", st.Dir, "api", ln.Addr().String(), "instance", set.Instance)
+	if opts.Ready != nil {
+		opts.Ready(ln.Addr().String())
+	}
+	// 4. The watcher: edits made outside aima are committed (valid) or
+	//    reported (invalid); every change requests a pass.
+	w, err := watch.New(st.Dir, watch.Options{
+		OnChange: func(paths []string) {
+			rec, err := st.Record(paths)
+			if err != nil {
+				log.Warn("record edits", "error", err)
+			}
+			if len(rec.Paths) > 0 {
+				log.Info("committed edits", "paths", rec.Paths)
+			}
+			problems.set(paths, rec.Problems)
+			for _, p := range rec.Problems {
+				log.Warn("invalid file (not applied; the last committed version stays in effect)", "problem", p.String())
+			}
+			kick()
+		},
+		OnError: func(err error) { log.Warn("watch", "error", err) },
+	})
+	if err != nil {
+		return fmt.Errorf("watch %s: %w", st.Dir, err)
+	}
+	loopCtx, stopLoop := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() { defer wg.Done(); _ = w.Run(loopCtx) }()
+	go func() { defer wg.Done(); watchEvents(loopCtx, rt, set.Instance, kick, log) }()
+	go func() { defer wg.Done(); loop(loopCtx, syncer, trigger, resync, log, srv) }()
+	kick()
+
+	// 5. Until SIGTERM: then stop accepting, finish in-flight requests, and
+	//    leave the containers running.
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		stopLoop()
+		wg.Wait()
+		return err
+	}
+	log.Info("shutting down: finishing in-flight requests; containers keep running")
+	shCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = hs.Shutdown(shCtx)
+	stopLoop()
+	wg.Wait()
+	return err
+}
+
+// loop runs a pass on every trigger, on a jittered periodic resync, and
+// when a backing-off object is due. Passes never overlap.
+func loop(ctx context.Context, s *Syncer, trigger <-chan struct{}, resync time.Duration, log *slog.Logger, srv *api.Server) {
+	timer := time.NewTimer(jitter(resync))
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-trigger:
+		case <-timer.C:
+		}
+		// Debounce a little more: API writes and file events often come in
+		// bursts; one pass sees them all.
+		res, err := s.Pass(ctx)
+		if m := srv.Metrics(); m != nil && m.SyncPasses != nil {
+			m.SyncPasses.Inc()
+		}
+		switch {
+		case errors.Is(err, container.ErrUnavailable):
+			log.Warn("docker unreachable; will retry", "error", err)
+		case err != nil && ctx.Err() == nil:
+			log.Warn("sync pass", "error", err)
+		case err == nil && !res.Plan.Empty():
+			log.Debug("sync pass done", "ops", len(res.Plan.Ops), "errors", len(res.Errors))
+		}
+		next := jitter(resync)
+		if err != nil {
+			next = 2 * time.Second
+		}
+		if at, ok := s.NextRetry(); ok {
+			if d := time.Until(at); d < next {
+				next = max(d, 100*time.Millisecond)
+			}
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		timer.Reset(next)
+	}
+}
+
+func jitter(d time.Duration) time.Duration {
+	return d + time.Duration(rand.Int64N(int64(d/5)+1))
+}
+
+// watchEvents requests a pass when one of our containers dies, is OOM-killed
+// or is removed; it resubscribes (with backoff) when the stream breaks.
+func watchEvents(ctx context.Context, rt container.Runtime, instance string, kick func(), log *slog.Logger) {
+	wait := time.Second
+	for ctx.Err() == nil {
+		evs, errs := rt.Events(ctx)
+	recv:
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case ev := <-evs:
+				wait = time.Second
+				if ev.Labels[container.LabelInstance] == instance && ev.Type != container.EventStart {
+					kick()
+				}
+			case err := <-errs:
+				if ctx.Err() == nil {
+					log.Debug("docker events", "error", err)
+				}
+				break recv
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 30*time.Second)
+		kick() // Docker may have come back: converge
+	}
+}
+
+// problemSet is the invalid files the agent knows of, by path.
+type problemSet struct {
+	mu sync.Mutex
+	m  map[string][]state.Problem
+}
+
+// set replaces the problems of paths (nil: of every path) with probs.
+func (p *problemSet) set(paths []string, probs []state.Problem) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.m == nil || paths == nil {
+		p.m = map[string][]state.Problem{}
+	}
+	for _, path := range paths {
+		delete(p.m, path)
+	}
+	for _, pr := range probs {
+		p.m[pr.File] = append(p.m[pr.File], pr)
+	}
+}
+
+func (p *problemSet) get() []state.Problem {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []state.Problem
+	for _, ps := range p.m {
+		out = append(out, ps...)
+	}
+	return out
+}

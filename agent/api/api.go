@@ -1,0 +1,332 @@
+// Package api is aima's HTTP API: the same create/list/get/update/delete of
+// every file-backed domain as the CLI, the live domains (device, inference,
+// status, remote, agent), the git log, /health and /metrics.
+//
+// It owns routing, request decoding and limits, authentication by bearer
+// token, the JSON error format and the HTTP metrics. Every write goes through
+// state.Store, so an API change is a validated file plus one git commit,
+// exactly like a CLI change. The package must not talk to Docker itself:
+// observed state comes in through Options.Status, domain verbs that act on
+// containers (service/stop, sync, diff, ...) come in through Options.Verbs,
+// and a write only asks the agent to converge, through Options.Trigger.
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"net/http"
+	"net/mail"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/aima-dev/aima/state"
+	"github.com/aima-dev/aima/state/repo"
+)
+
+// MaxBody is the largest request body accepted, in bytes (the same limit as
+// an object file).
+const MaxBody = 1 << 20
+
+// StatusFunc reports the observed state of a service or app ("status",
+// "reason", "container", "endpoint", ...), derived from Docker by the
+// agent. It returns nil when it knows nothing about the object.
+type StatusFunc func(ctx context.Context, kind, name string) map[string]any
+
+// Options configure a Server.
+type Options struct {
+	// Store is the state directory served. Required.
+	Store *state.Store
+	// Token, when set, is the bearer token every request but GET /health
+	// must carry.
+	Token string
+	// Status, when set, gives the observed fields merged into service and
+	// app items (list, get, status).
+	Status StatusFunc
+	// Problems, when set, lists the invalid files the agent knows about;
+	// when nil they are found by listing the store.
+	Problems func() []state.Problem
+	// Trigger, when set, is called after every successful write so the sync
+	// loop runs without waiting for the file watcher.
+	Trigger func()
+	// Verbs are extra domain verbs, keyed "service/stop" (or "sync"), served
+	// at GET and POST /api/<key>. A verb replaces a built-in route of the
+	// same path. Verbs get the same authentication, body limit and metrics
+	// as the built-in routes; WriteJSON and WriteError answer in the API's
+	// format.
+	Verbs map[string]http.HandlerFunc
+	// Registry receives the metrics; nil creates one (with the Go and
+	// process collectors).
+	Registry *prometheus.Registry
+	// Version is shown by /health and /api/status.
+	Version string
+}
+
+// Server serves the API. Create it with New.
+type Server struct {
+	opts    Options
+	st      *state.Store
+	mux     *http.ServeMux
+	metrics *Metrics
+	author  repo.Signature // default author of API writes
+
+	// authorMu serialises API writes while Store.Author is set to the
+	// request's author: Author is a field of the shared Store.
+	authorMu sync.Mutex
+
+	// detect finds the machine's devices; a field so tests can replace it.
+	detect func(ctx context.Context) Device
+}
+
+// New returns a server for opts. It panics when opts.Store is nil or when
+// the metrics cannot be registered on opts.Registry (both programming errors).
+func New(opts Options) *Server {
+	if opts.Store == nil {
+		panic("api.New: Options.Store is nil")
+	}
+	s := &Server{
+		opts:   opts,
+		st:     opts.Store,
+		author: repo.Signature{Name: "api", Email: opts.Store.Author.Email},
+		detect: detectDevice,
+	}
+	if s.author.Email == "" {
+		s.author.Email = "aima@localhost"
+	}
+	s.metrics = newMetrics(opts.Registry, s)
+	s.mux = http.NewServeMux()
+	for pattern, h := range s.routes() {
+		s.mux.Handle(pattern, h)
+	}
+	return s
+}
+
+// Handler returns the HTTP handler serving every route.
+func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
+
+// Metrics returns the server's metrics, so the agent can count its own
+// events (sync passes) on the same registry.
+func (s *Server) Metrics() *Metrics { return s.metrics }
+
+// routes builds the route table: pattern → handler.
+func (s *Server) routes() map[string]http.Handler {
+	r := map[string]http.Handler{}
+	add := func(pattern string, h http.HandlerFunc) { r[pattern] = h }
+
+	add("GET /health", s.health)
+	add("GET /metrics", promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{}).ServeHTTP)
+	add("GET /api/log", s.log)
+
+	for _, k := range state.Kinds {
+		prefix := "/api/" + k.Name + "/"
+		add("POST "+prefix+"create", s.create(k))
+		add("GET "+prefix+"list", s.list(k))
+		add("GET "+prefix+"get", s.get(k))
+		add("POST "+prefix+"update", s.update(k))
+		add("POST "+prefix+"delete", s.delete(k))
+	}
+
+	add("GET /api/device/detect", s.deviceDetect)
+	add("GET /api/device/list", s.deviceList)
+	add("GET /api/inference/list", s.inferenceList)
+	add("GET /api/remote/list", s.remoteList)
+	add("GET /api/agent/list", s.agentList)
+	add("GET /api/status", s.status)
+	add("GET /api/status/list", s.status)
+
+	for key, h := range s.opts.Verbs {
+		path := "/api/" + strings.Trim(strings.TrimPrefix(strings.TrimPrefix(key, "/"), "api/"), "/")
+		for p := range r {
+			if strings.HasSuffix(p, " "+path) {
+				delete(r, p)
+			}
+		}
+		r["GET "+path] = h
+		r["POST "+path] = h
+	}
+	return r
+}
+
+// serveHTTP authenticates, limits the body, dispatches and counts.
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	sw := &statusWriter{ResponseWriter: w}
+	h, pattern := s.mux.Handler(r)
+	route := pattern
+	if route == "" {
+		route = "unmatched"
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			if sw.code == 0 {
+				WriteError(sw, errorf(http.StatusInternalServerError, "internal", "internal error: %v", p))
+			}
+		}
+		s.metrics.observe(route, sw.status(), time.Since(start))
+	}()
+
+	if s.opts.Token != "" && !(r.URL.Path == "/health" && (r.Method == http.MethodGet || r.Method == http.MethodHead)) && !s.authorized(r) {
+		sw.Header().Set("WWW-Authenticate", `Bearer realm="aima"`)
+		WriteError(sw, errorf(http.StatusUnauthorized, "unauthorized", "missing or wrong bearer token (send Authorization: Bearer <token>)"))
+		return
+	}
+	if pattern == "" {
+		s.noRoute(sw, r, h)
+		return
+	}
+	if r.Body != nil {
+		r.Body = http.MaxBytesReader(sw, r.Body, MaxBody)
+	}
+	h.ServeHTTP(sw, r)
+}
+
+func (s *Server) authorized(r *http.Request) bool {
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(s.opts.Token)) == 1
+}
+
+// noRoute answers a request no pattern matched: 405 (with Allow) when the
+// path exists for another method, a redirect when the mux wants to clean the
+// path, else 404. The mux's own answers are plain text, so they are
+// captured and rewritten as JSON.
+func (s *Server) noRoute(w http.ResponseWriter, r *http.Request, h http.Handler) {
+	c := &captureWriter{header: http.Header{}}
+	h.ServeHTTP(c, r)
+	switch {
+	case c.code == http.StatusMethodNotAllowed:
+		allow := c.header.Get("Allow")
+		w.Header().Set("Allow", allow)
+		WriteError(w, errorf(http.StatusMethodNotAllowed, "method_not_allowed", "%s %s: method not allowed (allowed: %s)", r.Method, r.URL.Path, allow))
+	case c.code >= 300 && c.code < 400 && c.header.Get("Location") != "":
+		w.Header().Set("Location", c.header.Get("Location"))
+		WriteJSON(w, c.code, map[string]any{"location": c.header.Get("Location")})
+	default:
+		WriteError(w, errorf(http.StatusNotFound, "not_found", "%s %s: no such route (GET /api/<domain>/list, POST /api/<domain>/create, ...; domains: %s)", r.Method, r.URL.Path, strings.Join(domains(), ", ")))
+	}
+}
+
+func domains() []string {
+	var out []string
+	for _, k := range state.Kinds {
+		out = append(out, k.Name)
+	}
+	out = append(out, "device", "inference", "status", "remote", "agent")
+	sort.Strings(out)
+	return out
+}
+
+func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+	m := map[string]any{"status": "ok"}
+	if s.opts.Version != "" {
+		m["version"] = s.opts.Version
+	}
+	WriteJSON(w, http.StatusOK, m)
+}
+
+// authorOf is the author of a write made by r: the X-Aima-Author header
+// ("Name <email>" or a bare name), else "api".
+func (s *Server) authorOf(r *http.Request) (repo.Signature, error) {
+	h := strings.TrimSpace(r.Header.Get("X-Aima-Author"))
+	if h == "" {
+		return s.author, nil
+	}
+	if a, err := mail.ParseAddress(h); err == nil {
+		name := a.Name
+		if name == "" {
+			name, _, _ = strings.Cut(a.Address, "@")
+		}
+		return repo.Signature{Name: name, Email: a.Address}, nil
+	}
+	if strings.ContainsAny(h, "<>\n\r\x00") {
+		return repo.Signature{}, errorf(http.StatusBadRequest, "bad_request", "X-Aima-Author: %q is not \"Name <email>\" or a plain name", h)
+	}
+	return repo.Signature{Name: h, Email: s.author.Email}, nil
+}
+
+// Write runs fn, a store write made for request r, with r's author as the
+// commit author (the X-Aima-Author header, else "api"), then calls
+// Options.Trigger when it succeeded. Verbs that write through the Store
+// must use it: the author is set on the shared Store for the duration of fn,
+// and Write serialises the API's writes so authors never mix.
+func (s *Server) Write(r *http.Request, fn func() error) error {
+	a, err := s.authorOf(r)
+	if err != nil {
+		return err
+	}
+	s.authorMu.Lock()
+	prev := s.st.Author
+	s.st.Author = a
+	err = fn()
+	s.st.Author = prev
+	s.authorMu.Unlock()
+	if err == nil && s.opts.Trigger != nil {
+		s.opts.Trigger()
+	}
+	return err
+}
+
+// statusWriter records the status code written, for metrics.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) status() int {
+	if w.code == 0 {
+		return http.StatusOK
+	}
+	return w.code
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer (flush,
+// deadlines) for verbs that stream, such as service logs.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// captureWriter swallows the mux's plain-text answers.
+type captureWriter struct {
+	header http.Header
+	code   int
+}
+
+func (c *captureWriter) Header() http.Header { return c.header }
+func (c *captureWriter) WriteHeader(code int) {
+	if c.code == 0 {
+		c.code = code
+	}
+}
+func (c *captureWriter) Write(b []byte) (int, error) {
+	if c.code == 0 {
+		c.code = http.StatusOK
+	}
+	return len(b), nil
+}

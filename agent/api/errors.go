@@ -1,0 +1,170 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+
+	"github.com/aima-dev/aima/state"
+)
+
+// ErrUnavailable marks an error caused by a dependency that is down, such as
+// the Docker daemon; the API answers 503 for any error wrapping it.
+var ErrUnavailable = errors.New("unavailable")
+
+// Error is an error with its HTTP form: status, code word and details. The
+// API answers {"error": {"code": ..., "message": ..., "details": [...]}}.
+type Error struct {
+	Status  int
+	Code    string
+	Message string
+	Details []state.Problem
+}
+
+func (e *Error) Error() string { return e.Message }
+
+func errorf(status int, code, format string, args ...any) *Error {
+	return &Error{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// AsError maps err to its HTTP form: *Error as it is; a body over the limit
+// 413; ErrUnavailable 503; state.ErrNotFound 404; state.ErrExists and
+// state.ErrConflict 409; state.ErrInvalid 422 with the problems as details;
+// anything else 500.
+func AsError(err error) *Error {
+	var ae *Error
+	if errors.As(err, &ae) {
+		return ae
+	}
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return errorf(http.StatusRequestEntityTooLarge, "too_large", "request body is over the %d-byte limit", tooLarge.Limit)
+	case errors.Is(err, ErrUnavailable):
+		return errorf(http.StatusServiceUnavailable, "unavailable", "%v", err)
+	case errors.Is(err, state.ErrNotFound):
+		return errorf(http.StatusNotFound, "not_found", "%v", err)
+	case errors.Is(err, state.ErrExists):
+		return errorf(http.StatusConflict, "exists", "%v", err)
+	case errors.Is(err, state.ErrConflict):
+		return errorf(http.StatusConflict, "conflict", "%v", err)
+	case errors.Is(err, state.ErrInvalid):
+		e := errorf(http.StatusUnprocessableEntity, "invalid", "%v", err)
+		e.Details = problems(err)
+		return e
+	}
+	return errorf(http.StatusInternalServerError, "internal", "%v", err)
+}
+
+// fieldRE finds the field in messages such as "invalid: name: ..." that
+// the store builds with fmt.Errorf rather than an *state.InvalidError.
+var fieldRE = regexp.MustCompile(`invalid: ([a-z_][a-z0-9_./-]*): `)
+
+// problems returns err's problems, each naming its field where the error
+// says which one.
+func problems(err error) []state.Problem {
+	ps := state.Problems(err)
+	var ie *state.InvalidError
+	if errors.As(err, &ie) {
+		return ps
+	}
+	if m := fieldRE.FindStringSubmatch(err.Error()); m != nil && len(ps) == 1 && ps[0].Field == "" {
+		ps[0].Field = "/" + strings.TrimPrefix(m[1], "/")
+	}
+	return ps
+}
+
+// WriteError answers err in the API's error format.
+func WriteError(w http.ResponseWriter, err error) {
+	e := AsError(err)
+	details := e.Details
+	if details == nil {
+		details = []state.Problem{}
+	}
+	WriteJSON(w, e.Status, map[string]any{"error": map[string]any{
+		"code":    e.Code,
+		"message": e.Message,
+		"details": details,
+	}})
+}
+
+// WriteJSON answers v as JSON with the given status.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		status = http.StatusInternalServerError
+		buf.Reset()
+		fmt.Fprintf(&buf, `{"error":{"code":"internal","message":%q,"details":[]}}`+"\n", "encode response: "+err.Error())
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// readBody reads the request body (limited to MaxBody by the server).
+func readBody(r *http.Request) ([]byte, error) {
+	if r.Body == nil {
+		return nil, nil
+	}
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, err
+		}
+		return nil, errorf(http.StatusBadRequest, "bad_request", "read body: %v", err)
+	}
+	return b, nil
+}
+
+// decodeBody reads a JSON object from the body. An empty body is an empty
+// object when allowEmpty is set, else an error.
+func decodeBody(r *http.Request, allowEmpty bool) (map[string]any, error) {
+	b, err := readBody(r)
+	if err != nil {
+		return nil, err
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		if allowEmpty {
+			return map[string]any{}, nil
+		}
+		return nil, errorf(http.StatusBadRequest, "bad_json", "the body is empty; send a JSON object of fields")
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber() // keep integers exact for the schema
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, errorf(http.StatusBadRequest, "bad_json", "bad JSON: %v", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errorf(http.StatusBadRequest, "bad_json", "bad JSON: more than one value in the body")
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, errorf(http.StatusBadRequest, "bad_json", "bad JSON: the body must be an object of fields, not %s", jsonType(v))
+	}
+	return m, nil
+}
+
+func jsonType(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case []any:
+		return "an array"
+	case string:
+		return "a string"
+	case bool:
+		return "a boolean"
+	case json.Number:
+		return "a number"
+	}
+	return fmt.Sprintf("%T", v)
+}

@@ -1,0 +1,368 @@
+package api
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-git/v5"
+
+	"github.com/aima-dev/aima/state"
+)
+
+// Device is what device detection finds on this machine.
+type Device struct {
+	Hostname      string   `json:"hostname,omitempty"`
+	OS            string   `json:"os"`
+	Arch          string   `json:"arch"`
+	CPUs          int      `json:"cpus"`
+	CPUModel      string   `json:"cpu_model,omitempty"`
+	MemoryTotalMB int64    `json:"memory_total_mb,omitempty"`
+	MemoryAvailMB int64    `json:"memory_available_mb,omitempty"`
+	GPU           string   `json:"gpu"` // summary: "2 x NVIDIA RTX 4090" or "none detected"
+	GPUs          []GPU    `json:"gpus"`
+	Notes         []string `json:"notes,omitempty"` // why a source gave nothing
+}
+
+// GPU is one GPU as nvidia-smi reports it.
+type GPU struct {
+	Index         int     `json:"index"`
+	Vendor        string  `json:"vendor"`
+	Name          string  `json:"name"`
+	UUID          string  `json:"uuid,omitempty"`
+	MemoryTotalMB int64   `json:"memory_total_mb"`
+	MemoryUsedMB  int64   `json:"memory_used_mb"`
+	MemoryFreeMB  int64   `json:"memory_free_mb"`
+	Utilization   float64 `json:"utilization_pct"`
+	Temperature   float64 `json:"temperature_c"`
+	Driver        string  `json:"driver,omitempty"`
+}
+
+// detectDevice reads /proc and asks nvidia-smi when it is installed. No GPU
+// is a normal answer, never an error.
+func detectDevice(ctx context.Context) Device {
+	d := Device{OS: runtime.GOOS, Arch: runtime.GOARCH, CPUs: runtime.NumCPU(), GPUs: []GPU{}}
+	d.Hostname, _ = os.Hostname()
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		d.CPUModel = cpuModel(b)
+	}
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		mem := meminfo(b)
+		d.MemoryTotalMB, d.MemoryAvailMB = mem["MemTotal"]/1024, mem["MemAvailable"]/1024
+	}
+	if bin, err := exec.LookPath("nvidia-smi"); err == nil {
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, bin,
+			"--query-gpu=index,name,uuid,memory.total,memory.used,memory.free,utilization.gpu,temperature.gpu,driver_version",
+			"--format=csv,noheader,nounits").Output()
+		if err != nil {
+			d.Notes = append(d.Notes, fmt.Sprintf("nvidia-smi: %v", err))
+		} else {
+			d.GPUs = parseNvidiaSMI(out)
+		}
+	}
+	d.GPU = gpuSummary(d.GPUs)
+	return d
+}
+
+func cpuModel(cpuinfo []byte) string {
+	sc := bufio.NewScanner(bytes.NewReader(cpuinfo))
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		switch strings.TrimSpace(k) {
+		case "model name", "Model", "Hardware", "cpu model":
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// meminfo parses /proc/meminfo into kB values.
+func meminfo(b []byte) map[string]int64 {
+	out := map[string]int64{}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(v)
+		if len(f) == 0 {
+			continue
+		}
+		if n, err := strconv.ParseInt(f[0], 10, 64); err == nil {
+			out[k] = n
+		}
+	}
+	return out
+}
+
+// parseNvidiaSMI parses the CSV of the query in detectDevice; fields that
+// say "[N/A]" or "[Not Supported]" are left zero.
+func parseNvidiaSMI(out []byte) []GPU {
+	gpus := []GPU{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Split(line, ",")
+		if len(f) < 9 {
+			continue
+		}
+		for i := range f {
+			f[i] = strings.TrimSpace(f[i])
+		}
+		num := func(s string) float64 { n, _ := strconv.ParseFloat(s, 64); return n }
+		idx, _ := strconv.Atoi(f[0])
+		gpus = append(gpus, GPU{
+			Index: idx, Vendor: "NVIDIA", Name: f[1], UUID: f[2],
+			MemoryTotalMB: int64(num(f[3])), MemoryUsedMB: int64(num(f[4])), MemoryFreeMB: int64(num(f[5])),
+			Utilization: num(f[6]), Temperature: num(f[7]), Driver: f[8],
+		})
+	}
+	return gpus
+}
+
+func gpuSummary(gpus []GPU) string {
+	if len(gpus) == 0 {
+		return "none detected"
+	}
+	count := map[string]int{}
+	var names []string
+	for _, g := range gpus {
+		n := g.Vendor + " " + strings.TrimPrefix(g.Name, g.Vendor+" ")
+		if count[n] == 0 {
+			names = append(names, n)
+		}
+		count[n]++
+	}
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = fmt.Sprintf("%d x %s", count[n], n)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (s *Server) deviceDetect(w http.ResponseWriter, r *http.Request) {
+	WriteJSON(w, http.StatusOK, s.detect(r.Context()))
+}
+
+// deviceList answers the machine as a one-item list, so device answers
+// list like every other domain.
+func (s *Server) deviceList(w http.ResponseWriter, r *http.Request) {
+	d := s.detect(r.Context())
+	item := map[string]any{"id": "local", "name": "local"}
+	for k, v := range toGeneric(d) {
+		item[k] = v
+	}
+	WriteJSON(w, http.StatusOK, map[string]any{"items": []any{item}, "total": 1})
+}
+
+func toGeneric(v any) map[string]any {
+	m, err := genericJSON(v)
+	if err != nil {
+		return map[string]any{}
+	}
+	return m
+}
+
+// inferenceList lists the models that have a service: the targets of
+// inference requests, with the services that serve them.
+func (s *Server) inferenceList(w http.ResponseWriter, r *http.Request) {
+	services, err := s.st.List(state.KindService)
+	if err != nil {
+		WriteError(w, fmt.Errorf("list services: %w", err))
+		return
+	}
+	byModel := map[string][]map[string]any{}
+	for _, e := range services {
+		svc, ok := e.Object.(*state.Service)
+		if !ok || svc.Model == "" {
+			continue
+		}
+		it := map[string]any{"name": svc.Name, "engine": svc.Engine, "port": svc.Port}
+		if s.opts.Status != nil {
+			for k, v := range s.opts.Status(r.Context(), state.KindService.Name, svc.Name) {
+				if _, taken := it[k]; !taken {
+					it[k] = v
+				}
+			}
+		}
+		byModel[svc.Model] = append(byModel[svc.Model], it)
+	}
+	models := make([]string, 0, len(byModel))
+	for m := range byModel {
+		models = append(models, m)
+	}
+	sort.Strings(models)
+	items := make([]map[string]any, 0, len(models))
+	for _, m := range models {
+		items = append(items, map[string]any{"id": m, "name": m, "model": m, "services": byModel[m]})
+	}
+	WriteJSON(w, http.StatusOK, map[string]any{"items": items, "total": len(items)})
+}
+
+// remoteList lists the git remotes of the state repository.
+func (s *Server) remoteList(w http.ResponseWriter, r *http.Request) {
+	items := []map[string]any{}
+	g, err := git.PlainOpen(s.st.Dir)
+	switch {
+	case errors.Is(err, git.ErrRepositoryNotExists):
+	case err != nil:
+		WriteError(w, fmt.Errorf("open git repository %s: %w", s.st.Dir, err))
+		return
+	default:
+		remotes, err := g.Remotes()
+		if err != nil {
+			WriteError(w, fmt.Errorf("list remotes of %s: %w", s.st.Dir, err))
+			return
+		}
+		for _, rm := range remotes {
+			c := rm.Config()
+			items = append(items, map[string]any{"id": c.Name, "name": c.Name, "urls": c.URLs})
+		}
+		sort.Slice(items, func(i, j int) bool { return items[i]["name"].(string) < items[j]["name"].(string) })
+	}
+	WriteJSON(w, http.StatusOK, map[string]any{"items": items, "total": len(items)})
+}
+
+func (s *Server) agentList(w http.ResponseWriter, r *http.Request) {
+	WriteJSON(w, http.StatusOK, map[string]any{"items": []any{}, "total": 0,
+		"note": "the operator chat is not configured"})
+}
+
+// status answers the state of every object: counts per kind, the objects
+// with their observed state and problems, the invalid files and the last
+// commit. It is both /api/status and /api/status/list.
+func (s *Server) status(w http.ResponseWriter, r *http.Request) {
+	counts := map[string]int{}
+	items := []map[string]any{}
+	var found []state.Problem
+	for _, k := range state.Kinds {
+		entries, err := s.st.List(k)
+		if err != nil {
+			WriteError(w, fmt.Errorf("list %s: %w", k.Name, err))
+			return
+		}
+		counts[k.Name] = len(entries)
+		for _, e := range entries {
+			it := map[string]any{"kind": k.Name, "id": e.Object.ObjectName(), "name": e.Object.ObjectName(), "source": e.Source}
+			if e.Problem != nil {
+				it["problems"] = e.Problem.Problems
+				found = append(found, e.Problem.Problems...)
+			}
+			if s.opts.Status != nil && (k == state.KindService || k == state.KindApp) {
+				for key, v := range s.opts.Status(r.Context(), k.Name, e.Object.ObjectName()) {
+					if _, taken := it[key]; !taken {
+						it[key] = v
+					}
+				}
+			}
+			items = append(items, it)
+		}
+	}
+	probs := found
+	if s.opts.Problems != nil {
+		probs = s.opts.Problems()
+	}
+	if probs == nil {
+		probs = []state.Problem{}
+	}
+	doc := map[string]any{
+		"dir":      s.st.Dir,
+		"kinds":    counts,
+		"items":    items,
+		"total":    len(items),
+		"problems": probs,
+		"invalid":  invalidFiles(probs),
+	}
+	if s.opts.Version != "" {
+		doc["version"] = s.opts.Version
+	}
+	if rp, err := s.st.Repo(); err == nil {
+		if log, err := rp.Log("", 1); err == nil && len(log) > 0 {
+			doc["last_commit"] = log[0]
+		}
+	}
+	WriteJSON(w, http.StatusOK, doc)
+}
+
+// invalidFiles counts the distinct files among problems.
+func invalidFiles(probs []state.Problem) int {
+	files := map[string]bool{}
+	for _, p := range probs {
+		files[p.File] = true
+	}
+	return len(files)
+}
+
+// log answers the git history: ?path= a state-directory path
+// ("services/x.yaml", "services/") or KIND/NAME ("service/x"); ?n= at most
+// that many commits (default 20, 0 = all).
+func (s *Server) log(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	n := 20
+	if v := q.Get("n"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n < 0 {
+			WriteError(w, errorf(http.StatusBadRequest, "bad_request", "n=%q: want a number of commits (0 = all)", v))
+			return
+		}
+	}
+	path, err := logPath(q.Get("path"))
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	rp, err := s.st.Repo()
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	entries, err := rp.Log(path, n)
+	if err != nil {
+		WriteError(w, fmt.Errorf("log %s: %w", path, err))
+		return
+	}
+	items := make([]map[string]any, 0, len(entries))
+	for _, c := range entries {
+		items = append(items, map[string]any{"id": c.Hash, "hash": c.Hash, "author": c.Author, "email": c.Email,
+			"when": c.When, "message": c.Message, "files": c.Files})
+	}
+	WriteJSON(w, http.StatusOK, map[string]any{"items": items, "total": len(items)})
+}
+
+// logPath accepts a state-directory path or KIND/NAME (as `aima log` does).
+func logPath(p string) (string, error) {
+	if p == "" {
+		return "", nil
+	}
+	clean := filepath.ToSlash(filepath.Clean(p))
+	if strings.HasPrefix(clean, "../") || clean == ".." || strings.HasPrefix(clean, "/") {
+		return "", invalidField("/path", "path %q is outside the state directory", p)
+	}
+	dir, name, _ := strings.Cut(clean, "/")
+	k, err := state.LookupKind(dir)
+	if err != nil || strings.Contains(name, "/") {
+		return clean, nil // aima.yaml, .gitignore, ...
+	}
+	switch {
+	case name == "":
+		return k.Dir + "/", nil
+	case strings.HasSuffix(name, k.Ext) || !state.ValidName(name):
+		return k.Dir + "/" + name, nil
+	}
+	return k.Path(name), nil
+}

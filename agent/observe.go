@@ -1,0 +1,48 @@
+package agent
+
+import (
+	"context"
+
+	"github.com/aima-dev/aima/agent/container"
+)
+
+// Observed is what Docker says, split by ownership: ours (our instance
+// label) and others (aima labels of another instance: reported, never
+// touched).
+type Observed struct {
+	Ours   []container.Container
+	Others []container.Container
+	All    []container.Container // as listed, for the planner
+}
+
+// observe lists the aima-managed containers in one call.
+func observe(ctx context.Context, rt container.Runtime, instance string) (Observed, error) {
+	list, err := rt.List(ctx)
+	if err != nil {
+		return Observed{}, err
+	}
+	o := Observed{All: list}
+	for _, c := range list {
+		if c.Labels[container.LabelInstance] == instance {
+			o.Ours = append(o.Ours, c)
+		} else {
+			o.Others = append(o.Others, c)
+		}
+	}
+	return o, nil
+}
+
+// find returns our container for the object, preferring a running one.
+func (o Observed) find(obj Object) (container.Container, bool) {
+	var best container.Container
+	found := false
+	for _, c := range o.Ours {
+		if c.Labels[container.LabelKind] != obj.Kind || c.Labels[container.LabelName] != obj.Name {
+			continue
+		}
+		if !found || (c.State == container.StateRunning && best.State != container.StateRunning) || c.Created.After(best.Created) && best.State != container.StateRunning {
+			best, found = c, true
+		}
+	}
+	return best, found
+}

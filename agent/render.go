@@ -1,0 +1,305 @@
+package agent
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"text/template"
+
+	"github.com/aima-dev/aima/agent/container"
+	"github.com/aima-dev/aima/agent/plan"
+	"github.com/aima-dev/aima/agent/stub"
+	"github.com/aima-dev/aima/state"
+)
+
+// ModelMount is where a model's path is mounted in engine containers.
+const ModelMount = "/models"
+
+// Object identifies a service or app: "service/qwen".
+type Object struct{ Kind, Name string }
+
+func (o Object) String() string { return o.Kind + "/" + o.Name }
+
+// Wanted is one service or app file as the loop sees it: the desired
+// container when it could be rendered, or why it could not.
+type Wanted struct {
+	Object  Object
+	Running bool
+	Desired *plan.Desired // nil when Err is set or the object is stopped
+	Err     error         // a reason the container cannot be made (terminal until the files change)
+	Health  state.Health  // the engine's readiness probe (services)
+	Port    int           // host port of the endpoint
+	Model   string
+}
+
+// Host is what rendering needs to know about the machine.
+type Host struct {
+	GPUs int // NVIDIA GPUs usable by containers
+	// Env resolves ${env:NAME}; nil means os.LookupEnv.
+	Env func(string) (string, bool)
+}
+
+// Render reads the service and app files and turns each into a desired
+// container. It never fails as a whole: an object that cannot be rendered
+// carries its reason in Wanted.Err.
+func Render(st *state.Store, host Host, revision string) ([]Wanted, error) {
+	var out []Wanted
+	services, err := st.List(state.KindService)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range services {
+		if e.Object == nil {
+			continue // invalid file with no valid committed version
+		}
+		out = append(out, renderService(st, host, e.Object.(*state.Service), revision))
+	}
+	apps, err := st.List(state.KindApp)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range apps {
+		if e.Object == nil {
+			continue
+		}
+		out = append(out, renderApp(st, host, e.Object.(*state.App), revision))
+	}
+	return out, nil
+}
+
+func renderService(st *state.Store, host Host, svc *state.Service, revision string) Wanted {
+	w := Wanted{Object: Object{"service", svc.Name}, Running: svc.State != "stopped", Port: svc.Port, Model: svc.Model}
+	ee, err := st.Get(state.KindEngine, svc.Engine)
+	if err != nil || ee.Object == nil {
+		w.Err = fmt.Errorf("engine %q: not found", svc.Engine)
+		return w
+	}
+	eng := ee.Object.(*state.Engine)
+	if eng.Health != nil {
+		w.Health = *eng.Health
+	}
+	if !w.Running {
+		return w
+	}
+	me, err := st.Get(state.KindModel, svc.Model)
+	if err != nil || me.Object == nil {
+		w.Err = fmt.Errorf("model %q: not found", svc.Model)
+		return w
+	}
+	model := me.Object.(*state.Model)
+	if svc.Port == 0 {
+		w.Err = fmt.Errorf("no port: set port in services/%s.yaml", svc.Name)
+		return w
+	}
+	cport := eng.Port
+	if cport == 0 {
+		cport = 8000
+	}
+	spec := container.Spec{
+		Name:       plan.Name("service", svc.Name),
+		Image:      eng.Image,
+		Entrypoint: eng.Command,
+		Ports:      []container.Port{{HostPort: svc.Port, ContainerPort: cport}},
+		Labels:     map[string]string{container.LabelEngine: eng.Name, container.LabelModel: model.Name},
+	}
+	for k, v := range svc.Labels {
+		spec.Labels[k] = v
+	}
+	data := map[string]any{"Port": cport, "ModelName": model.Name, "Repo": model.Repo, "ModelPath": ""}
+	if model.Path != "" {
+		if !filepath.IsAbs(model.Path) {
+			w.Err = fmt.Errorf("model %q: path %q must be absolute", model.Name, model.Path)
+			return w
+		}
+		if _, err := os.Stat(model.Path); err != nil {
+			w.Err = fmt.Errorf("model %q: path %s: %v", model.Name, model.Path, err)
+			return w
+		}
+		target := ModelMount + "/" + model.Name
+		if fi, err := os.Stat(model.Path); err == nil && !fi.IsDir() {
+			target += "/" + filepath.Base(model.Path)
+		}
+		spec.Mounts = []container.Mount{{Source: model.Path, Target: target, ReadOnly: true}}
+		data["ModelPath"] = target
+	}
+	for i, a := range eng.Args {
+		s, err := expand(a, data)
+		if err != nil {
+			w.Err = fmt.Errorf("engine %q: args[%d]: %v", eng.Name, i, err)
+			return w
+		}
+		spec.Cmd = append(spec.Cmd, s)
+	}
+	spec.Cmd = append(spec.Cmd, svc.Args...)
+	env := map[string]string{}
+	for k, v := range eng.Env {
+		env[k] = v
+	}
+	for k, v := range svc.Env {
+		env[k] = v
+	}
+	if spec.Env, err = resolveEnv(st, host, env); err != nil {
+		w.Err = err
+		return w
+	}
+	if spec.GPUs, err = gpus(svc.GPU, eng, host); err != nil {
+		w.Err = err
+		return w
+	}
+	if svc.Memory != "" {
+		if spec.Memory, err = ParseSize(svc.Memory); err != nil {
+			w.Err = fmt.Errorf("memory: %v", err)
+			return w
+		}
+	}
+	spec.NanoCPUs = int64(svc.CPUs * 1e9)
+	w.Desired = &plan.Desired{Kind: "service", Name: svc.Name, Spec: spec, Running: true, Revision: revision}
+	return w
+}
+
+func renderApp(st *state.Store, host Host, app *state.App, revision string) Wanted {
+	w := Wanted{Object: Object{"app", app.Name}, Running: app.State != "stopped"}
+	if !w.Running {
+		return w
+	}
+	spec := container.Spec{Name: plan.Name("app", app.Name), Image: app.Image, Cmd: app.Command, Labels: map[string]string{}}
+	for k, v := range app.Labels {
+		spec.Labels[k] = v
+	}
+	for _, p := range app.Ports {
+		h, c, _ := strings.Cut(p, ":")
+		hp, _ := strconv.Atoi(h)
+		cp, _ := strconv.Atoi(c)
+		spec.Ports = append(spec.Ports, container.Port{HostPort: hp, ContainerPort: cp})
+		if w.Port == 0 {
+			w.Port = hp
+		}
+	}
+	for _, v := range app.Volumes {
+		parts := strings.Split(v, ":")
+		m := container.Mount{Source: parts[0], Target: parts[1], ReadOnly: len(parts) > 2 && parts[2] == "ro"}
+		if !filepath.IsAbs(m.Source) {
+			w.Err = fmt.Errorf("volumes: %q: the source must be an absolute host path", v)
+			return w
+		}
+		spec.Mounts = append(spec.Mounts, m)
+	}
+	var err error
+	if spec.Env, err = resolveEnv(st, host, app.Env); err != nil {
+		w.Err = err
+		return w
+	}
+	w.Desired = &plan.Desired{Kind: "app", Name: app.Name, Spec: spec, Running: true, Revision: revision}
+	return w
+}
+
+func expand(tmpl string, data map[string]any) (string, error) {
+	if !strings.Contains(tmpl, "{{") {
+		return tmpl, nil
+	}
+	t, err := template.New("arg").Option("missingkey=error").Parse(tmpl)
+	if err != nil {
+		return "", err
+	}
+	var b bytes.Buffer
+	if err := t.Execute(&b, data); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
+
+// resolveEnv turns the env map into sorted KEY=VALUE pairs, resolving
+// ${env:NAME} from the agent's environment and ${file:NAME} from
+// .local/secrets/NAME. Resolved values exist only in the container spec;
+// they are never written to the state files or to git.
+func resolveEnv(st *state.Store, host Host, env map[string]string) ([]string, error) {
+	lookup := host.Env
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	keys := make([]string, 0, len(env))
+	for k := range env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]string, 0, len(keys))
+	for _, k := range keys {
+		v := env[k]
+		if strings.HasPrefix(v, "${") && strings.HasSuffix(v, "}") {
+			src, name, _ := strings.Cut(v[2:len(v)-1], ":")
+			switch src {
+			case "env":
+				val, ok := lookup(name)
+				if !ok {
+					return nil, fmt.Errorf("env %s: %s is not set in the agent's environment", k, v)
+				}
+				v = val
+			case "file":
+				b, err := os.ReadFile(filepath.Join(st.Dir, ".local", "secrets", name))
+				if err != nil {
+					return nil, fmt.Errorf("env %s: %s: %v", k, v, err)
+				}
+				v = strings.TrimRight(string(b), "\r\n")
+			}
+		}
+		out = append(out, k+"="+v)
+	}
+	return out, nil
+}
+
+// gpus decides the GPU request of a service container.
+func gpus(want string, eng *state.Engine, host Host) ([]string, error) {
+	switch want {
+	case "none":
+		if eng.GPU == "required" {
+			return nil, fmt.Errorf("engine %q requires a GPU but the service says gpu: none", eng.Name)
+		}
+		return nil, nil
+	case "all":
+		if host.GPUs == 0 {
+			return nil, fmt.Errorf("gpu: all, but no NVIDIA GPU was detected on this host")
+		}
+		return []string{"all"}, nil
+	case "", "auto":
+		switch {
+		case eng.GPU == "required" && host.GPUs == 0:
+			return nil, fmt.Errorf("engine %q requires an NVIDIA GPU and none was detected on this host (nvidia-smi); use an engine that runs on CPU (llamacpp, ollama, stub)", eng.Name)
+		case (eng.GPU == "required" || eng.GPU == "optional") && host.GPUs > 0:
+			return []string{"all"}, nil
+		}
+		return nil, nil
+	}
+	if host.GPUs == 0 {
+		return nil, fmt.Errorf("gpu: %s, but no NVIDIA GPU was detected on this host", want)
+	}
+	return strings.Split(want, ","), nil
+}
+
+// ParseSize parses a size string (16g, 512Mi, 1.5G, 1024) into bytes. As
+// in Docker, the units are binary: 16g and 16Gi are both 16 GiB.
+func ParseSize(s string) (int64, error) {
+	t := strings.TrimSuffix(strings.TrimSuffix(s, "b"), "B")
+	t = strings.TrimSuffix(t, "i")
+	mult := 1.0
+	if n := len(t); n > 0 {
+		if i := strings.IndexByte("kmgt", strings.ToLower(t[n-1:])[0]); i >= 0 {
+			mult = math.Pow(1024, float64(i+1))
+			t = t[:n-1]
+		}
+	}
+	f, err := strconv.ParseFloat(t, 64)
+	if err != nil || f < 0 {
+		return 0, fmt.Errorf("%q is not a size (16g, 512Mi, ...)", s)
+	}
+	return int64(f * mult), nil
+}
+
+// isStubImage reports whether an engine image is the locally built stub.
+func isStubImage(image string) bool {
+	return image == stub.ImageRepo || stub.IsImage(image)
+}

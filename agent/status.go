@@ -1,0 +1,193 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/aima-dev/aima/agent/container"
+	"github.com/aima-dev/aima/agent/plan"
+)
+
+// Status words of a service or app. They are derived from Docker (and
+// health probes) each time they are asked for; they are never stored.
+const (
+	StatusPending   = "pending"   // wanted, no container yet
+	StatusCreating  = "creating"  // a create is in flight
+	StatusStarting  = "starting"  // container up, not yet healthy
+	StatusRunning   = "running"   // healthy
+	StatusUnhealthy = "unhealthy" // up, health check failing past its startup timeout
+	StatusFailed    = "failed"    // cannot be converged; see reason
+	StatusStopped   = "stopped"   // state: stopped, no container
+	StatusUnknown   = "unknown"   // Docker unreachable
+)
+
+// Status is the observed state of one service or app.
+type Status struct {
+	Status    string    `json:"status"`
+	Reason    string    `json:"reason,omitempty"`
+	Container string    `json:"container,omitempty"`
+	Endpoint  string    `json:"endpoint,omitempty"`
+	Health    string    `json:"health,omitempty"`
+	Restarts  int       `json:"restarts"`
+	Since     time.Time `json:"since,omitzero"`
+	Drift     bool      `json:"drift"`
+}
+
+// Map renders the status as fields to merge into an object's JSON.
+func (s Status) Map() map[string]any {
+	m := map[string]any{"status": s.Status, "restarts": s.Restarts, "drift": s.Drift}
+	for k, v := range map[string]string{"reason": s.Reason, "container": s.Container, "endpoint": s.Endpoint, "health": s.Health} {
+		if v != "" {
+			m[k] = v
+		}
+	}
+	if !s.Since.IsZero() {
+		m["since"] = s.Since.UTC().Format(time.RFC3339)
+	}
+	return m
+}
+
+// Statuses derives the status of every service and app from the files,
+// one container list and a health probe per running container.
+func (s *Syncer) Statuses(ctx context.Context) (map[Object]Status, error) {
+	s.mu.Lock()
+	s.init()
+	s.mu.Unlock()
+	rev := ""
+	wanted, err := Render(s.Store, s.Host, rev)
+	if err != nil {
+		return nil, err
+	}
+	out := map[Object]Status{}
+	obs, oerr := observe(ctx, s.Runtime, s.Instance)
+	if oerr != nil {
+		for _, w := range wanted {
+			out[w.Object] = Status{Status: StatusUnknown, Reason: "docker: " + oerr.Error()}
+		}
+		if errors.Is(oerr, container.ErrUnavailable) {
+			return out, nil
+		}
+		return out, oerr
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, w := range wanted {
+		st := s.status(w, obs)
+		out[w.Object] = st
+		if st.Status == StatusStarting && st.Health == "probing" {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				probed := s.probe(ctx, w, st)
+				mu.Lock()
+				out[w.Object] = probed
+				mu.Unlock()
+			}()
+		}
+	}
+	wg.Wait()
+	return out, nil
+}
+
+// status derives everything but the health probe.
+func (s *Syncer) status(w Wanted, obs Observed) Status {
+	s.mu.Lock()
+	f := s.failures[w.Object]
+	busy := s.busy[w.Object]
+	restarts := s.restarts[w.Object]
+	s.mu.Unlock()
+	st := Status{Restarts: restarts}
+	if w.Port > 0 {
+		st.Endpoint = "http://127.0.0.1:" + strconv.Itoa(w.Port)
+	}
+	c, found := obs.find(w.Object)
+	if found {
+		st.Container = c.Name
+		st.Since = c.Created
+		if w.Desired != nil {
+			st.Drift = !plan.Matches(w.Desired.Spec, c.Labels[container.LabelSpecHash])
+		}
+	}
+	switch {
+	case !w.Running:
+		st.Status = StatusStopped
+		if found {
+			st.Reason = "stopping: the container is being removed"
+		}
+		return st
+	case w.Err != nil:
+		st.Status, st.Reason = StatusFailed, w.Err.Error()
+		return st
+	case busy != "":
+		st.Status = busy
+		return st
+	case !found:
+		if f != nil {
+			st.Status, st.Reason, st.Since = StatusFailed, f.reason, f.since
+			return st
+		}
+		st.Status, st.Reason = StatusPending, "no container yet (the agent creates it; aima sync does it now)"
+		return st
+	}
+	switch c.State {
+	case container.StateRunning:
+		if f != nil && f.attempts >= 3 {
+			st.Status, st.Reason = StatusFailed, f.reason
+			return st
+		}
+		st.Status, st.Health = StatusStarting, "probing"
+	case container.StateCreated, container.StateRestarting:
+		st.Status = StatusStarting
+	case container.StateExited, container.StateDead:
+		st.Status = StatusFailed
+		st.Reason = fmt.Sprintf("container exited with code %d", c.ExitCode)
+		if f != nil {
+			st.Reason = f.reason + fmt.Sprintf(" (last exit code %d)", c.ExitCode)
+		}
+	default:
+		st.Status = StatusStarting
+		st.Reason = "container is " + string(c.State)
+	}
+	return st
+}
+
+// probe runs the engine's health check on the host port: healthy means
+// running; failing within the engine's startup timeout means starting,
+// after it unhealthy.
+func (s *Syncer) probe(ctx context.Context, w Wanted, st Status) Status {
+	path := w.Health.Path
+	if w.Object.Kind == "app" || path == "" {
+		st.Status, st.Health = StatusRunning, ""
+		return st
+	}
+	ctx, cancel := context.WithTimeout(ctx, 700*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, st.Endpoint+path, nil)
+	resp, err := probeClient.Do(req)
+	if err == nil {
+		resp.Body.Close()
+		if resp.StatusCode < 400 {
+			st.Status, st.Health = StatusRunning, "ok"
+			return st
+		}
+		err = fmt.Errorf("%s answered %d", path, resp.StatusCode)
+	}
+	st.Health = "failing: " + err.Error()
+	timeout := 5 * time.Minute
+	if d, perr := time.ParseDuration(w.Health.Timeout); perr == nil {
+		timeout = d
+	}
+	if time.Since(st.Since) > timeout {
+		st.Status, st.Reason = StatusUnhealthy, fmt.Sprintf("health check failing for longer than its startup timeout (%s)", timeout)
+	} else {
+		st.Status = StatusStarting
+	}
+	return st
+}
+
+var probeClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true, Proxy: nil}}

@@ -1,0 +1,118 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/aima-dev/aima/agent"
+	"github.com/aima-dev/aima/state"
+)
+
+// hasContainers reports whether objects of the kind become containers (and
+// so have an observed status).
+func hasContainers(k *state.Kind) bool { return k == state.KindService || k == state.KindApp }
+
+// withStatus merges the observed status into list/get items.
+func withStatus(ctx context.Context, g *globals, k *state.Kind, items []map[string]any) {
+	if !hasContainers(k) || len(items) == 0 {
+		return
+	}
+	sts := statuses(ctx, g)
+	for _, it := range items {
+		name, _ := it["name"].(string)
+		st, ok := sts[agent.Object{Kind: k.Name, Name: name}]
+		if !ok {
+			st = agent.Status{Status: agent.StatusUnknown, Reason: "could not ask Docker"}
+		}
+		for key, v := range st.Map() {
+			it[key] = v
+		}
+	}
+}
+
+type stateOptions struct {
+	wait    bool
+	timeout time.Duration
+}
+
+// newStateCmd is `service start|stop NAME`: set the desired state in the
+// file (one commit), converge now, and report the outcome.
+func newStateCmd(g *globals, k *state.Kind, want string) *cobra.Command {
+	verb := "start"
+	short := fmt.Sprintf("Set a %s's state to running (commit), converge it, and report its status", k.Name)
+	if want == "stopped" {
+		verb = "stop"
+		short = fmt.Sprintf("Set a %s's state to stopped (commit) and remove its container; works in every state", k.Name)
+	}
+	o := &stateOptions{}
+	cmd := &cobra.Command{
+		Use:               verb + " NAME",
+		Short:             short,
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeNames(g, k),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, s, done, err := g.syncer()
+			if err != nil {
+				return err
+			}
+			defer done()
+			if _, err := agent.SetState(st, k, args[0], want); err != nil {
+				return flagError(cmd, err)
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), o.timeout)
+			defer cancel()
+			res, err := s.Pass(ctx)
+			if err != nil {
+				return dockerError(err)
+			}
+			obj := agent.Object{Kind: k.Name, Name: args[0]}
+			if e := res.Errors[obj]; e != nil && !o.wait {
+				return fmt.Errorf("%s: %v", obj, e)
+			}
+			var status agent.Status
+			if o.wait || want == "stopped" {
+				status, err = s.Wait(ctx, obj, want, time.Until(deadline(ctx)))
+				if err != nil {
+					return err
+				}
+			} else {
+				sts, _ := s.Statuses(ctx)
+				status = sts[obj]
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s%s\n", obj, status.Status, reasonOf(status, nil))
+			if status.Status == agent.StatusFailed || status.Status == agent.StatusUnhealthy {
+				return exitError{code: 1}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&o.wait, "wait", false, "wait until it is running (or stopped), or has failed")
+	cmd.Flags().DurationVar(&o.timeout, "timeout", 2*time.Minute, "give up after this long")
+	return cmd
+}
+
+func newLogsCmd(g *globals, k *state.Kind) *cobra.Command {
+	var tail int
+	var follow bool
+	cmd := &cobra.Command{
+		Use:               "logs NAME",
+		Short:             fmt.Sprintf("Show the output of the %s's own container", k.Name),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeNames(g, k),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			_, s, done, err := g.syncer()
+			if err != nil {
+				return err
+			}
+			defer done()
+			err = s.Logs(cmd.Context(), agent.Object{Kind: k.Name, Name: args[0]}, tail, follow, cmd.OutOrStdout())
+			return dockerError(err)
+		},
+	}
+	cmd.Flags().IntVarP(&tail, "tail", "n", 0, "only the last N lines")
+	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep streaming")
+	return cmd
+}

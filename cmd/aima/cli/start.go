@@ -1,0 +1,48 @@
+package cli
+
+import (
+	"log/slog"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/aima-dev/aima/agent"
+)
+
+type startOptions struct {
+	addr    string
+	token   string
+	verbose bool
+}
+
+func newStartCmd(g *globals) *cobra.Command {
+	o := &startOptions{}
+	cmd := &cobra.Command{
+		Use:   "start",
+		Short: "Run the agent: HTTP API, file watcher and sync loop (containers keep running when it stops)",
+		Long: "start serves the HTTP API (default 127.0.0.1:9090), watches the state directory and converges\n" +
+			"Docker to it. On start it commits edits made while it was down, re-observes Docker and\n" +
+			"converges. SIGTERM finishes in-flight requests and exits 0; containers keep running.\n" +
+			"A non-loopback --addr needs --token (or AIMA_TOKEN).",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, err := g.store()
+			if err != nil {
+				return err
+			}
+			if o.token == "" {
+				o.token = os.Getenv("AIMA_TOKEN")
+			}
+			level := slog.LevelInfo
+			if o.verbose {
+				level = slog.LevelDebug
+			}
+			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+			return agent.Run(cmd.Context(), agent.Options{Dir: st.Dir, Addr: o.addr, Token: o.token, Version: Version, Log: log})
+		},
+	}
+	cmd.Flags().StringVar(&o.addr, "addr", "", "API listen address (default: api in aima.yaml, 127.0.0.1:9090)")
+	cmd.Flags().StringVar(&o.token, "token", "", "bearer token required by the API (default $AIMA_TOKEN); required off loopback")
+	cmd.Flags().BoolVarP(&o.verbose, "verbose", "v", false, "log every sync operation and pull progress")
+	return cmd
+}

@@ -1,0 +1,188 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/aima-dev/aima/agent"
+	"github.com/aima-dev/aima/agent/container"
+	"github.com/aima-dev/aima/state"
+)
+
+// syncer opens the state directory's syncer on the local Docker daemon.
+func (g *globals) syncer() (*state.Store, *agent.Syncer, func(), error) {
+	st, err := g.store()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	s, rt, err := agent.NewSyncer(st, nil)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return st, s, func() { rt.Close() }, nil
+}
+
+func dockerError(err error) error {
+	if errors.Is(err, container.ErrUnavailable) {
+		return fmt.Errorf("%v\n(is the Docker daemon running? DOCKER_HOST=%s)", err, dockerHost())
+	}
+	return err
+}
+
+func newDiffCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "diff",
+		Short: "Show what a sync would change in Docker (exit 0 in sync, 1 differences, 2 error)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, s, done, err := g.syncer()
+			if err != nil {
+				return exitError{code: 2, msg: err.Error()}
+			}
+			defer done()
+			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
+			defer cancel()
+			res, err := s.Plan(ctx)
+			if err != nil {
+				return exitError{code: 2, msg: dockerError(err).Error()}
+			}
+			printPlan(cmd, g, res)
+			if !res.Plan.Empty() || len(res.Held) > 0 {
+				return exitError{code: 1}
+			}
+			return nil
+		},
+	}
+}
+
+func printPlan(cmd *cobra.Command, g *globals, res agent.Result) {
+	if g.output == "json" || g.output == "yaml" {
+		var items []map[string]any
+		for _, op := range res.Plan.Ops {
+			items = append(items, map[string]any{"id": op.Kind + "/" + op.Name, "name": op.Name, "kind": op.Kind, "op": op.Op.String(), "cause": op.Cause, "changed": op.Changed})
+		}
+		_ = printList(cmd.OutOrStdout(), g.output, items, nil)
+		return
+	}
+	fmt.Fprint(cmd.OutOrStdout(), res.Plan.String())
+	if !strings.HasSuffix(res.Plan.String(), "\n") {
+		fmt.Fprintln(cmd.OutOrStdout())
+	}
+	for _, w := range res.Wanted {
+		if w.Running && w.Err != nil {
+			fmt.Fprintf(cmd.OutOrStdout(), "! %s cannot run: %v\n", w.Object, w.Err)
+		}
+	}
+}
+
+type syncOptions struct {
+	dryRun  bool
+	wait    bool
+	timeout time.Duration
+}
+
+func newSyncCmd(g *globals) *cobra.Command {
+	o := &syncOptions{}
+	cmd := &cobra.Command{
+		Use:   "sync",
+		Short: "Converge Docker to the state files now (what the agent does on every change)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.dryRun {
+				return newDiffCmd(g).RunE(cmd, nil)
+			}
+			_, s, done, err := g.syncer()
+			if err != nil {
+				return err
+			}
+			defer done()
+			ctx, cancel := context.WithTimeout(cmd.Context(), o.timeout)
+			defer cancel()
+			res, err := s.Pass(ctx)
+			if err != nil {
+				return dockerError(err)
+			}
+			for _, op := range res.Plan.Ops {
+				obj := agent.Object{Kind: op.Kind, Name: op.Name}
+				if e := res.Errors[obj]; e != nil {
+					fmt.Fprintf(cmd.ErrOrStderr(), "%s %s failed: %v\n", op.Op, obj, e)
+					continue
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s %s: %s\n", op.Op, obj, op.Cause)
+			}
+			if res.Plan.Empty() {
+				fmt.Fprintln(cmd.OutOrStdout(), "in sync")
+			}
+			failed := len(res.Errors)
+			if o.wait {
+				failed = 0
+				for _, w := range res.Wanted {
+					if !w.Running {
+						continue
+					}
+					remaining := time.Until(deadline(ctx))
+					st, err := s.Wait(ctx, w.Object, agent.StatusRunning, remaining)
+					if err != nil || st.Status != agent.StatusRunning {
+						failed++
+						fmt.Fprintf(cmd.ErrOrStderr(), "%s: %s%s\n", w.Object, st.Status, reasonOf(st, err))
+					}
+				}
+			}
+			if failed > 0 {
+				return exitError{code: 1, msg: fmt.Sprintf("%d object(s) did not converge", failed)}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "only print the plan (same as aima diff)")
+	cmd.Flags().BoolVar(&o.wait, "wait", false, "wait until every running service and app is healthy (or failed)")
+	cmd.Flags().DurationVar(&o.timeout, "timeout", 5*time.Minute, "give up after this long")
+	return cmd
+}
+
+func deadline(ctx context.Context) time.Time {
+	d, ok := ctx.Deadline()
+	if !ok {
+		return time.Now().Add(time.Hour)
+	}
+	return d
+}
+
+func reasonOf(st agent.Status, err error) string {
+	switch {
+	case err != nil:
+		return ": " + err.Error()
+	case st.Reason != "":
+		return ": " + st.Reason
+	}
+	return ""
+}
+
+// statuses derives the observed status of every service and app; Docker
+// being down gives "unknown" with the reason, not an error.
+func statuses(ctx context.Context, g *globals) map[agent.Object]agent.Status {
+	_, s, done, err := g.syncer()
+	if err != nil {
+		return nil
+	}
+	defer done()
+	ctx, cancel := context.WithTimeout(ctx, 8*time.Second)
+	defer cancel()
+	sts, _ := s.Statuses(ctx)
+	return sts
+}
+
+func sortedObjects(m map[agent.Object]agent.Status) []agent.Object {
+	out := make([]agent.Object, 0, len(m))
+	for o := range m {
+		out = append(out, o)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
+	return out
+}
