@@ -62,7 +62,7 @@ func (k *Kind) Decode(file string, data []byte) (Object, error) {
 		if _, dup := m["content"]; dup {
 			return nil, invalid(file, "/content", "content is given both in the front matter and as the Markdown body; keep one")
 		}
-		m["content"] = body
+		m["content"] = strings.TrimRight(body, "\n")
 	}
 	if stem != "" {
 		if n, ok := m["name"]; !ok {
@@ -148,10 +148,9 @@ func (k *Kind) Encode(o Object) ([]byte, error) {
 		}
 		buf.WriteString("---\n")
 		if content != "" {
-			buf.WriteString("\n" + strings.TrimLeft(content, "\n"))
-			if !strings.HasSuffix(content, "\n") {
-				buf.WriteString("\n")
-			}
+			// Trailing newlines are not part of the content: the file ends
+			// with exactly one, and decoding trims it, so content round-trips.
+			buf.WriteString("\n" + strings.Trim(content, "\n") + "\n")
 		}
 		return buf.Bytes(), nil
 	}

@@ -100,7 +100,7 @@ func TestCreateEveryKindIsFileAndCommit(t *testing.T) {
 		{state.KindService, &state.Service{Name: "chat", Model: "tinyllama", Engine: "stub", Port: 18080}},
 		{state.KindApp, &state.App{Name: "webui", Image: "ghcr.io/open-webui/open-webui:main", Ports: []string{"3000:8080"}}},
 		{state.KindCatalog, &state.Recipe{Name: "r1", EngineType: "vllm", Hardware: &state.Hardware{GPUVendor: "NVIDIA"}}},
-		{state.KindSkill, &state.Skill{Name: "s1", Description: "d", Keywords: []string{"a"}, Content: "# Body\n\ntext\n"}},
+		{state.KindSkill, &state.Skill{Name: "s1", Description: "d", Keywords: []string{"a"}, Content: "# Body\n\ntext"}},
 		{state.KindPipeline, &state.Pipeline{Name: "p1", Steps: []state.Step{{ID: "a", Unit: "model.list"}}}},
 		{state.KindAlert, &state.Alert{Name: "hot", Condition: "gpu_temp > 80", Action: "notify"}},
 		{state.KindResource, &state.Resource{Name: "gpu0", Type: "gpu_memory", Limit: "24g"}},

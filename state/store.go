@@ -46,10 +46,24 @@ type Store struct {
 	// a container that Docker knows of); port allocation skips such ports.
 	PortHeld func(port int) bool
 
+	*core
+}
+
+// core is what every view of a store (see As) shares.
+type core struct {
 	mu    sync.Mutex  // serialises writers within this process; lock does it across processes
 	batch []batchItem // objects of the Apply in progress, under mu
 	lock  *flock.Flock
 	repo  *repo.Repo
+}
+
+// As returns a view of the store whose writes are committed by author. It
+// shares the lock and repository with s, so it is safe to use concurrently
+// with s (the API makes one per request).
+func (s *Store) As(author repo.Signature) *Store {
+	v := *s
+	v.Author = author
+	return &v
 }
 
 // Open returns the store for dir. It does not create anything: reading a
@@ -60,7 +74,7 @@ func Open(dir string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{Dir: abs, Author: repo.Signature{Name: "aima", Email: "aima@localhost"}}
+	s := &Store{Dir: abs, Author: repo.Signature{Name: "aima", Email: "aima@localhost"}, core: &core{}}
 	s.lock = flock.New(filepath.Join(abs, ".local", "lock"))
 	return s, nil
 }

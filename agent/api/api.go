@@ -18,7 +18,6 @@ import (
 	"net/mail"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -73,10 +72,6 @@ type Server struct {
 	mux     *http.ServeMux
 	metrics *Metrics
 	author  repo.Signature // default author of API writes
-
-	// authorMu serialises API writes while Store.Author is set to the
-	// request's author: Author is a field of the shared Store.
-	authorMu sync.Mutex
 
 	// detect finds the machine's devices; a field so tests can replace it.
 	detect func(ctx context.Context) Device
@@ -253,22 +248,15 @@ func (s *Server) authorOf(r *http.Request) (repo.Signature, error) {
 	return repo.Signature{Name: h, Email: s.author.Email}, nil
 }
 
-// Write runs fn, a store write made for request r, with r's author as the
-// commit author (the X-Aima-Author header, else "api"), then calls
-// Options.Trigger when it succeeded. Verbs that write through the Store
-// must use it: the author is set on the shared Store for the duration of fn,
-// and Write serialises the API's writes so authors never mix.
-func (s *Server) Write(r *http.Request, fn func() error) error {
+// Write runs fn, a store write made for request r, on a view of the store
+// whose commit author is r's (the X-Aima-Author header, else "api"), then
+// calls Options.Trigger when it succeeded.
+func (s *Server) Write(r *http.Request, fn func(st *state.Store) error) error {
 	a, err := s.authorOf(r)
 	if err != nil {
 		return err
 	}
-	s.authorMu.Lock()
-	prev := s.st.Author
-	s.st.Author = a
-	err = fn()
-	s.st.Author = prev
-	s.authorMu.Unlock()
+	err = fn(s.st.As(a))
 	if err == nil && s.opts.Trigger != nil {
 		s.opts.Trigger()
 	}

@@ -107,18 +107,18 @@ func (s *Server) create(k *state.Kind) http.HandlerFunc {
 			derive = m["name"] == nil && state.ValidName(model) && engine
 		}
 		var e state.Entry
-		err = s.Write(r, func() error {
+		err = s.Write(r, func(st *state.Store) error {
 			// A derived service name is taken under the author lock, and
 			// taken again if a CLI process created that name meanwhile.
 			for attempt := 0; ; attempt++ {
 				if derive {
-					m["name"] = s.st.ServiceName(m["model"].(string), m["engine"].(string))
+					m["name"] = st.ServiceName(m["model"].(string), m["engine"].(string))
 				}
 				obj, err := k.FromMap(m)
 				if err != nil {
 					return err
 				}
-				e, err = s.st.Create(k, obj)
+				e, err = st.Create(k, obj)
 				if derive && errors.Is(err, state.ErrExists) && attempt < 5 {
 					continue
 				}
@@ -199,9 +199,9 @@ func (s *Server) update(k *state.Kind) http.HandlerFunc {
 			}
 		}
 		var e state.Entry
-		err = s.Write(r, func() error {
+		err = s.Write(r, func(st *state.Store) error {
 			var err error
-			e, err = s.st.Update(k, name, rev, func(cur state.Object) (state.Object, error) {
+			e, err = st.Update(k, name, rev, func(cur state.Object) (state.Object, error) {
 				m, err := toMap(cur)
 				if err != nil {
 					return nil, err
@@ -243,7 +243,7 @@ func (s *Server) delete(k *state.Kind) http.HandlerFunc {
 			WriteError(w, invalidField("/id", "id (or name) is required: the object to delete"))
 			return
 		}
-		if err := s.Write(r, func() error { return s.st.Delete(k, name, rev) }); err != nil {
+		if err := s.Write(r, func(st *state.Store) error { return st.Delete(k, name, rev) }); err != nil {
 			WriteError(w, err)
 			return
 		}

@@ -80,14 +80,35 @@ type rawIndex struct {
 	names   [][2]int
 }
 
+// cachedIndex is the index file as a Repo last wrote it, so that the next
+// commit need not read, verify and parse it again if no one else has
+// replaced it since (every writer renames a new file into place).
+type cachedIndex struct {
+	id fileID
+	ix *rawIndex
+}
+
+// fileID identifies one version of a file.
+type fileID struct {
+	dev, ino, size      uint64
+	mtimeSec, mtimeNsec int64
+}
+
+func fileIDOf(st *syscall.Stat_t) fileID {
+	return fileID{uint64(st.Dev), st.Ino, uint64(st.Size), st.Mtim.Sec, st.Mtim.Nsec}
+}
+
 var errIndexFormat = errors.New("index format not handled by the fast path")
 
-func parseRawIndex(b []byte) (*rawIndex, error) {
+// parseRawIndex parses b, checking its checksum if verify.
+func parseRawIndex(b []byte, verify bool) (*rawIndex, error) {
 	if len(b) < 12+20 || string(b[:4]) != "DIRC" {
 		return nil, errors.New("not an index file")
 	}
-	if sum := sha1.Sum(b[:len(b)-20]); !bytes.Equal(sum[:], b[len(b)-20:]) {
-		return nil, errors.New("index checksum mismatch")
+	if verify {
+		if sum := sha1.Sum(b[:len(b)-20]); !bytes.Equal(sum[:], b[len(b)-20:]) {
+			return nil, errors.New("index checksum mismatch")
+		}
 	}
 	ix := &rawIndex{data: b, version: binary.BigEndian.Uint32(b[4:])}
 	if ix.version != 2 && ix.version != 3 {
@@ -206,20 +227,32 @@ func encodeIndex(entries []indexEntry) []byte {
 // no index, or it cannot be read, the index is rebuilt from root.
 // The caller must hold r.mu.
 func (r *Repo) updateIndex(lk *lock, changes []indexChange, root plumbing.Hash) error {
-	b, err := os.ReadFile(filepath.Join(r.gitDir, "index"))
-	if errors.Is(err, os.ErrNotExist) {
+	path := filepath.Join(r.gitDir, "index")
+	cached := r.index
+	r.index = nil
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); errors.Is(err, syscall.ENOENT) {
 		return r.rebuildIndex(lk, root)
 	}
-	if err != nil {
+	var ix *rawIndex
+	var b []byte
+	var err error
+	if cached != nil && cached.id == fileIDOf(&st) {
+		ix = cached.ix // still the file we wrote: no need to read and verify it
+	} else if b, err = os.ReadFile(path); err != nil {
 		lk.release()
 		return fmt.Errorf("read index: %w", err)
+	} else {
+		ix, err = parseRawIndex(b, true)
 	}
-	ix, err := parseRawIndex(b)
 	switch {
 	case err == nil:
 		out := ix.splice(changes)
-		if err := lk.commit(out, false); err != nil {
+		if err := lk.commitStat(out, false, &st); err != nil {
 			return fmt.Errorf("write index: %w", err)
+		}
+		if nix, err := parseRawIndex(out, false); err == nil {
+			r.index = &cachedIndex{id: fileIDOf(&st), ix: nix}
 		}
 		return nil
 	case errors.Is(err, errIndexFormat):
@@ -282,6 +315,7 @@ func (r *Repo) updateIndexSlow(lk *lock, b []byte, changes []indexChange) error 
 func (r *Repo) ResetIndex() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.index = nil
 	lk, err := lockFile(filepath.Join(r.gitDir, "index"))
 	if err != nil {
 		return fmt.Errorf("reset index: %w", err)

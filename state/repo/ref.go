@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -59,6 +60,11 @@ func lockFile(path string) (*lock, error) {
 // the rename, so the file is either its old or its new self after any
 // crash, never torn or empty.
 func (l *lock) commit(data []byte, sync bool) error {
+	return l.commitStat(data, sync, nil)
+}
+
+// commitStat is commit that also fills st with the new file's stat data.
+func (l *lock) commitStat(data []byte, sync bool, st *syscall.Stat_t) error {
 	if l.done {
 		return errors.New("lock already released")
 	}
@@ -67,6 +73,9 @@ func (l *lock) commit(data []byte, sync bool) error {
 	_, err := l.f.Write(data)
 	if err == nil && sync {
 		err = l.f.Sync()
+	}
+	if err == nil && st != nil {
+		err = syscall.Fstat(int(l.f.Fd()), st)
 	}
 	if cerr := l.f.Close(); err == nil {
 		err = cerr

@@ -54,6 +54,8 @@ type Repo struct {
 	lastHead      plumbing.Hash           // commit last written or read by this Repo
 	lastTree      plumbing.Hash           // lastHead's root tree
 	zw            *zlib.Writer            // reused: a deflate state is large
+	zwStore       *zlib.Writer            // for objects stored uncompressed
+	index         *cachedIndex            // the index as this Repo last wrote it
 	tmpSerial     uint64
 }
 
