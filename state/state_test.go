@@ -370,3 +370,44 @@ func TestDeleteAndRecreate(t *testing.T) {
 	}
 	checkRepo(t, st.Dir)
 }
+
+func TestRollback(t *testing.T) {
+	st := newStore(t)
+	mustCreate(t, st, state.KindModel, &state.Model{Name: "m", Repo: "a"})
+	if _, err := st.Update(state.KindModel, "m", "", func(o state.Object) (state.Object, error) {
+		o.(*state.Model).Repo = "b"
+		return o, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	mustCreate(t, st, state.KindAlert, &state.Alert{Name: "later", Condition: "gpu_temp > 1"})
+	paths, err := st.Rollback("HEAD~2", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]string{"alerts/later.yaml", "models/m.yaml"}, paths); d != "" {
+		t.Errorf("restored paths (-want +got):\n%s", d)
+	}
+	e, _ := st.Get(state.KindModel, "m")
+	if e.Object.(*state.Model).Repo != "a" {
+		t.Errorf("model after rollback: %+v", e.Object)
+	}
+	if _, err := st.Get(state.KindAlert, "later"); !errors.Is(err, state.ErrNotFound) {
+		t.Errorf("object created after the revision still there: %v", err)
+	}
+	// History is kept: the rollback is a new commit on top.
+	if n := strings.Count(git(t, st.Dir, "log", "--format=%s"), "\n"); n != 5 {
+		t.Errorf("%d commits, want 5 (init, create, update, create, rollback)", n)
+	}
+	// One object back to a revision.
+	if _, err := st.Rollback("HEAD~1", "alerts/later.yaml"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Get(state.KindAlert, "later"); err != nil {
+		t.Errorf("single-object rollback: %v", err)
+	}
+	if _, err := st.Rollback("nope", ""); !errors.Is(err, state.ErrNotFound) {
+		t.Errorf("unknown revision: %v", err)
+	}
+	checkRepo(t, st.Dir)
+}
