@@ -169,6 +169,7 @@ func Run(ctx context.Context, opts Options) error {
 		Problems: problems.get,
 		Trigger:  kick,
 		Verbs:    Verbs(st, syncer, kick),
+		Routes:   InferenceRoutes(syncer),
 	})
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

@@ -58,6 +58,9 @@ type Options struct {
 	// as the built-in routes; WriteJSON and WriteError answer in the API's
 	// format.
 	Verbs map[string]http.HandlerFunc
+	// Routes are extra handlers by full mux pattern ("POST /v1/chat/completions"),
+	// with the same authentication and metrics.
+	Routes map[string]http.Handler
 	// Registry receives the metrics; nil creates one (with the Go and
 	// process collectors).
 	Registry *prometheus.Registry
@@ -142,6 +145,9 @@ func (s *Server) routes() map[string]http.Handler {
 		}
 		r["GET "+path] = h
 		r["POST "+path] = h
+	}
+	for pattern, h := range s.opts.Routes {
+		r[pattern] = h
 	}
 	return r
 }

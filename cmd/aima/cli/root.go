@@ -47,6 +47,6 @@ func newRootCmd() *cobra.Command {
 		root.AddCommand(newDomainCmd(g, k))
 	}
 	root.AddCommand(newInitCmd(g), newValidateCmd(g), newApplyCmd(g), newLogCmd(g), newStubCmd(), newVersionCmd(),
-		newStartCmd(g), newDiffCmd(g), newSyncCmd(g), newStatusCmd(g), newRollbackCmd(g))
+		newStartCmd(g), newDiffCmd(g), newSyncCmd(g), newStatusCmd(g), newRollbackCmd(g), newInferenceCmd(g))
 	return root
 }
