@@ -3,7 +3,6 @@ package repo
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -182,7 +181,7 @@ func (r *Repo) commit(changes []Change, msg string, author Signature, when time.
 	if err != nil {
 		return "", err
 	}
-	if err := refLock.commit([]byte(c.String()+"\n"), os.Getenv("NOSYNC") == ""); err != nil {
+	if err := refLock.commit([]byte(c.String()+"\n"), true); err != nil {
 		return "", fmt.Errorf("update %s: %w", refName, err)
 	}
 	r.lastHead, r.lastTree = c, newRoot

@@ -2,6 +2,7 @@ package repo
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -467,4 +468,102 @@ func TestTypeChangeFileToDir(t *testing.T) {
 	os.Remove(filepath.Join(dir, "x"))
 	commit(t, r, "two", Change{Path: "x", Delete: true}, put(t, dir, "x/y.yaml", "y\n"))
 	checkClean(t, dir)
+}
+
+func TestRefReplacedNotRewritten(t *testing.T) {
+	dir := t.TempDir()
+	r, _ := Open(dir)
+	commit(t, r, "one", put(t, dir, "a.yaml", "a\n"))
+	ref := filepath.Join(dir, ".git", "refs", "heads", "main")
+	before, err := os.Stat(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := commit(t, r, "two", put(t, dir, "a.yaml", "b\n"))
+	after, err := os.Stat(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A new file renamed into place, never the old one truncated and
+	// rewritten: a kill -9 can leave only the old or the new ref.
+	if os.SameFile(before, after) {
+		t.Error("refs/heads/main was rewritten in place")
+	}
+	if b, _ := os.ReadFile(ref); string(b) != h+"\n" {
+		t.Errorf("ref content = %q, want %q", b, h+"\n")
+	}
+	if got := gitCmd(t, dir, "reflog", "--format=%gs"); got != "commit: two\ncommit (initial): one\n" {
+		t.Errorf("reflog = %q", got)
+	}
+}
+
+func TestLogWithMerge(t *testing.T) {
+	dir := t.TempDir()
+	r, _ := Open(dir)
+	commit(t, r, "A", put(t, dir, "a.yaml", "a\n"))
+	gitCmd(t, dir, "checkout", "-q", "-b", "side")
+	put(t, dir, "s.yaml", "s\n")
+	gitCmd(t, dir, "add", "s.yaml")
+	gitCmd(t, dir, "commit", "-q", "-m", "S")
+	gitCmd(t, dir, "checkout", "-q", "main")
+	commit(t, r, "B", put(t, dir, "b.yaml", "b\n"))
+	gitCmd(t, dir, "merge", "-q", "--no-edit", "-m", "M", "side")
+	checkClean(t, dir)
+
+	subjects := func(path string) map[string][]string {
+		t.Helper()
+		cs, err := r.Log(path, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string][]string{}
+		for _, c := range cs {
+			m[c.Message] = c.Files
+		}
+		return m
+	}
+	if diff := cmp.Diff(map[string][]string{"M": {"s.yaml"}, "S": {"s.yaml"}, "B": {"b.yaml"}, "A": {"a.yaml"}}, subjects("")); diff != "" {
+		t.Errorf("Log(\"\") (-want +got):\n%s", diff)
+	}
+	// The merge takes each file unchanged from one parent, so a
+	// path-limited log leaves it out, as git log does.
+	if diff := cmp.Diff(map[string][]string{"S": {"s.yaml"}}, subjects("s.yaml")); diff != "" {
+		t.Errorf("Log(s.yaml) (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(map[string][]string{"B": {"b.yaml"}}, subjects("b.yaml")); diff != "" {
+		t.Errorf("Log(b.yaml) (-want +got):\n%s", diff)
+	}
+	side := strings.TrimSpace(gitCmd(t, dir, "rev-parse", "side"))
+	if got, err := r.Resolve("side"); err != nil || got != side {
+		t.Errorf("Resolve(side) = %s, %v; want %s", got, err, side)
+	}
+	if got, err := r.Resolve("HEAD^2"); err != nil || got != side {
+		t.Errorf("Resolve(HEAD^2) = %s, %v; want %s", got, err, side)
+	}
+	// Committing on top of the merge keeps both lines of history.
+	commit(t, r, "C", put(t, dir, "c.yaml", "c\n"))
+	if n := strings.Count(gitCmd(t, dir, "log", "--format=%H"), "\n"); n != 5 {
+		t.Errorf("%d commits in history, want 5", n)
+	}
+	checkClean(t, dir)
+}
+
+func TestLargeDirectory(t *testing.T) {
+	dir := t.TempDir()
+	r, _ := Open(dir)
+	// Enough files that the models tree is stored uncompressed (> 64 KB).
+	var changes []Change
+	for i := range 2000 {
+		changes = append(changes, put(t, dir, fmt.Sprintf("models/m-%04d.yaml", i), fmt.Sprintf("n: %d\n", i)))
+	}
+	commit(t, r, "many", changes...)
+	commit(t, r, "one more", put(t, dir, "models/bench-1.yaml", "b\n"), del(t, dir, "models/m-0007.yaml"))
+	checkClean(t, dir)
+	tree, err := r.Tree("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tree) != 2000 || tree["models/bench-1.yaml"] != BlobHash([]byte("b\n")) || tree["models/m-0007.yaml"] != "" {
+		t.Errorf("Tree has %d files, bench-1 %q, m-0007 %q", len(tree), tree["models/bench-1.yaml"], tree["models/m-0007.yaml"])
+	}
 }
