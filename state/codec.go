@@ -224,6 +224,9 @@ func parseYAML(file string, data []byte, lineOffset int) (any, map[string][2]int
 	return v, c.pos, nil
 }
 
+// ptrEscaper escapes a key for a JSON pointer (RFC 6901).
+var ptrEscaper = strings.NewReplacer("~", "~0", "/", "~1")
+
 // keySuffix marks the position of a mapping key (rather than its value) in
 // the position map: unknown fields are reported at their key.
 const keySuffix = "@key"
@@ -270,7 +273,7 @@ func (c *converter) value(n *yaml.Node, ptr string, depth int) (any, error) {
 				return nil, c.fail(kn, ptr, "merge keys (<<) are not supported; write the fields out")
 			}
 			key := kn.Value
-			child := ptr + "/" + strings.NewReplacer("~", "~0", "/", "~1").Replace(key)
+			child := ptr + "/" + ptrEscaper.Replace(key)
 			if _, dup := m[key]; dup {
 				return nil, c.fail(kn, child, "field %q appears twice", key)
 			}

@@ -197,7 +197,7 @@ func pointer(loc []string) string {
 	}
 	esc := make([]string, len(loc))
 	for i, s := range loc {
-		esc[i] = strings.NewReplacer("~", "~0", "/", "~1").Replace(s)
+		esc[i] = ptrEscaper.Replace(s)
 	}
 	return "/" + strings.Join(esc, "/")
 }
