@@ -76,6 +76,10 @@ func StubImageFunc(rt *docker.Runtime) func(context.Context) (string, error) {
 	}
 }
 
+// repairWait bounds how long Run retries the start-up repair: longer than
+// state/repo's stale-lock age plus its lock wait.
+const repairWait = 15 * time.Second
+
 // Options configure Run.
 type Options struct {
 	Dir     string
@@ -106,7 +110,16 @@ func Run(ctx context.Context, opts Options) error {
 		return fmt.Errorf("state directory %s: %w", st.Dir, err)
 	}
 	problems := &problemSet{}
+	// A process killed in the middle of a commit leaves git's lock files
+	// behind; state/repo takes them to be abandoned once they are old
+	// enough, so the repair is retried until then instead of failing the
+	// start.
 	rec, err := st.Record(nil)
+	for deadline := time.Now().Add(repairWait); err != nil && time.Now().Before(deadline) && ctx.Err() == nil; {
+		log.Warn("repair: retrying", "error", err)
+		time.Sleep(500 * time.Millisecond)
+		rec, err = st.Record(nil)
+	}
 	if err != nil {
 		return fmt.Errorf("repair %s: %w", st.Dir, err)
 	}
@@ -152,6 +165,11 @@ func Run(ctx context.Context, opts Options) error {
 		}
 	}
 	// 3. The API.
+	alerts := AlertEngine(st, syncer, kick)
+	verbs := Verbs(st, syncer, kick)
+	for k, v := range AlertVerbs(alerts) {
+		verbs[k] = v
+	}
 	srv := api.New(api.Options{
 		Store:   st,
 		Token:   opts.Token,
@@ -168,7 +186,7 @@ func Run(ctx context.Context, opts Options) error {
 		},
 		Problems: problems.get,
 		Trigger:  kick,
-		Verbs:    Verbs(st, syncer, kick),
+		Verbs:    verbs,
 		Routes:   InferenceRoutes(syncer),
 	})
 	ln, err := net.Listen("tcp", addr)
@@ -206,7 +224,8 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	loopCtx, stopLoop := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(4)
+	go func() { defer wg.Done(); alerts.Run(loopCtx, alertInterval) }()
 	go func() { defer wg.Done(); _ = w.Run(loopCtx) }()
 	go func() { defer wg.Done(); watchEvents(loopCtx, rt, set.Instance, kick, log) }()
 	go func() { defer wg.Done(); loop(loopCtx, syncer, trigger, resync, log, srv) }()
@@ -229,6 +248,9 @@ func Run(ctx context.Context, opts Options) error {
 	wg.Wait()
 	return err
 }
+
+// alertInterval is how often alert rules are evaluated.
+const alertInterval = 10 * time.Second
 
 // loop runs a pass on every trigger, on a jittered periodic resync, and
 // when a backing-off object is due. Passes never overlap.

@@ -2,6 +2,7 @@ package state
 
 import (
 	"fmt"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -41,6 +42,8 @@ func check(o Object) error {
 		checkEnv(o.Env, add)
 	case *Pipeline:
 		checkSteps(o.Steps, add)
+	case *Alert:
+		checkAlert(o, add)
 	}
 	if len(probs) > 0 {
 		return &InvalidError{Problems: probs}
@@ -131,6 +134,28 @@ func checkSteps(steps []Step, add func(string, string, ...any)) {
 	for _, s := range steps {
 		if visit(s.ID) {
 			return
+		}
+	}
+}
+
+// checkAlert parses the condition (a syntax error or unknown metric is
+// refused with its column) and checks that the action has what it needs.
+func checkAlert(a *Alert, add func(string, string, ...any)) {
+	e, err := ParseCondition(a.Condition)
+	if err != nil {
+		add("/condition", "%q: %v", a.Condition, err)
+		return
+	}
+	switch a.Action {
+	case "webhook":
+		if a.WebhookURL == "" {
+			add("/webhook_url", "action webhook needs webhook_url")
+		} else if u, err := url.Parse(a.WebhookURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			add("/webhook_url", "%q is not an http(s) URL", a.WebhookURL)
+		}
+	case "stop_service":
+		if len(e.Services()) == 0 {
+			add("/action", "stop_service stops the services the condition names (e.g. service_failed(\"chat\")); this condition names none")
 		}
 	}
 }

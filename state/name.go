@@ -3,6 +3,7 @@ package state
 import (
 	"fmt"
 	"regexp"
+	"sort"
 	"strings"
 )
 
@@ -56,3 +57,5 @@ func SuggestName(s string) string {
 	}
 	return out
 }
+
+func sortStrings(s []string) { sort.Strings(s) }

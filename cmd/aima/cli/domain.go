@@ -36,6 +36,9 @@ func newDomainCmd(g *globals, k *state.Kind) *cobra.Command {
 	if k == state.KindEngine {
 		cmd.AddCommand(newBuildStubCmd())
 	}
+	if k == state.KindAlert {
+		cmd.AddCommand(newAlertVerbs(g)...)
+	}
 	if hasContainers(k) {
 		cmd.AddCommand(newStateCmd(g, k, "running"), newStateCmd(g, k, "stopped"), newLogsCmd(g, k))
 	}

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -85,6 +86,8 @@ func cell(v any) string {
 			parts[i] = k + "=" + cell(v[k])
 		}
 		return strings.Join(parts, ",")
+	case time.Time:
+		return v.Local().Format("2006-01-02 15:04:05")
 	case float64:
 		if v == float64(int64(v)) {
 			return fmt.Sprint(int64(v))

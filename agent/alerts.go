@@ -1,0 +1,79 @@
+package agent
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+
+	"github.com/aima-dev/aima/agent/alert"
+	"github.com/aima-dev/aima/agent/api"
+	"github.com/aima-dev/aima/state"
+	"github.com/aima-dev/aima/state/repo"
+)
+
+// AlertEngine wires the alert rules to the host's metrics and the derived
+// service statuses; stop_service stops through the files like the CLI does.
+func AlertEngine(st *state.Store, s *Syncer, kick func()) *alert.Engine {
+	host := &alert.Host{}
+	return &alert.Engine{
+		Store: st,
+		Sample: func(ctx context.Context) alert.Sample {
+			smp := alert.Sample{Metrics: host.Metrics(ctx), Services: map[string]alert.Service{}}
+			sts, _ := s.Statuses(ctx)
+			failed, running := 0, 0
+			for o, st := range sts {
+				if o.Kind != "service" {
+					continue
+				}
+				smp.Services[o.Name] = alert.Service{Status: st.Status, Restarts: st.Restarts}
+				switch st.Status {
+				case StatusRunning:
+					running++
+				case StatusFailed, StatusUnhealthy:
+					failed++
+				}
+			}
+			smp.Metrics["services_failed"] = float64(failed)
+			smp.Metrics["services_running"] = float64(running)
+			return smp
+		},
+		StopService: func(ctx context.Context, name string) error {
+			_, err := SetState(st.As(alertAuthor(st)), state.KindService, name, "stopped")
+			if err == nil && kick != nil {
+				kick()
+			}
+			return err
+		},
+		Log: s.Log,
+	}
+}
+
+func alertAuthor(st *state.Store) repo.Signature {
+	return repo.Signature{Name: "aima-alert", Email: st.Author.Email}
+}
+
+// AlertVerbs serve /api/alert/active and /api/alert/history.
+func AlertVerbs(e *alert.Engine) map[string]http.HandlerFunc {
+	return map[string]http.HandlerFunc{
+		"alert/active": func(w http.ResponseWriter, r *http.Request) {
+			items := []map[string]any{}
+			for _, a := range e.Active() {
+				items = append(items, map[string]any{"id": a.Rule, "name": a.Rule, "rule": a.Rule, "severity": a.Severity, "condition": a.Condition, "since": a.Since, "notified": a.Notified})
+			}
+			api.WriteJSON(w, http.StatusOK, map[string]any{"items": items, "total": len(items)})
+		},
+		"alert/history": func(w http.ResponseWriter, r *http.Request) {
+			n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+			items, err := e.History(n)
+			if err != nil {
+				api.WriteError(w, err)
+				return
+			}
+			out := []map[string]any{}
+			for i, ev := range items {
+				out = append(out, map[string]any{"id": strconv.Itoa(i + 1), "name": ev.Rule, "rule": ev.Rule, "state": ev.State, "severity": ev.Severity, "condition": ev.Condition, "action": ev.Action, "result": ev.Result, "at": ev.At})
+			}
+			api.WriteJSON(w, http.StatusOK, map[string]any{"items": out, "total": len(out)})
+		},
+	}
+}
