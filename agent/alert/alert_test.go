@@ -157,8 +157,10 @@ func TestStopServiceAction(t *testing.T) {
 	create(t, st, &state.Alert{Name: "crashy", Condition: `service_restarts("chat") >= 3`, Action: "stop_service"})
 	var stopped []string
 	e := &alert.Engine{
-		Store:       st,
-		Sample:      func(context.Context) alert.Sample { return alert.Sample{Services: map[string]alert.Service{"chat": {Status: "running", Restarts: 4}}} },
+		Store: st,
+		Sample: func(context.Context) alert.Sample {
+			return alert.Sample{Services: map[string]alert.Service{"chat": {Status: "running", Restarts: 4}}}
+		},
 		StopService: func(_ context.Context, name string) error { stopped = append(stopped, name); return nil },
 	}
 	evs, err := e.Evaluate(context.Background())
