@@ -35,6 +35,7 @@ type Wanted struct {
 	Health  state.Health  // the engine's readiness probe (services)
 	Port    int           // host port of the endpoint
 	Model   string
+	Service *state.Service // the service file (services only)
 }
 
 // Host is what rendering needs to know about the machine.
@@ -73,7 +74,7 @@ func Render(st *state.Store, host Host, revision string) ([]Wanted, error) {
 }
 
 func renderService(st *state.Store, host Host, svc *state.Service, revision string) Wanted {
-	w := Wanted{Object: Object{"service", svc.Name}, Running: svc.State != "stopped", Port: svc.Port, Model: svc.Model}
+	w := Wanted{Object: Object{"service", svc.Name}, Running: svc.State != "stopped", Port: svc.Port, Model: svc.Model, Service: svc}
 	ee, err := st.Get(state.KindEngine, svc.Engine)
 	if err != nil || ee.Object == nil {
 		w.Err = fmt.Errorf("engine %q: not found", svc.Engine)

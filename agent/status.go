@@ -74,6 +74,9 @@ func (s *Syncer) Statuses(ctx context.Context) (map[Object]Status, error) {
 		}
 		return out, oerr
 	}
+	if _, err := budget(s.Store, wanted, obs); err != nil {
+		return nil, err
+	}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, w := range wanted {
@@ -99,6 +102,7 @@ func (s *Syncer) status(w Wanted, obs Observed) Status {
 	s.mu.Lock()
 	f := s.failures[w.Object]
 	busy := s.busy[w.Object]
+	conflict := s.conflicts[w.Object]
 	restarts := s.restarts[w.Object]
 	s.mu.Unlock()
 	st := Status{Restarts: restarts}
@@ -127,6 +131,10 @@ func (s *Syncer) status(w Wanted, obs Observed) Status {
 		st.Status = busy
 		return st
 	case !found:
+		if conflict != "" {
+			st.Status, st.Reason = StatusFailed, "conflict: "+conflict
+			return st
+		}
 		if f != nil {
 			st.Status, st.Reason, st.Since = StatusFailed, f.reason, f.since
 			return st
@@ -191,3 +199,17 @@ func (s *Syncer) probe(ctx context.Context, w Wanted, st Status) Status {
 }
 
 var probeClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true, Proxy: nil}}
+
+// Budgets reports every resource slot: its limit, what each admitted
+// service draws from it, and which services it refused.
+func (s *Syncer) Budgets(ctx context.Context) ([]SlotUsage, error) {
+	wanted, err := Render(s.Store, s.Host, "")
+	if err != nil {
+		return nil, err
+	}
+	obs, err := observe(ctx, s.Runtime, s.Instance)
+	if err != nil {
+		return nil, err
+	}
+	return budget(s.Store, wanted, obs)
+}

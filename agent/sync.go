@@ -38,7 +38,11 @@ type Syncer struct {
 	failures map[Object]*failure
 	restarts map[Object]int
 	busy     map[Object]string // "creating" / "starting" while an op runs
-	lastPass time.Time
+	// conflicts are the objects the last pass's plan left alone, with why
+	// (a port or name held by a container that is not ours to change).
+	// Replaced by every pass: a conflict is re-evaluated, never backed off.
+	conflicts map[Object]string
+	lastPass  time.Time
 }
 
 // failure is why an object could not be converged, and when to try again.
@@ -70,6 +74,7 @@ func (s *Syncer) init() {
 		s.failures = map[Object]*failure{}
 		s.restarts = map[Object]int{}
 		s.busy = map[Object]string{}
+		s.conflicts = map[Object]string{}
 	}
 	if s.Log == nil {
 		s.Log = slog.New(slog.DiscardHandler)
@@ -102,6 +107,9 @@ func (s *Syncer) plan(ctx context.Context, now time.Time) (Result, error) {
 	}
 	obs, err := observe(ctx, s.Runtime, s.Instance)
 	if err != nil {
+		return Result{Wanted: wanted}, err
+	}
+	if _, err := budget(s.Store, wanted, obs); err != nil {
 		return Result{Wanted: wanted}, err
 	}
 	res := Result{Wanted: wanted, Observed: obs, Errors: map[Object]error{}}
@@ -157,6 +165,15 @@ func (s *Syncer) Pass(ctx context.Context) (Result, error) {
 	s.execute(ctx, &res)
 	s.mu.Lock()
 	s.lastPass = time.Now()
+	s.conflicts = map[Object]string{}
+	for _, c := range res.Plan.Conflicts {
+		o := Object{c.Kind, c.Name}
+		if prev := s.conflicts[o]; prev != "" {
+			s.conflicts[o] = prev + "; " + c.Reason
+		} else {
+			s.conflicts[o] = c.Reason
+		}
+	}
 	// Objects that render with an error are failed (terminal until the files
 	// change); clear failures of objects that are now fine or gone.
 	present := map[Object]bool{}

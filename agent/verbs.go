@@ -142,6 +142,18 @@ func Verbs(st *state.Store, s *Syncer, kick func()) map[string]http.HandlerFunc 
 			api.WriteJSON(w, http.StatusOK, map[string]any{"id": id, "logs": b.String()})
 		}
 	}
+	v["resource/status"] = func(w http.ResponseWriter, r *http.Request) {
+		slots, err := s.Budgets(r.Context())
+		if err != nil {
+			api.WriteError(w, unavailable(err))
+			return
+		}
+		items := []map[string]any{}
+		for _, u := range slots {
+			items = append(items, map[string]any{"id": u.Name, "name": u.Name, "type": u.Type, "limit": u.Limit, "used": u.Used, "services": u.Services, "refused": u.Refused})
+		}
+		api.WriteJSON(w, http.StatusOK, map[string]any{"items": items, "total": len(items)})
+	}
 	v["diff"] = func(w http.ResponseWriter, r *http.Request) {
 		res, err := s.Plan(r.Context())
 		if err != nil {

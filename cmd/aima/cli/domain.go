@@ -39,6 +39,9 @@ func newDomainCmd(g *globals, k *state.Kind) *cobra.Command {
 	if k == state.KindAlert {
 		cmd.AddCommand(newAlertVerbs(g)...)
 	}
+	if k == state.KindResource {
+		cmd.AddCommand(newResourceStatusCmd(g))
+	}
 	if hasContainers(k) {
 		cmd.AddCommand(newStateCmd(g, k, "running"), newStateCmd(g, k, "stopped"), newLogsCmd(g, k))
 	}
