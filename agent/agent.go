@@ -9,6 +9,7 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -79,6 +81,23 @@ func StubImageFunc(rt *docker.Runtime) func(context.Context) (string, error) {
 // repairWait bounds how long Run retries the start-up repair: longer than
 // state/repo's stale-lock age plus its lock wait.
 const repairWait = 15 * time.Second
+
+// AgentInfo is .aima/.local/agent.json: where a running agent listens.
+type AgentInfo struct {
+	PID     int       `json:"pid"`
+	Addr    string    `json:"addr"`
+	Started time.Time `json:"started"`
+}
+
+// ReadAgentInfo reads .local/agent.json of a state directory.
+func ReadAgentInfo(dir string) (AgentInfo, bool) {
+	var info AgentInfo
+	b, err := os.ReadFile(filepath.Join(dir, ".local", "agent.json"))
+	if err != nil || json.Unmarshal(b, &info) != nil {
+		return info, false
+	}
+	return info, true
+}
 
 // Options configure Run.
 type Options struct {
@@ -197,6 +216,12 @@ func Run(ctx context.Context, opts Options) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
 	log.Info("aima agent started", "dir", st.Dir, "api", ln.Addr().String(), "instance", set.Instance)
+	// Where the agent listens, for `aima status` (removed on a clean exit;
+	// a stale one after kill -9 is harmless: status probes the address).
+	info, _ := json.Marshal(AgentInfo{PID: os.Getpid(), Addr: ln.Addr().String(), Started: time.Now().UTC()})
+	infoPath := filepath.Join(st.Dir, ".local", "agent.json")
+	_ = state.WriteFile(infoPath, info)
+	defer os.Remove(infoPath)
 	if opts.Ready != nil {
 		opts.Ready(ln.Addr().String())
 	}

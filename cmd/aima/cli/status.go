@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/aima-dev/aima/agent"
 	"github.com/aima-dev/aima/state"
 )
 
@@ -28,7 +29,11 @@ func newStatusCmd(g *globals) *cobra.Command {
 				return fieldError(err)
 			}
 			out := map[string]any{"dir": st.Dir, "instance": set.Instance}
-			out["agent"] = agentState(cmd.Context(), set.API)
+			addr := set.API
+			if info, ok := agent.ReadAgentInfo(st.Dir); ok {
+				addr = info.Addr
+			}
+			out["agent"] = agentState(cmd.Context(), addr)
 			counts := map[string]int{}
 			var problems []state.Problem
 			for _, k := range state.Kinds {
