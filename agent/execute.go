@@ -96,6 +96,13 @@ func (s *Syncer) apply(ctx context.Context, op plan.Operation) error {
 	case plan.Stop:
 		return s.Runtime.Stop(ctx, op.ID, 10*time.Second)
 	case plan.Start:
+		// As for a create: a foreign process on the port is named, not
+		// left to Docker's "address already in use"; and the container,
+		// which cannot start, is removed.
+		if err := checkPorts(op); err != nil {
+			_ = s.Runtime.Remove(context.WithoutCancel(ctx), op.ID)
+			return err
+		}
 		s.mu.Lock()
 		s.restarts[obj]++
 		s.mu.Unlock()
@@ -143,10 +150,8 @@ func (s *Syncer) create(ctx context.Context, op plan.Operation) error {
 	}); err != nil {
 		return fmt.Errorf("image %s is not available: %w", spec.Image, err)
 	}
-	for _, p := range spec.Ports {
-		if who := portHolder(p.HostPort); who != "" {
-			return fmt.Errorf("port %d is in use by %s", p.HostPort, who)
-		}
+	if err := checkPorts(op); err != nil {
+		return err
 	}
 	id, err := s.Runtime.Create(ctx, spec)
 	if err != nil {
@@ -157,6 +162,20 @@ func (s *Syncer) create(ctx context.Context, op plan.Operation) error {
 		// No leftovers: a container that did not start is removed.
 		_ = s.Runtime.Remove(context.WithoutCancel(ctx), id)
 		return fmt.Errorf("start container %s: %w", spec.Name, err)
+	}
+	return nil
+}
+
+// checkPorts fails, naming the holder, when a host port the operation's
+// container publishes is already taken on the host.
+func checkPorts(op plan.Operation) error {
+	if op.Desired == nil {
+		return nil
+	}
+	for _, p := range op.Desired.Spec.Ports {
+		if who := portHolder(p.HostPort); who != "" {
+			return fmt.Errorf("port %d is in use by %s", p.HostPort, who)
+		}
 	}
 	return nil
 }

@@ -52,6 +52,9 @@ type failure struct {
 	attempts int
 	next     time.Time
 	hash     string // the desired spec it failed for; a new spec retries at once
+	// render: the files could not be rendered. Such a failure lasts only
+	// as long as the files stay broken; it is forgotten once they render.
+	render bool
 }
 
 // Result is one pass: what was planned and what came of it.
@@ -180,7 +183,10 @@ func (s *Syncer) Pass(ctx context.Context) (Result, error) {
 	for _, w := range res.Wanted {
 		present[w.Object] = true
 		if w.Running && w.Err != nil {
-			s.failures[w.Object] = &failure{reason: w.Err.Error(), since: s.since(w.Object), next: time.Now().Add(backoffMax)}
+			s.failures[w.Object] = &failure{reason: w.Err.Error(), since: s.since(w.Object), next: time.Now().Add(backoffMax), render: true}
+		}
+		if f := s.failures[w.Object]; w.Err == nil && f != nil && f.render {
+			delete(s.failures, w.Object)
 		}
 		if !w.Running {
 			delete(s.failures, w.Object)

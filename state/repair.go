@@ -38,6 +38,7 @@ func (s *Store) Record(paths []string) (Recorded, error) {
 			return nil, "", err
 		}
 		if paths == nil {
+			s.removeTempFiles()
 			paths = s.allObjectPaths(tree)
 		}
 		var changes []repo.Change
@@ -76,6 +77,24 @@ func (s *Store) Record(paths []string) (Recorded, error) {
 		return changes, editMessage(out.Paths), nil
 	}, false)
 	return out, err
+}
+
+// removeTempFiles removes the temporary files of atomic writes (WriteFile's
+// ".<name>.tmp-XXXX") that a process killed mid-write left behind. It runs
+// under the write lock, so no live writer owns one.
+func (s *Store) removeTempFiles() {
+	dirs := []string{"."}
+	for _, k := range Kinds {
+		dirs = append(dirs, k.Dir)
+	}
+	for _, d := range dirs {
+		des, _ := os.ReadDir(s.path(d))
+		for _, de := range des {
+			if n := de.Name(); !de.IsDir() && strings.HasPrefix(n, ".") && strings.Contains(n, ".tmp-") {
+				os.Remove(s.path(d + "/" + n))
+			}
+		}
+	}
 }
 
 func editMessage(paths []string) string {
