@@ -189,6 +189,9 @@ func Run(ctx context.Context, opts Options) error {
 	for k, v := range AlertVerbs(alerts) {
 		verbs[k] = v
 	}
+	for k, v := range UnitVerbs(st, syncer, kick) {
+		verbs[k] = v
+	}
 	srv := api.New(api.Options{
 		Store:   st,
 		Token:   opts.Token,

@@ -105,6 +105,11 @@ func (s *Syncer) apply(ctx context.Context, op plan.Operation) error {
 		}
 		s.mu.Lock()
 		s.restarts[obj]++
+		if time.Since(s.lastStart[obj]) > crashWindow {
+			s.recent[obj] = 0
+		}
+		s.recent[obj]++
+		s.lastStart[obj] = time.Now()
 		s.mu.Unlock()
 		s.setBusy(obj, "starting")
 		defer s.setBusy(obj, "")
@@ -145,9 +150,7 @@ func (s *Syncer) create(ctx context.Context, op plan.Operation) error {
 			return fmt.Errorf("image %s: %w", spec.Image, err)
 		}
 		spec.Image = tag
-	} else if err := s.Runtime.EnsureImage(ctx, spec.Image, func(line string) {
-		s.Log.Debug("pull", "image", spec.Image, "progress", line)
-	}); err != nil {
+	} else if err := s.pull(ctx, spec.Image); err != nil {
 		return fmt.Errorf("image %s is not available: %w", spec.Image, err)
 	}
 	if err := checkPorts(op); err != nil {
@@ -180,6 +183,27 @@ func checkPorts(op plan.Operation) error {
 	return nil
 }
 
+// pullStall bounds a pull that makes no progress: a registry that drops
+// packets must not hang the pass. A slow but moving pull (a 10 GB vLLM
+// image) is never cut off.
+var pullStall = 2 * time.Minute
+
+func (s *Syncer) pull(ctx context.Context, image string) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stalled := fmt.Errorf("pull stalled: no progress for %s", pullStall)
+	watchdog := time.AfterFunc(pullStall, func() { cancel(stalled) })
+	defer watchdog.Stop()
+	err := s.Runtime.EnsureImage(ctx, image, func(line string) {
+		watchdog.Reset(pullStall)
+		s.Log.Debug("pull", "image", image, "progress", line)
+	})
+	if context.Cause(ctx) == stalled {
+		return stalled
+	}
+	return err
+}
+
 func (s *Syncer) setBusy(obj Object, what string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -196,7 +220,7 @@ func (s *Syncer) record(obj Object, op plan.Operation, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err == nil {
-		if op.Op == plan.Start && s.restarts[obj] > 1 {
+		if op.Op == plan.Start && s.recent[obj] > 1 {
 			// Restarting an exiting container again and again is a crash
 			// loop: keep it visible and slow it down.
 			f := s.failures[obj]
@@ -205,7 +229,8 @@ func (s *Syncer) record(obj Object, op plan.Operation, err error) {
 				s.failures[obj] = f
 			}
 			f.attempts++
-			f.reason = fmt.Sprintf("crash loop: the container exited and was restarted %d times", s.restarts[obj])
+			f.crash = true
+			f.reason = fmt.Sprintf("crash loop: the container exited and was restarted %d times in %s", s.recent[obj], crashWindow)
 			f.next = time.Now().Add(backoff(f.attempts))
 			f.hash = specHash(op)
 			return

@@ -77,6 +77,7 @@ func (s *Syncer) Statuses(ctx context.Context) (map[Object]Status, error) {
 	if _, err := budget(s.Store, wanted, obs); err != nil {
 		return nil, err
 	}
+	s.forgetStable(obs)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, w := range wanted {

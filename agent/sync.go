@@ -34,10 +34,12 @@ type Syncer struct {
 	// Parallel bounds concurrent container operations (default 8).
 	Parallel int
 
-	mu       sync.Mutex
-	failures map[Object]*failure
-	restarts map[Object]int
-	busy     map[Object]string // "creating" / "starting" while an op runs
+	mu        sync.Mutex
+	failures  map[Object]*failure
+	restarts  map[Object]int
+	recent    map[Object]int       // restarts within crashWindow of each other
+	lastStart map[Object]time.Time // when aima last restarted the container
+	busy      map[Object]string    // "creating" / "starting" while an op runs
 	// conflicts are the objects the last pass's plan left alone, with why
 	// (a port or name held by a container that is not ours to change).
 	// Replaced by every pass: a conflict is re-evaluated, never backed off.
@@ -55,7 +57,17 @@ type failure struct {
 	// render: the files could not be rendered. Such a failure lasts only
 	// as long as the files stay broken; it is forgotten once they render.
 	render bool
+	// crash: a crash loop. It is forgotten once the container has run
+	// for stableAfter since its last restart.
+	crash bool
 }
+
+// A container restarted more than once within crashWindow is in a crash
+// loop; one that has then run for stableAfter is out of it.
+const (
+	crashWindow = 10 * time.Minute
+	stableAfter = time.Minute
+)
 
 // Result is one pass: what was planned and what came of it.
 type Result struct {
@@ -76,6 +88,8 @@ func (s *Syncer) init() {
 	if s.failures == nil {
 		s.failures = map[Object]*failure{}
 		s.restarts = map[Object]int{}
+		s.recent = map[Object]int{}
+		s.lastStart = map[Object]time.Time{}
 		s.busy = map[Object]string{}
 		s.conflicts = map[Object]string{}
 	}
@@ -115,6 +129,7 @@ func (s *Syncer) plan(ctx context.Context, now time.Time) (Result, error) {
 	if _, err := budget(s.Store, wanted, obs); err != nil {
 		return Result{Wanted: wanted}, err
 	}
+	s.forgetStable(obs)
 	res := Result{Wanted: wanted, Observed: obs, Errors: map[Object]error{}}
 	held := map[Object]bool{}
 	var desired []plan.Desired
@@ -238,4 +253,20 @@ func (s *Syncer) lock(ctx context.Context) (func(), error) {
 		return nil, errors.New("sync lock: not acquired")
 	}
 	return func() { _ = fl.Unlock() }, nil
+}
+
+// forgetStable ends the crash loop of containers that have been running
+// for stableAfter since aima last restarted them.
+func (s *Syncer) forgetStable(obs Observed) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for o, f := range s.failures {
+		if !f.crash || time.Since(s.lastStart[o]) < stableAfter {
+			continue
+		}
+		if c, ok := obs.find(o); ok && c.State == container.StateRunning {
+			delete(s.failures, o)
+			s.recent[o] = 0
+		}
+	}
 }

@@ -1,159 +1,28 @@
 package api
 
 import (
-	"bufio"
-	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/go-git/go-git/v5"
 
+	"github.com/aima-dev/aima/agent/device"
 	"github.com/aima-dev/aima/state"
 )
 
-// Device is what device detection finds on this machine.
-type Device struct {
-	Hostname      string   `json:"hostname,omitempty"`
-	OS            string   `json:"os"`
-	Arch          string   `json:"arch"`
-	CPUs          int      `json:"cpus"`
-	CPUModel      string   `json:"cpu_model,omitempty"`
-	MemoryTotalMB int64    `json:"memory_total_mb,omitempty"`
-	MemoryAvailMB int64    `json:"memory_available_mb,omitempty"`
-	GPU           string   `json:"gpu"` // summary: "2 x NVIDIA RTX 4090" or "none detected"
-	GPUs          []GPU    `json:"gpus"`
-	Notes         []string `json:"notes,omitempty"` // why a source gave nothing
-}
+// Device and GPU are what device detection finds (package device).
+type (
+	Device = device.Device
+	GPU    = device.GPU
+)
 
-// GPU is one GPU as nvidia-smi reports it.
-type GPU struct {
-	Index         int     `json:"index"`
-	Vendor        string  `json:"vendor"`
-	Name          string  `json:"name"`
-	UUID          string  `json:"uuid,omitempty"`
-	MemoryTotalMB int64   `json:"memory_total_mb"`
-	MemoryUsedMB  int64   `json:"memory_used_mb"`
-	MemoryFreeMB  int64   `json:"memory_free_mb"`
-	Utilization   float64 `json:"utilization_pct"`
-	Temperature   float64 `json:"temperature_c"`
-	Driver        string  `json:"driver,omitempty"`
-}
-
-// detectDevice reads /proc and asks nvidia-smi when it is installed. No GPU
-// is a normal answer, never an error.
-func detectDevice(ctx context.Context) Device {
-	d := Device{OS: runtime.GOOS, Arch: runtime.GOARCH, CPUs: runtime.NumCPU(), GPUs: []GPU{}}
-	d.Hostname, _ = os.Hostname()
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		d.CPUModel = cpuModel(b)
-	}
-	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
-		mem := meminfo(b)
-		d.MemoryTotalMB, d.MemoryAvailMB = mem["MemTotal"]/1024, mem["MemAvailable"]/1024
-	}
-	if bin, err := exec.LookPath("nvidia-smi"); err == nil {
-		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		out, err := exec.CommandContext(ctx, bin,
-			"--query-gpu=index,name,uuid,memory.total,memory.used,memory.free,utilization.gpu,temperature.gpu,driver_version",
-			"--format=csv,noheader,nounits").Output()
-		if err != nil {
-			d.Notes = append(d.Notes, fmt.Sprintf("nvidia-smi: %v", err))
-		} else {
-			d.GPUs = parseNvidiaSMI(out)
-		}
-	}
-	d.GPU = gpuSummary(d.GPUs)
-	return d
-}
-
-func cpuModel(cpuinfo []byte) string {
-	sc := bufio.NewScanner(bytes.NewReader(cpuinfo))
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ":")
-		if !ok {
-			continue
-		}
-		switch strings.TrimSpace(k) {
-		case "model name", "Model", "Hardware", "cpu model":
-			return strings.TrimSpace(v)
-		}
-	}
-	return ""
-}
-
-// meminfo parses /proc/meminfo into kB values.
-func meminfo(b []byte) map[string]int64 {
-	out := map[string]int64{}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ":")
-		if !ok {
-			continue
-		}
-		f := strings.Fields(v)
-		if len(f) == 0 {
-			continue
-		}
-		if n, err := strconv.ParseInt(f[0], 10, 64); err == nil {
-			out[k] = n
-		}
-	}
-	return out
-}
-
-// parseNvidiaSMI parses the CSV of the query in detectDevice; fields that
-// say "[N/A]" or "[Not Supported]" are left zero.
-func parseNvidiaSMI(out []byte) []GPU {
-	gpus := []GPU{}
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		f := strings.Split(line, ",")
-		if len(f) < 9 {
-			continue
-		}
-		for i := range f {
-			f[i] = strings.TrimSpace(f[i])
-		}
-		num := func(s string) float64 { n, _ := strconv.ParseFloat(s, 64); return n }
-		idx, _ := strconv.Atoi(f[0])
-		gpus = append(gpus, GPU{
-			Index: idx, Vendor: "NVIDIA", Name: f[1], UUID: f[2],
-			MemoryTotalMB: int64(num(f[3])), MemoryUsedMB: int64(num(f[4])), MemoryFreeMB: int64(num(f[5])),
-			Utilization: num(f[6]), Temperature: num(f[7]), Driver: f[8],
-		})
-	}
-	return gpus
-}
-
-func gpuSummary(gpus []GPU) string {
-	if len(gpus) == 0 {
-		return "none detected"
-	}
-	count := map[string]int{}
-	var names []string
-	for _, g := range gpus {
-		n := g.Vendor + " " + strings.TrimPrefix(g.Name, g.Vendor+" ")
-		if count[n] == 0 {
-			names = append(names, n)
-		}
-		count[n]++
-	}
-	parts := make([]string, len(names))
-	for i, n := range names {
-		parts[i] = fmt.Sprintf("%d x %s", count[n], n)
-	}
-	return strings.Join(parts, ", ")
-}
+// detectDevice is device.Detect: no GPU is a normal answer, never an error.
+var detectDevice = device.Detect
 
 func (s *Server) deviceDetect(w http.ResponseWriter, r *http.Request) {
 	WriteJSON(w, http.StatusOK, s.detect(r.Context()))

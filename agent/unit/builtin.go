@@ -1,0 +1,450 @@
+package unit
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/aima-dev/aima/agent/catalog"
+	"github.com/aima-dev/aima/agent/skill"
+	"github.com/aima-dev/aima/state"
+)
+
+// addBuiltins registers the built-in units.
+func addBuiltins(r *Registry) {
+	for _, k := range []*state.Kind{state.KindModel, state.KindService} {
+		r.Add(Unit{Name: k.Name + ".list", Description: "List the " + k.Name + "s", Run: listUnit(k)})
+		r.Add(Unit{Name: k.Name + ".get", Description: "Show one " + k.Name, Params: map[string]string{"name": "the " + k.Name}, Run: getUnit(k)})
+		r.Add(Unit{Name: k.Name + ".delete", Description: "Delete a " + k.Name + " (its file; one commit)", Params: map[string]string{"name": "the " + k.Name}, Run: deleteUnit(k)})
+	}
+	r.Add(Unit{Name: "model.create", Description: "Create a model (params are its fields)", Params: map[string]string{"name": "model name", "source": "ollama, huggingface, ...", "repo": "repository at the source"}, Run: createModel})
+	r.Add(Unit{Name: "service.create", Description: "Create a service of a model on an engine (name or type); port allocated",
+		Params: map[string]string{"model": "model to serve", "engine": "engine name or type", "name": "service name (default <model>-<engine>)", "port": "host port"}, Run: createService})
+	for _, want := range []string{"running", "stopped"} {
+		verb := "start"
+		if want == "stopped" {
+			verb = "stop"
+		}
+		r.Add(Unit{Name: "service." + verb, Description: "Set a service's state to " + want + " (commit), converge, report its status",
+			Params: map[string]string{"name": "the service", "wait": "wait until it is " + want + " or failed", "timeout": "how long to wait (default 2m)"}, Run: stateUnit(want)})
+	}
+	r.Add(Unit{Name: "service.status", Description: "The observed status of a service", Params: map[string]string{"name": "the service"}, Run: statusUnit})
+	r.Add(Unit{Name: "catalog.match", Description: "Rank the recipes for this machine's hardware (or the given one)",
+		Params: map[string]string{"gpu_vendor": "GPU vendor (default: detected)", "gpu_model": "GPU model", "gpu_arch": "GPU architecture", "vram": "GPU memory in GB", "os": "operating system"}, Run: catalogMatch})
+	r.Add(Unit{Name: "catalog.apply", Description: "Write a recipe's models and a service in one commit; the sync loop deploys them",
+		Params: map[string]string{"recipe": "the recipe", "service": "service name (default: the recipe's)"}, Run: catalogApply})
+	r.Add(Unit{Name: "skill.search", Description: "Search the enabled skills (name and keyword hits rank first)", Params: map[string]string{"query": "search terms"}, Run: skillSearch})
+	for _, on := range []bool{true, false} {
+		verb := "enable"
+		if !on {
+			verb = "disable"
+		}
+		r.Add(Unit{Name: "skill." + verb, Description: verb + " a skill (a file edit; built-ins get an override file)", Params: map[string]string{"name": "the skill"}, Run: skillEnable(on)})
+	}
+	r.Add(Unit{Name: "inference.chat", Description: "Send a chat message to a running service of a model",
+		Params: map[string]string{"model": "the model", "message": "the user message", "messages": "or the whole message list"}, Run: inferenceChat})
+	r.Add(Unit{Name: "device.detect", Description: "GPUs, CPU, memory and OS of this machine", Run: deviceDetect})
+	r.Add(Unit{Name: "pipeline.run", Description: "Run a pipeline (a DAG of units)",
+		Params: map[string]string{"name": "the pipeline", "input": "run input, referenced as ${input.x}", "wait": "wait until the run ends"}, Run: pipelineRun})
+	r.Add(Unit{Name: "pipeline.runs", Description: "List a pipeline's runs, newest first", Params: map[string]string{"name": "the pipeline"}, Run: pipelineRuns})
+	r.Add(Unit{Name: "pipeline.cancel", Description: "Cancel a run", Params: map[string]string{"run": "the run id"}, Run: pipelineCancel})
+}
+
+func listUnit(k *state.Kind) func(context.Context, *Env, map[string]any) (map[string]any, error) {
+	return func(ctx context.Context, env *Env, _ map[string]any) (map[string]any, error) {
+		entries, err := env.Store.List(k)
+		if err != nil {
+			return nil, err
+		}
+		items := make([]map[string]any, 0, len(entries))
+		for _, e := range entries {
+			it := e.Map()
+			if k == state.KindService && env.Services != nil {
+				st, _ := env.Services.Status(ctx, k.Name, e.Object.ObjectName())
+				merge(it, st)
+			}
+			items = append(items, it)
+		}
+		return List(items), nil
+	}
+}
+
+func getUnit(k *state.Kind) func(context.Context, *Env, map[string]any) (map[string]any, error) {
+	return func(ctx context.Context, env *Env, p map[string]any) (map[string]any, error) {
+		name, err := Required(p, "name", "id")
+		if err != nil {
+			return nil, err
+		}
+		e, err := env.Store.Get(k, name)
+		if err != nil {
+			return nil, err
+		}
+		it := e.Map()
+		if k == state.KindService && env.Services != nil {
+			st, _ := env.Services.Status(ctx, k.Name, name)
+			merge(it, st)
+		}
+		return it, nil
+	}
+}
+
+func deleteUnit(k *state.Kind) func(context.Context, *Env, map[string]any) (map[string]any, error) {
+	return func(ctx context.Context, env *Env, p map[string]any) (map[string]any, error) {
+		name, err := Required(p, "name", "id")
+		if err != nil {
+			return nil, err
+		}
+		if err := env.Store.Delete(k, name, ""); err != nil {
+			return nil, err
+		}
+		env.kick()
+		return map[string]any{"id": name, "name": name, "kind": k.Name, "deleted": true}, nil
+	}
+}
+
+// merge copies the keys of src that dst does not have.
+func merge(dst, src map[string]any) {
+	for k, v := range src {
+		if _, taken := dst[k]; !taken {
+			dst[k] = v
+		}
+	}
+}
+
+// fields copies the params that are fields of the object (a unit's params
+// may carry others, such as wait).
+func fields(p map[string]any, drop ...string) map[string]any {
+	m := map[string]any{}
+	for k, v := range p {
+		m[k] = v
+	}
+	for _, k := range append(drop, "id", "wait", "timeout") {
+		delete(m, k)
+	}
+	return m
+}
+
+func createModel(ctx context.Context, env *Env, p map[string]any) (map[string]any, error) {
+	m := fields(p)
+	if _, ok := m["name"]; !ok && String(p, "id") != "" {
+		m["name"] = String(p, "id")
+	}
+	o, err := state.KindModel.FromMap(m)
+	if err != nil {
+		return nil, err
+	}
+	e, err := env.Store.Create(state.KindModel, o)
+	if err != nil {
+		return nil, err
+	}
+	return e.Map(), nil
+}
+
+func createService(ctx context.Context, env *Env, p map[string]any) (map[string]any, error) {
+	m := fields(p, "model_id", "engine_type")
+	model, err := Required(p, "model", "model_id")
+	if err != nil {
+		return nil, err
+	}
+	engine, err := Required(p, "engine", "engine_type")
+	if err != nil {
+		return nil, err
+	}
+	if engine, err = env.Store.ResolveEngine(engine); err != nil {
+		return nil, err
+	}
+	m["model"], m["engine"] = model, engine
+	if _, ok := m["name"]; !ok && state.ValidName(model) {
+		m["name"] = env.Store.ServiceName(model, engine)
+	}
+	o, err := state.KindService.FromMap(m)
+	if err != nil {
+		return nil, err
+	}
+	e, err := env.Store.Create(state.KindService, o)
+	if err != nil {
+		return nil, err
+	}
+	env.kick()
+	return e.Map(), nil
+}
+
+func stateUnit(want string) func(context.Context, *Env, map[string]any) (map[string]any, error) {
+	return func(ctx context.Context, env *Env, p map[string]any) (map[string]any, error) {
+		name, err := Required(p, "name", "id")
+		if err != nil {
+			return nil, err
+		}
+		timeout, err := Duration(p, "timeout", 2*time.Minute)
+		if err != nil {
+			return nil, err
+		}
+		svc, err := env.services()
+		if err != nil {
+			return nil, err
+		}
+		if err := svc.SetState(ctx, "service", name, want); err != nil {
+			return nil, err
+		}
+		if err := svc.Converge(ctx); err != nil {
+			return nil, err
+		}
+		out := map[string]any{"id": name, "name": name, "state": want}
+		var st map[string]any
+		if Bool(p, "wait") {
+			st, err = svc.Wait(ctx, "service", name, want, timeout)
+			if err != nil {
+				return nil, err
+			}
+			if s, _ := st["status"].(string); s != want {
+				return nil, fmt.Errorf("service %q is %s, not %s: %v", name, s, want, st["reason"])
+			}
+		} else {
+			st, _ = svc.Status(ctx, "service", name)
+		}
+		merge(out, st)
+		return out, nil
+	}
+}
+
+func statusUnit(ctx context.Context, env *Env, p map[string]any) (map[string]any, error) {
+	name, err := Required(p, "name", "id")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := env.Store.Get(state.KindService, name); err != nil {
+		return nil, err
+	}
+	svc, err := env.services()
+	if err != nil {
+		return nil, err
+	}
+	st, err := svc.Status(ctx, "service", name)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]any{"id": name, "name": name}
+	merge(out, st)
+	return out, nil
+}
+
+// catalogMatch ranks the recipes. Without GPU parameters the detected GPU
+// counts; any GPU parameter replaces the detected GPU altogether (a
+// detected model must not be mixed with a wished-for vendor).
+func catalogMatch(ctx context.Context, env *Env, p map[string]any) (map[string]any, error) {
+	vram, vramSet, err := Float(p, "vram", "vram_gb")
+	if err != nil {
+		return nil, err
+	}
+	vendor, model, arch, osName := String(p, "gpu_vendor"), String(p, "gpu_model"), String(p, "gpu_arch"), String(p, "os")
+	var host catalog.Host
+	source := "flags"
+	if vendor == "" && model == "" && arch == "" && !vramSet {
+		host = catalog.HostOf(env.detect(ctx))
+		source = "detected"
+	} else {
+		host = catalog.Host{GPUVendor: vendor, GPUModel: model, GPUArch: arch, VRAMGB: vram}
+		if host.GPUVendor == "" && (model != "" || vramSet) {
+			host.GPUVendor = "unknown"
+		}
+		if host.GPUVendor == "" {
+			host.GPUVendor = "none"
+		}
+		if host.GPUArch == "" {
+			host.GPUArch = catalog.Arch(model)
+		}
+	}
+	if osName != "" {
+		host.OS = osName
+	} else if host.OS == "" {
+		host.OS = env.detect(ctx).OS
+	}
+	entries, err := env.Store.List(state.KindCatalog)
+	if err != nil {
+		return nil, err
+	}
+	var recipes []*state.Recipe
+	for _, e := range entries {
+		if r, ok := e.Object.(*state.Recipe); ok && (e.Problem == nil || e.Revision != "") {
+			recipes = append(recipes, r)
+		}
+	}
+	matches, excluded := catalog.Rank(recipes, host)
+	items := []map[string]any{}
+	for _, m := range matches {
+		items = append(items, matchItem(m))
+	}
+	ex := []map[string]any{}
+	for _, m := range excluded {
+		ex = append(ex, matchItem(m))
+	}
+	out := List(items)
+	out["host"] = host
+	out["host_source"] = source
+	out["excluded"] = ex
+	return out, nil
+}
+
+func matchItem(m catalog.Match) map[string]any {
+	r := m.Recipe
+	return map[string]any{"id": r.Name, "name": r.Name, "score": m.Score, "reasons": m.Reasons, "description": r.Description,
+		"engine_type": r.EngineType, "verified": r.Verified, "hardware": r.Hardware}
+}
+
+func catalogApply(ctx context.Context, env *Env, p map[string]any) (map[string]any, error) {
+	recipe := String(p, "recipe", "id")
+	service := String(p, "service")
+	if recipe == "" {
+		// {"name": recipe} as every other /api/<domain>/<verb> accepts it.
+		recipe = String(p, "name")
+	} else if service == "" {
+		service = String(p, "name")
+	}
+	if recipe == "" {
+		return nil, &state.InvalidError{Problems: []state.Problem{{Field: "/recipe", Message: "recipe is required"}}}
+	}
+	a, err := catalog.Apply(env.Store, recipe, service)
+	if err != nil {
+		return nil, err
+	}
+	env.kick()
+	return map[string]any{"id": recipe, "name": recipe, "recipe": recipe, "models": a.Models, "service": a.Service, "engine": a.Engine, "ignored": a.Ignored}, nil
+}
+
+func skillSearch(ctx context.Context, env *Env, p map[string]any) (map[string]any, error) {
+	hits, err := skill.Search(env.Store, String(p, "query", "q"))
+	if err != nil {
+		return nil, err
+	}
+	items := []map[string]any{}
+	for _, h := range hits {
+		items = append(items, map[string]any{"id": h.Skill.Name, "name": h.Skill.Name, "score": h.Score, "matched": h.Matched,
+			"description": h.Skill.Description, "category": h.Skill.Category, "keywords": h.Skill.Keywords, "priority": h.Skill.Priority, "source": h.Entry.Source})
+	}
+	return List(items), nil
+}
+
+func skillEnable(on bool) func(context.Context, *Env, map[string]any) (map[string]any, error) {
+	return func(ctx context.Context, env *Env, p map[string]any) (map[string]any, error) {
+		name, err := Required(p, "name", "id")
+		if err != nil {
+			return nil, err
+		}
+		e, err := skill.SetEnabled(env.Store, name, on)
+		if err != nil {
+			return nil, err
+		}
+		out := e.Map()
+		out["enabled"] = on
+		return out, nil
+	}
+}
+
+func inferenceChat(ctx context.Context, env *Env, p map[string]any) (map[string]any, error) {
+	model, err := Required(p, "model")
+	if err != nil {
+		return nil, err
+	}
+	messages, ok := p["messages"].([]any)
+	if !ok {
+		msg, err := Required(p, "message")
+		if err != nil {
+			return nil, err
+		}
+		messages = []any{map[string]any{"role": "user", "content": msg}}
+	}
+	svc, err := env.services()
+	if err != nil {
+		return nil, err
+	}
+	endpoint, err := svc.Route(ctx, model)
+	if err != nil {
+		return nil, err
+	}
+	body, _ := json.Marshal(map[string]any{"model": model, "messages": messages})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint+"/v1/chat/completions", bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", endpoint, err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Choices []struct {
+			Message struct {
+				Content string `json:"content"`
+			} `json:"message"`
+		} `json:"choices"`
+		Error any `json:"error"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(&out); err != nil {
+		return nil, fmt.Errorf("%s answered %s: %w", endpoint, resp.Status, err)
+	}
+	if resp.StatusCode >= 300 || len(out.Choices) == 0 {
+		return nil, fmt.Errorf("%s answered %s: %v", endpoint, resp.Status, out.Error)
+	}
+	return map[string]any{"model": model, "endpoint": endpoint, "content": out.Choices[0].Message.Content}, nil
+}
+
+func deviceDetect(ctx context.Context, env *Env, _ map[string]any) (map[string]any, error) {
+	d := env.detect(ctx)
+	m := map[string]any{}
+	b, _ := json.Marshal(d)
+	_ = json.Unmarshal(b, &m)
+	m["has_gpu"] = d.HasGPU()
+	return m, nil
+}
+
+func pipelines(env *Env) (Pipelines, error) {
+	if env.Pipelines == nil {
+		return nil, fmt.Errorf("%w: no pipeline runner is configured", state.ErrInvalid)
+	}
+	return env.Pipelines, nil
+}
+
+func pipelineRun(ctx context.Context, env *Env, p map[string]any) (map[string]any, error) {
+	name, err := Required(p, "name", "id", "pipeline")
+	if err != nil {
+		return nil, err
+	}
+	input, err := Map(p, "input")
+	if err != nil {
+		return nil, err
+	}
+	pl, err := pipelines(env)
+	if err != nil {
+		return nil, err
+	}
+	return pl.Run(ctx, name, input, Bool(p, "wait"))
+}
+
+func pipelineRuns(ctx context.Context, env *Env, p map[string]any) (map[string]any, error) {
+	pl, err := pipelines(env)
+	if err != nil {
+		return nil, err
+	}
+	runs, err := pl.Runs(String(p, "name", "id", "pipeline"))
+	if err != nil {
+		return nil, err
+	}
+	return List(runs), nil
+}
+
+func pipelineCancel(ctx context.Context, env *Env, p map[string]any) (map[string]any, error) {
+	id, err := Required(p, "run", "id")
+	if err != nil {
+		return nil, err
+	}
+	pl, err := pipelines(env)
+	if err != nil {
+		return nil, err
+	}
+	return pl.Cancel(id)
+}

@@ -1,0 +1,273 @@
+// Package unit is the one registry of named operations ("model.list",
+// "service.start", "catalog.match", "pipeline.run", ...) that the command
+// line, the HTTP API and pipeline steps all call, so each verb exists once.
+//
+// A unit takes a map of parameters and answers a map (a list answers
+// {"items": [...], "total": N}). Units change state only through
+// state.Store (files and commits) and reach containers only through the
+// Services interface, which the agent package implements; this package
+// must not import the agent package.
+package unit
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aima-dev/aima/agent/device"
+	"github.com/aima-dev/aima/state"
+)
+
+// Unit is one named operation.
+type Unit struct {
+	Name        string
+	Description string
+	// Params documents the parameters, "name" → what it is.
+	Params map[string]string
+	Run    func(ctx context.Context, env *Env, params map[string]any) (map[string]any, error)
+}
+
+// Env is what units act on.
+type Env struct {
+	Store *state.Store
+	// Services reaches the containers; nil where there is no Docker (units
+	// that need it then fail with a clear error).
+	Services Services
+	// Pipelines runs pipelines; set by agent/pipeline.
+	Pipelines Pipelines
+	// Kick, when set, asks the sync loop for a pass after a write.
+	Kick func()
+	// Detect finds the machine's devices (default device.Detect).
+	Detect func(ctx context.Context) device.Device
+}
+
+// Services is what units need from the sync machinery.
+type Services interface {
+	// SetState sets a service's (or app's) desired state in its file
+	// ("running" or "stopped") and commits.
+	SetState(ctx context.Context, kind, name, want string) error
+	// Converge makes the change take effect: a pass now, or a request for one.
+	Converge(ctx context.Context) error
+	// Status is the observed status of an object ("status", "reason", ...).
+	Status(ctx context.Context, kind, name string) (map[string]any, error)
+	// Wait waits until the object is in the wanted state or has failed.
+	Wait(ctx context.Context, kind, name, want string, timeout time.Duration) (map[string]any, error)
+	// Route is the endpoint of a running service of the model.
+	Route(ctx context.Context, model string) (string, error)
+}
+
+// Pipelines runs pipelines (agent/pipeline implements it).
+type Pipelines interface {
+	Run(ctx context.Context, name string, input map[string]any, wait bool) (map[string]any, error)
+	Runs(name string) ([]map[string]any, error)
+	Cancel(id string) (map[string]any, error)
+}
+
+func (e *Env) detect(ctx context.Context) device.Device {
+	if e.Detect != nil {
+		return e.Detect(ctx)
+	}
+	return device.Detect(ctx)
+}
+
+func (e *Env) kick() {
+	if e.Kick != nil {
+		e.Kick()
+	}
+}
+
+func (e *Env) services() (Services, error) {
+	if e.Services == nil {
+		return nil, fmt.Errorf("%w: this unit acts on containers, and no container runtime is configured", state.ErrInvalid)
+	}
+	return e.Services, nil
+}
+
+// Registry holds units by name.
+type Registry struct {
+	mu    sync.RWMutex
+	units map[string]Unit
+}
+
+// Default is the registry of the built-in units; pipelines are checked
+// against it.
+var Default = NewRegistry()
+
+func init() {
+	addBuiltins(Default)
+	state.UnitExists = Default.Has
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry { return &Registry{units: map[string]Unit{}} }
+
+// Add registers u, replacing a unit of the same name.
+func (r *Registry) Add(u Unit) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.units[u.Name] = u
+}
+
+// Has reports whether a unit of that name exists.
+func (r *Registry) Has(name string) bool {
+	_, ok := r.Get(name)
+	return ok
+}
+
+// Get returns the named unit.
+func (r *Registry) Get(name string) (Unit, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	u, ok := r.units[name]
+	return u, ok
+}
+
+// List returns the units by name.
+func (r *Registry) List() []Unit {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]Unit, 0, len(r.units))
+	for _, u := range r.units {
+		out = append(out, u)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Call runs the named unit. An unknown name is ErrNotFound, naming the
+// units that exist.
+func (r *Registry) Call(ctx context.Context, env *Env, name string, params map[string]any) (map[string]any, error) {
+	u, ok := r.Get(name)
+	if !ok {
+		names := []string{}
+		for _, u := range r.List() {
+			names = append(names, u.Name)
+		}
+		return nil, fmt.Errorf("unit %q: %w (units: %s)", name, state.ErrNotFound, strings.Join(names, ", "))
+	}
+	if params == nil {
+		params = map[string]any{}
+	}
+	out, err := u.Run(ctx, env, params)
+	if err != nil {
+		return nil, err
+	}
+	if out == nil {
+		out = map[string]any{}
+	}
+	return out, nil
+}
+
+// List builds the {"items": [...], "total": N} answer of a list unit.
+func List(items []map[string]any) map[string]any {
+	if items == nil {
+		items = []map[string]any{}
+	}
+	return map[string]any{"items": items, "total": len(items)}
+}
+
+// String returns the first of the keys that is set, as a string.
+func String(p map[string]any, keys ...string) string {
+	for _, k := range keys {
+		switch v := p[k].(type) {
+		case nil:
+		case string:
+			if v != "" {
+				return v
+			}
+		default:
+			return fmt.Sprint(v)
+		}
+	}
+	return ""
+}
+
+// Required is String, or an error naming the first key when none is set.
+func Required(p map[string]any, keys ...string) (string, error) {
+	if s := String(p, keys...); s != "" {
+		return s, nil
+	}
+	return "", &state.InvalidError{Problems: []state.Problem{{Field: "/" + keys[0], Message: keys[0] + " is required"}}}
+}
+
+// Bool reads a boolean given as a bool or a string ("true", "1").
+func Bool(p map[string]any, key string) bool {
+	switch v := p[key].(type) {
+	case bool:
+		return v
+	case string:
+		b, _ := strconv.ParseBool(v)
+		return b
+	case float64:
+		return v != 0
+	}
+	return false
+}
+
+// Float reads a number given as a number or a string.
+func Float(p map[string]any, keys ...string) (float64, bool, error) {
+	for _, k := range keys {
+		switch v := p[k].(type) {
+		case nil:
+		case float64:
+			return v, true, nil
+		case int:
+			return float64(v), true, nil
+		case string:
+			if v == "" {
+				continue
+			}
+			f, err := strconv.ParseFloat(strings.TrimSuffix(strings.ToLower(v), "gb"), 64)
+			if err != nil {
+				return 0, false, &state.InvalidError{Problems: []state.Problem{{Field: "/" + k, Message: fmt.Sprintf("%q is not a number", v)}}}
+			}
+			return f, true, nil
+		}
+	}
+	return 0, false, nil
+}
+
+// Duration reads a Go duration ("60s") or a number of seconds.
+func Duration(p map[string]any, key string, def time.Duration) (time.Duration, error) {
+	switch v := p[key].(type) {
+	case nil:
+		return def, nil
+	case float64:
+		return time.Duration(v * float64(time.Second)), nil
+	case string:
+		if v == "" {
+			return def, nil
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return 0, &state.InvalidError{Problems: []state.Problem{{Field: "/" + key, Message: fmt.Sprintf("%q is not a duration such as 60s", v)}}}
+		}
+		return d, nil
+	}
+	return 0, &state.InvalidError{Problems: []state.Problem{{Field: "/" + key, Message: "want a duration such as 60s"}}}
+}
+
+// Map reads an object given as a map or as a JSON string.
+func Map(p map[string]any, key string) (map[string]any, error) {
+	switch v := p[key].(type) {
+	case nil:
+		return map[string]any{}, nil
+	case map[string]any:
+		return v, nil
+	case string:
+		if v == "" {
+			return map[string]any{}, nil
+		}
+		m := map[string]any{}
+		if err := json.Unmarshal([]byte(v), &m); err != nil {
+			return nil, &state.InvalidError{Problems: []state.Problem{{Field: "/" + key, Message: fmt.Sprintf("not a JSON object: %v", err)}}}
+		}
+		return m, nil
+	}
+	return nil, &state.InvalidError{Problems: []state.Problem{{Field: "/" + key, Message: "want a JSON object"}}}
+}

@@ -1,0 +1,86 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/aima-dev/aima/agent/pipeline"
+	"github.com/aima-dev/aima/agent/unit"
+	"github.com/aima-dev/aima/state"
+)
+
+// UnitEnv is the environment of the units (package unit) for a store and
+// its syncer. With kick (the agent) a change only requests a pass of the
+// loop; without (the CLI) it runs one. Its pipelines run in this process.
+func UnitEnv(st *state.Store, s *Syncer, kick func()) *unit.Env {
+	env := &unit.Env{Store: st, Kick: kick}
+	if s != nil {
+		env.Services = unitServices{s: s, kick: kick}
+	}
+	pipeline.New(env, unit.Default).Log = logOf(s)
+	return env
+}
+
+// UnitVerbs serve the verbs that are units (pipeline/run, catalog/match,
+// skill/search, ...) and /api/unit/list and /api/unit/call.
+func UnitVerbs(st *state.Store, s *Syncer, kick func()) map[string]http.HandlerFunc {
+	return unit.Verbs(UnitEnv(st, s, kick), unit.Default)
+}
+
+func logOf(s *Syncer) *slog.Logger {
+	if s == nil {
+		return nil
+	}
+	return s.Log
+}
+
+// unitServices is unit.Services on a Syncer.
+type unitServices struct {
+	s    *Syncer
+	kick func()
+}
+
+func (u unitServices) SetState(ctx context.Context, kind, name, want string) error {
+	k, err := state.LookupKind(kind)
+	if err != nil {
+		return err
+	}
+	_, err = SetState(u.s.Store, k, name, want)
+	return err
+}
+
+func (u unitServices) Converge(ctx context.Context) error {
+	if u.kick != nil {
+		u.kick()
+		return nil
+	}
+	_, err := u.s.Pass(ctx)
+	return unavailable(err)
+}
+
+func (u unitServices) Status(ctx context.Context, kind, name string) (map[string]any, error) {
+	sts, err := u.s.Statuses(ctx)
+	if err != nil && sts == nil {
+		return map[string]any{"status": StatusUnknown, "reason": err.Error()}, unavailable(err)
+	}
+	st, ok := sts[Object{kind, name}]
+	if !ok {
+		return map[string]any{}, nil
+	}
+	return st.Map(), nil
+}
+
+func (u unitServices) Wait(ctx context.Context, kind, name, want string, timeout time.Duration) (map[string]any, error) {
+	st, err := u.s.Wait(ctx, Object{kind, name}, want, timeout)
+	if err != nil {
+		return st.Map(), fmt.Errorf("%s/%s: %w", kind, name, unavailable(err))
+	}
+	return st.Map(), nil
+}
+
+func (u unitServices) Route(ctx context.Context, model string) (string, error) {
+	return u.s.Route(ctx, model)
+}
