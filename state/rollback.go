@@ -61,11 +61,6 @@ func (s *Store) Rollback(rev, path string) (paths []string, err error) {
 				}
 			}
 			if then[p] == "" {
-				if _, err := os.Stat(s.path(p)); err == nil {
-					if err := RemoveFile(s.path(p)); err != nil {
-						return nil, "", err
-					}
-				}
 				changes = append(changes, repo.Change{Path: p, Delete: true})
 				continue
 			}

@@ -411,3 +411,46 @@ func TestRollback(t *testing.T) {
 	}
 	checkRepo(t, st.Dir)
 }
+
+// TestFailedCommitUndoesTheWrite: when the commit cannot be made (here a
+// live git process holds the index lock), the write is undone, so an
+// unacknowledged write never appears later as a hand edit.
+func TestFailedCommitUndoesTheWrite(t *testing.T) {
+	st := newStore(t)
+	mustCreate(t, st, state.KindModel, &state.Model{Name: "keep", Repo: "v1"})
+	lock, err := os.OpenFile(filepath.Join(st.Dir, ".git", "index.lock"), os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { lock.Close(); os.Remove(lock.Name()) }()
+	if _, err := st.Create(state.KindModel, &state.Model{Name: "new"}); err == nil {
+		t.Fatal("create succeeded while the index was locked by a live process")
+	}
+	if _, err := os.Stat(filepath.Join(st.Dir, "models", "new.yaml")); !os.IsNotExist(err) {
+		t.Errorf("the failed create left its file: %v", err)
+	}
+	if _, err := st.Update(state.KindModel, "keep", "", func(o state.Object) (state.Object, error) {
+		o.(*state.Model).Repo = "v2"
+		return o, nil
+	}); err == nil {
+		t.Fatal("update succeeded while locked")
+	}
+	if err := st.Delete(state.KindModel, "keep", ""); err == nil {
+		t.Fatal("delete succeeded while locked")
+	}
+	e, err := st.Get(state.KindModel, "keep")
+	if err != nil || e.Object.(*state.Model).Repo != "v1" {
+		t.Errorf("failed update/delete changed the file: %+v %v", e.Object, err)
+	}
+	// A lock that no process holds (left by a killed one) is not in the way.
+	lock.Close()
+	mustCreate(t, st, state.KindModel, &state.Model{Name: "after"})
+	// The failed commits leave unreferenced blobs ("dangling", which git
+	// reports but does not count as errors); the repository is sound.
+	if out := git(t, st.Dir, "fsck", "--strict", "--no-dangling", "--no-progress"); strings.TrimSpace(out) != "" {
+		t.Errorf("git fsck: %s", out)
+	}
+	if out := git(t, st.Dir, "status", "--porcelain"); strings.TrimSpace(out) != "" {
+		t.Errorf("git status not clean:\n%s", out)
+	}
+}

@@ -185,6 +185,9 @@ func (s *Store) Settings() (Settings, error) {
 	if got.PortRange == "" {
 		got.PortRange = set.PortRange
 	}
+	if id := s.localInstance(); id != "" {
+		got.Instance = id // this machine's own (see remote.go)
+	}
 	return got, nil
 }
 
@@ -408,9 +411,6 @@ func (s *Store) Delete(k *Kind, name, rev string) error {
 		if err := s.checkUnused(k, name); err != nil {
 			return nil, "", err
 		}
-		if err := RemoveFile(s.path(rel)); err != nil {
-			return nil, "", err
-		}
 		return []repo.Change{{Path: rel, Delete: true}}, fmt.Sprintf("%s delete: %s", k.Name, name), nil
 	})
 }
@@ -485,16 +485,47 @@ func (s *Store) commitPlan(plan func() ([]repo.Change, string, error), writeFile
 	if len(changes) == 0 {
 		return nil
 	}
-	for _, c := range changes {
-		if c.Delete || !writeFiles {
-			continue // plan removed it, or it is on disk already
+	if !writeFiles {
+		_, err = s.commit(changes, msg)
+		if errors.Is(err, repo.ErrNoChange) {
+			return nil
 		}
-		if err := WriteFile(s.path(c.Path), c.Data); err != nil {
+		return err
+	}
+	// Write (or remove) the files, remembering what was there, so that a
+	// failed commit puts them back: a write is either committed or undone.
+	var undo []func()
+	defer func() {
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
+	}()
+	for _, c := range changes {
+		abs := s.path(c.Path)
+		old, rerr := os.ReadFile(abs)
+		existed := rerr == nil
+		undo = append(undo, func() {
+			if existed {
+				_ = WriteFile(abs, old)
+			} else {
+				_ = os.Remove(abs)
+			}
+		})
+		if c.Delete {
+			if existed {
+				if err := RemoveFile(abs); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		if err := WriteFile(abs, c.Data); err != nil {
 			return err
 		}
 	}
 	_, err = s.commit(changes, msg)
-	if errors.Is(err, repo.ErrNoChange) {
+	if err == nil || errors.Is(err, repo.ErrNoChange) {
+		undo = nil
 		return nil
 	}
 	return err

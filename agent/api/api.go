@@ -66,6 +66,9 @@ type Options struct {
 	Registry *prometheus.Registry
 	// Version is shown by /health and /api/status.
 	Version string
+	// Extra, when set, adds fields to GET /api/status (the agent's follower
+	// state); fields the API sets itself are not replaced.
+	Extra func() map[string]any
 }
 
 // Server serves the API. Create it with New.

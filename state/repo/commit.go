@@ -24,7 +24,7 @@ import (
 func (r *Repo) Commit(changes []Change, msg string, author Signature, when time.Time) (string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	h, err := r.commit(changes, msg, author, when)
+	h, err := r.commit(changes, msg, author, when, plumbing.ZeroHash)
 	if err != nil && !errors.Is(err, ErrNoChange) {
 		what := msg
 		if s, _, ok := strings.Cut(msg, "\n"); ok {
@@ -87,8 +87,10 @@ func checkPath(p string) error {
 	return nil
 }
 
-func (r *Repo) commit(changes []Change, msg string, author Signature, when time.Time) (string, error) {
-	if len(changes) == 0 {
+// commit is Commit; a non-zero merge is the second parent of a merge
+// commit (see CommitMerge), which is made even when the tree is unchanged.
+func (r *Repo) commit(changes []Change, msg string, author Signature, when time.Time, merge plumbing.Hash) (string, error) {
+	if len(changes) == 0 && merge.IsZero() {
 		return "", ErrNoChange
 	}
 	// The last change of a path wins; the index wants them in byte order.
@@ -171,12 +173,12 @@ func (r *Repo) commit(changes []Change, msg string, author Signature, when time.
 			return "", err
 		}
 	}
-	if newRoot == base {
+	if newRoot == base && merge.IsZero() {
 		return "", r.noChange(idxLock, idxChanges, base)
 	}
 
 	ident := identity(author, when)
-	obj := encodeCommit(newRoot, parent, ident, msg)
+	obj := encodeCommit(newRoot, parent, merge, ident, msg)
 	c, err := r.writeObject(obj)
 	if err != nil {
 		return "", err
@@ -186,9 +188,12 @@ func (r *Repo) commit(changes []Change, msg string, author Signature, when time.
 	}
 	r.lastHead, r.lastTree = c, newRoot
 	subject, _, _ := strings.Cut(msg, "\n")
-	if parent.IsZero() {
+	switch {
+	case parent.IsZero():
 		r.appendReflog(refName, parent, c, ident, "commit (initial): "+subject)
-	} else {
+	case !merge.IsZero():
+		r.appendReflog(refName, parent, c, ident, "commit (merge): "+subject)
+	default:
 		r.appendReflog(refName, parent, c, ident, "commit: "+subject)
 	}
 
@@ -301,11 +306,14 @@ func identity(s Signature, when time.Time) string {
 	return fmt.Sprintf("%s <%s> %d %s", name, email, when.Unix(), when.Format("-0700"))
 }
 
-func encodeCommit(root, parent plumbing.Hash, ident, msg string) []byte {
+func encodeCommit(root, parent, merge plumbing.Hash, ident, msg string) []byte {
 	var b strings.Builder
 	fmt.Fprintf(&b, "tree %s\n", root)
 	if !parent.IsZero() {
 		fmt.Fprintf(&b, "parent %s\n", parent)
+	}
+	if !merge.IsZero() {
+		fmt.Fprintf(&b, "parent %s\n", merge)
 	}
 	fmt.Fprintf(&b, "author %s\ncommitter %s\n\n%s", ident, ident, msg)
 	if !strings.HasSuffix(msg, "\n") {

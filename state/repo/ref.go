@@ -44,7 +44,10 @@ func lockFile(path string) (*lock, error) {
 		if !errors.Is(err, os.ErrExist) {
 			return nil, fmt.Errorf("lock %s: %w", path, err)
 		}
-		if fi, serr := os.Stat(name); serr == nil && time.Since(fi.ModTime()) > staleLock {
+		// A lock file that no process has open was left by a process that
+		// died (kill -9 mid-commit): git and aima keep theirs open until
+		// they rename it. Without /proc, fall back to its age.
+		if fi, serr := os.Stat(name); serr == nil && (time.Since(fi.ModTime()) > staleLock || !heldOpen(name)) {
 			os.Remove(name)
 			continue
 		}
@@ -227,4 +230,23 @@ func (r *Repo) commitTree(c plumbing.Hash) (plumbing.Hash, error) {
 	t := plumbing.NewHash(string(hx))
 	r.lastHead, r.lastTree = c, t
 	return t, nil
+}
+
+// heldOpen reports whether any process has the file open, by scanning
+// /proc/*/fd. Where /proc cannot tell, it answers true (assume held).
+func heldOpen(path string) bool {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return true
+	}
+	fds, err := filepath.Glob("/proc/[0-9]*/fd/*")
+	if err != nil || len(fds) == 0 {
+		return true
+	}
+	for _, fd := range fds {
+		if target, err := os.Readlink(fd); err == nil && target == abs {
+			return true
+		}
+	}
+	return false
 }

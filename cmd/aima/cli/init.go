@@ -7,14 +7,35 @@ import (
 )
 
 func newInitCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var from, branch string
+	cmd := &cobra.Command{
 		Use:   "init",
 		Short: "Create the state directory: a git repository with aima.yaml and .gitignore",
-		Args:  cobra.NoArgs,
+		Long: "init creates the state directory. With --from URL it clones a shared state repository\n" +
+			"instead (origin = URL), validating it like aima pull does. This machine then gets its own\n" +
+			"instance id in .local/instance (never committed), which takes precedence over aima.yaml's\n" +
+			"instance, so machines following one repository never manage each other's containers.",
+		Example: "  aima init\n  aima init --from https://git.example.com/ops/aima-state.git",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			st, err := g.store()
 			if err != nil {
 				return err
+			}
+			if from != "" {
+				res, err := st.InitFrom(cmd.Context(), from, branch)
+				if err != nil {
+					return remoteExit(err)
+				}
+				set, err := st.Settings()
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "initialised %s from %s at %.12s (instance %s)\n", st.Dir, res.Source, res.Head, set.Instance)
+				return nil
+			}
+			if branch != "" {
+				return fmt.Errorf("--branch needs --from")
 			}
 			created, err := st.Init()
 			if err != nil {
@@ -32,4 +53,7 @@ func newInitCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&from, "from", "", "clone the state from this git URL (file://, http(s)://, ssh://)")
+	cmd.Flags().StringVar(&branch, "branch", "", "with --from: the branch to check out (default: the remote's default branch)")
+	return cmd
 }

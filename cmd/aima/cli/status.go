@@ -34,6 +34,10 @@ func newStatusCmd(g *globals) *cobra.Command {
 				addr = info.Addr
 			}
 			out["agent"] = agentState(cmd.Context(), addr)
+			follow, following := agent.ReadFollowState(st.Dir)
+			if following {
+				out["follow"] = follow
+			}
 			counts := map[string]int{}
 			var problems []state.Problem
 			for _, k := range state.Kinds {
@@ -67,6 +71,9 @@ func newStatusCmd(g *globals) *cobra.Command {
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintf(w, "state directory\t%s (instance %s)\n", st.Dir, set.Instance)
 			fmt.Fprintf(w, "agent\t%s\n", out["agent"])
+			if following {
+				fmt.Fprintf(w, "follow\t%s\n", followLine(follow))
+			}
 			if lc, ok := out["last_commit"].(map[string]any); ok {
 				fmt.Fprintf(w, "last commit\t%.12s %s (%s)\n", lc["hash"], strings.SplitN(lc["message"].(string), "\n", 2)[0], lc["author"])
 			}
@@ -106,4 +113,18 @@ func agentState(ctx context.Context, addr string) string {
 	}
 	resp.Body.Close()
 	return "running on " + addr
+}
+
+// followLine summarises what the agent's follower last did.
+func followLine(f agent.FollowState) string {
+	line := f.Source
+	if f.Applied != "" {
+		line += fmt.Sprintf(" at %.12s (applied %s)", f.Applied, f.AppliedAt.Local().Format("2006-01-02 15:04:05"))
+	} else {
+		line += " (nothing applied yet)"
+	}
+	if f.LastError != "" {
+		line += fmt.Sprintf("; last attempt %s failed: %s", f.LastAttempt.Local().Format("15:04:05"), f.LastError)
+	}
+	return line
 }

@@ -37,10 +37,15 @@ func dockerError(err error) error {
 
 func newDiffCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
-		Use:   "diff",
+		Use:   "diff [REV | REV..REV]",
 		Short: "Show what a sync would change in Docker (exit 0 in sync, 1 differences, 2 error)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Long: "diff with no argument prints the plan: what a sync would change in Docker.\n" +
+			"With REV it prints the file differences from REV to HEAD; with A..B from A to B.",
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				return runRevDiff(cmd, g, args[0])
+			}
 			_, s, done, err := g.syncer()
 			if err != nil {
 				return exitError{code: 2, msg: err.Error()}

@@ -1,0 +1,120 @@
+package agent
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/aima-dev/aima/state"
+)
+
+func followGit(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "HOME="+dir,
+		"GIT_AUTHOR_NAME=Ext", "GIT_AUTHOR_EMAIL=ext@example.com", "GIT_COMMITTER_NAME=Ext", "GIT_COMMITTER_EMAIL=ext@example.com")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// TestFollowerAppliesValidRevisionsOnly drives one follower through an
+// applied revision, a refused one and an unreachable remote.
+func TestFollowerAppliesValidRevisionsOnly(t *testing.T) {
+	ctx := context.Background()
+	tmp := t.TempDir()
+	bare := filepath.Join(tmp, "remote.git")
+	followGit(t, tmp, "init", "--bare", "-q", "-b", "main", bare)
+	url := "file://" + bare
+
+	pub, _ := state.Open(filepath.Join(tmp, "pub"))
+	if _, err := pub.Init(); err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.AddRemote("origin", url); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pub.Push(ctx, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := state.Open(filepath.Join(tmp, "follower"))
+	if _, err := st.InitFrom(ctx, url, ""); err != nil {
+		t.Fatal(err)
+	}
+	kicks := 0
+	f, err := newFollower(st, "origin/main", "", time.Hour, slog.New(slog.DiscardHandler), func() { kicks++ })
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A valid change upstream is applied and the sync loop asked to run.
+	if _, err := pub.Create(state.KindModel, &state.Model{Name: "m1", Source: "ollama", Repo: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pub.Push(ctx, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	want := followGit(t, pub.Dir, "rev-parse", "HEAD")
+	got := f.Sync(ctx)
+	if got.Applied != want || got.LastError != "" || kicks != 1 {
+		t.Fatalf("after a valid push: %+v (kicks %d), want %s applied", got, kicks, want)
+	}
+	if _, err := os.Stat(filepath.Join(st.Dir, "models/m1.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	if disk, ok := ReadFollowState(st.Dir); !ok || disk.Applied != want {
+		t.Errorf(".local/follow.json: %+v", disk)
+	}
+
+	// An invalid file upstream: refused, reported, the state stays.
+	work := filepath.Join(tmp, "work")
+	followGit(t, tmp, "clone", "-q", url, work)
+	os.WriteFile(filepath.Join(work, "models", "m1.yaml"), []byte("port: [\n"), 0o644)
+	followGit(t, work, "commit", "-q", "-am", "break m1")
+	followGit(t, work, "push", "-q", "origin", "HEAD:main")
+	got = f.Sync(ctx)
+	if got.Applied != want || got.LastOutcome != "refused" || !strings.Contains(got.LastError, "models/m1.yaml") {
+		t.Errorf("after an invalid push: %+v", got)
+	}
+	if h := followGit(t, st.Dir, "rev-parse", "HEAD"); h != want {
+		t.Errorf("HEAD moved to %s", h)
+	}
+	if n := metricValue(f.attempts.WithLabelValues("refused")); n != 1 {
+		t.Errorf("refused attempts = %v", n)
+	}
+	if metricValue(f.failing) != 1 {
+		t.Error("failing gauge not set")
+	}
+
+	// The remote goes away: reported, nothing breaks.
+	os.Rename(bare, bare+".gone")
+	got = f.Sync(ctx)
+	if got.LastOutcome != "unavailable" || got.Applied != want {
+		t.Errorf("with the remote gone: %+v", got)
+	}
+	if s := f.statusExtra()["follow"].(FollowState); s.LastError == "" {
+		t.Error("status does not report the error")
+	}
+}
+
+func metricValue(m prometheus.Metric) float64 {
+	var d dto.Metric
+	if err := m.Write(&d); err != nil {
+		return -1
+	}
+	if d.Counter != nil {
+		return d.Counter.GetValue()
+	}
+	return d.Gauge.GetValue()
+}

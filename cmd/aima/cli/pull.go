@@ -1,0 +1,91 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/aima-dev/aima/state"
+)
+
+// Exit codes of push and pull that scripts branch on.
+const (
+	exitConflict = 3 // a file changed on both sides (pull), or the remote is ahead (push)
+	exitRefused  = 4 // the incoming revision holds invalid files; nothing applied
+)
+
+func newPullCmd(g *globals) *cobra.Command {
+	var resolve string
+	cmd := &cobra.Command{
+		Use:   "pull [REMOTE] [BRANCH]",
+		Short: "Fetch a remote branch (default origin, this branch), validate it and apply it",
+		Long: "pull fetches, validates every changed file of the incoming revision and applies it:\n" +
+			"a fast-forward when possible, else a merge commit when the two sides changed different\n" +
+			"files. A revision with an invalid file is refused (exit 4) and the state stays at its last\n" +
+			"good revision. A file changed differently on both sides is a conflict (exit 3): nothing is\n" +
+			"applied and the local file is kept, unless --resolve ours|theirs settles it. No local\n" +
+			"commit is ever lost. The agent sees the changed files and converges the containers.",
+		Args: cobra.MaximumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := g.store()
+			if err != nil {
+				return err
+			}
+			res, err := st.Pull(cmd.Context(), argAt(args, 0), argAt(args, 1), state.PullOptions{Resolve: resolve})
+			if err != nil {
+				return remoteExit(err)
+			}
+			if g.output != "table" {
+				return printObject(cmd.OutOrStdout(), g.output, map[string]any{
+					"source": res.Source, "incoming": res.Incoming, "before": res.Before, "head": res.Head,
+					"outcome": res.Outcome, "paths": nonNil(res.Paths), "kept": nonNil(res.Kept)})
+			}
+			printPull(cmd, res)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&resolve, "resolve", "", "settle files changed on both sides: ours (keep the local file) or theirs")
+	return cmd
+}
+
+func printPull(cmd *cobra.Command, res state.PullResult) {
+	w := cmd.OutOrStdout()
+	switch res.Outcome {
+	case state.PullUpToDate:
+		fmt.Fprintf(w, "already up to date with %s (%.12s)\n", res.Source, res.Incoming)
+	case state.PullAhead:
+		fmt.Fprintf(w, "%s (%.12s) is already included; this state is ahead (aima push sends it)\n", res.Source, res.Incoming)
+	case state.PullFastForward:
+		fmt.Fprintf(w, "fast-forward %.12s..%.12s from %s\n", res.Before, res.Head, res.Source)
+	case state.PullMerge:
+		fmt.Fprintf(w, "merged %s (%.12s) as %.12s\n", res.Source, res.Incoming, res.Head)
+	}
+	for _, p := range res.Paths {
+		fmt.Fprintf(w, "  %s\n", p)
+	}
+	for _, p := range res.Kept {
+		fmt.Fprintf(w, "  %s (kept local)\n", p)
+	}
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// remoteExit gives push and pull errors their exit codes.
+func remoteExit(err error) error {
+	switch {
+	case errors.Is(err, state.ErrConflict):
+		return exitError{code: exitConflict, msg: err.Error()}
+	case errors.Is(err, state.ErrInvalid):
+		var re *state.RefusedError
+		if errors.As(err, &re) {
+			return exitError{code: exitRefused, msg: err.Error()}
+		}
+	}
+	return err
+}
