@@ -108,6 +108,10 @@ type Options struct {
 	Log     *slog.Logger
 	// Ready, when set, receives the listening address once the API serves.
 	Ready func(addr string)
+	// Follow is the remote branch to follow ("origin/main"; default: remote
+	// in aima.yaml), fetched every FollowInterval (default 30s).
+	Follow         string
+	FollowInterval time.Duration
 }
 
 // Run is `aima start`: it repairs the state directory, serves the API,
@@ -189,6 +193,13 @@ func Run(ctx context.Context, opts Options) error {
 	for k, v := range AlertVerbs(alerts) {
 		verbs[k] = v
 	}
+	follower, err := newFollower(st, opts.Follow, set.Remote, opts.FollowInterval, log, kick)
+	if err != nil {
+		return err
+	}
+	if follower != nil {
+		verbs["sync"] = follower.wrapSync(verbs["sync"])
+	}
 	for k, v := range UnitVerbs(st, syncer, kick) {
 		verbs[k] = v
 	}
@@ -210,7 +221,9 @@ func Run(ctx context.Context, opts Options) error {
 		Trigger:  kick,
 		Verbs:    verbs,
 		Routes:   InferenceRoutes(syncer),
+		Extra:    follower.statusExtra,
 	})
+	follower.register(srv.Metrics())
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", addr, err)
@@ -252,7 +265,8 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	loopCtx, stopLoop := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	wg.Add(4)
+	wg.Add(5)
+	go func() { defer wg.Done(); follower.Run(loopCtx) }()
 	go func() { defer wg.Done(); alerts.Run(loopCtx, alertInterval) }()
 	go func() { defer wg.Done(); _ = w.Run(loopCtx) }()
 	go func() { defer wg.Done(); watchEvents(loopCtx, rt, set.Instance, kick, log) }()

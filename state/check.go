@@ -3,11 +3,22 @@ package state
 import (
 	"fmt"
 	"net/url"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"text/template"
 )
+
+// UnitExists, when set, reports whether a pipeline step's unit is known.
+// The registry of units lives above state (agent/unit sets this when it is
+// loaded), so without it step units are checked only by their pattern.
+var UnitExists func(name string) bool
+
+// InUse, when set, is asked before an object's file is deleted; an error
+// (wrapping ErrConflict) refuses the delete. agent/pipeline uses it to keep
+// a pipeline that is running.
+var InUse func(dir string, k *Kind, name string) error
 
 // check does the validation a JSON Schema cannot express: references that
 // must be names, templates that must parse, step graphs without cycles.
@@ -88,6 +99,11 @@ func checkSteps(steps []Step, add func(string, string, ...any)) {
 		ids[s.ID] = i
 	}
 	for i, s := range steps {
+		if UnitExists != nil && s.Unit != "" && !UnitExists(s.Unit) {
+			add(fmt.Sprintf("/steps/%d/unit", i), "step %q: unknown unit %q (aima pipeline units lists them)", s.ID, s.Unit)
+		}
+	}
+	for i, s := range steps {
 		for j, d := range s.DependsOn {
 			if _, ok := ids[d]; !ok {
 				add(fmt.Sprintf("/steps/%d/depends_on/%d", i, j), "step %q depends on %q, which is not a step of this pipeline", s.ID, d)
@@ -97,6 +113,7 @@ func checkSteps(steps []Step, add func(string, string, ...any)) {
 			}
 		}
 	}
+	checkRefs(steps, ids, add)
 	// Cycle detection by depth-first search, naming the steps of the cycle.
 	state := map[string]int{} // 0 new, 1 on stack, 2 done
 	deps := map[string][]string{}
@@ -134,6 +151,61 @@ func checkSteps(steps []Step, add func(string, string, ...any)) {
 	for _, s := range steps {
 		if visit(s.ID) {
 			return
+		}
+	}
+}
+
+// stepRef finds ${steps.<id>.<field>} references in step params.
+var stepRef = regexp.MustCompile(`\$\{steps\.([A-Za-z0-9_-]+)\.[^}]+\}`)
+
+// checkRefs refuses a reference to a step that does not run before the
+// referencing one (is not among its transitive depends_on): its output
+// would not exist yet.
+func checkRefs(steps []Step, ids map[string]int, add func(string, string, ...any)) {
+	for i, s := range steps {
+		before := map[string]bool{}
+		var walk func(id string)
+		walk = func(id string) {
+			j, ok := ids[id]
+			if !ok {
+				return
+			}
+			for _, d := range steps[j].DependsOn {
+				if !before[d] {
+					before[d] = true
+					walk(d)
+				}
+			}
+		}
+		walk(s.ID)
+		var strs []string
+		collectStrings(s.Params, &strs)
+		for _, str := range strs {
+			for _, m := range stepRef.FindAllStringSubmatch(str, -1) {
+				if !before[m[1]] {
+					add(fmt.Sprintf("/steps/%d/params", i), "step %q references %s, but %q is not among the steps it depends on", s.ID, m[0], m[1])
+				}
+			}
+		}
+	}
+}
+
+func collectStrings(v any, out *[]string) {
+	switch v := v.(type) {
+	case string:
+		*out = append(*out, v)
+	case map[string]any:
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			collectStrings(v[k], out)
+		}
+	case []any:
+		for _, e := range v {
+			collectStrings(e, out)
 		}
 	}
 }

@@ -38,6 +38,14 @@ func (s *Store) prepare(k *Kind, o Object) error {
 		}
 		return nil
 	}
+	// A service written again without a port (apply -f, update -f) keeps the
+	// port its file has, so applying the same input twice changes nothing.
+	for p, by := range claims {
+		if by == KindService.Path(svc.Name) {
+			svc.Port = p
+			return nil
+		}
+	}
 	set, err := s.Settings()
 	if err != nil {
 		return err
@@ -129,6 +137,11 @@ func (s *Store) portClaims() (map[int]string, error) {
 
 // checkUnused refuses to delete a model or engine that a service uses.
 func (s *Store) checkUnused(k *Kind, name string) error {
+	if InUse != nil {
+		if err := InUse(s.Dir, k, name); err != nil {
+			return err
+		}
+	}
 	if k != KindModel && k != KindEngine {
 		return nil
 	}

@@ -160,6 +160,13 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	if s.opts.Version != "" {
 		doc["version"] = s.opts.Version
 	}
+	if s.opts.Extra != nil {
+		for k, v := range s.opts.Extra() {
+			if _, taken := doc[k]; !taken {
+				doc[k] = v
+			}
+		}
+	}
 	if rp, err := s.st.Repo(); err == nil {
 		if log, err := rp.Log("", 1); err == nil && len(log) > 0 {
 			doc["last_commit"] = log[0]

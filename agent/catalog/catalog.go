@@ -90,9 +90,10 @@ func Score(r *state.Recipe, h Host) Match {
 		m.Score += points
 		m.Reasons = append(m.Reasons, fmt.Sprintf(format, args...))
 	}
+	var why []string // hard mismatches: they alone are the reasons of an excluded recipe
 	exclude := func(format string, args ...any) {
 		m.Excluded = true
-		m.Reasons = append(m.Reasons, fmt.Sprintf(format, args...))
+		why = append(why, fmt.Sprintf(format, args...))
 	}
 	hw := r.Hardware
 	if hw == nil {
@@ -105,11 +106,11 @@ func Score(r *state.Recipe, h Host) Match {
 	case noGPU(hw.GPUVendor):
 		add(pointsVendor/2, "made for machines without a GPU")
 	case !hostGPU:
-		exclude("needs a %s GPU; this machine has none", hw.GPUVendor)
+		exclude("needs a GPU from %s; this machine has none", hw.GPUVendor)
 	case strings.EqualFold(hw.GPUVendor, h.GPUVendor):
 		add(pointsVendor, "GPU vendor %s matches", hw.GPUVendor)
 	default:
-		exclude("needs a %s GPU; this machine has %s", hw.GPUVendor, h.GPUVendor)
+		exclude("needs a GPU from %s; this machine has %s", hw.GPUVendor, h.GPUVendor)
 	}
 	if hw.GPUModel != "" && hostGPU {
 		if sameModel(hw.GPUModel, h.GPUModel) {
@@ -151,6 +152,9 @@ func Score(r *state.Recipe, h Host) Match {
 	}
 	if r.Verified {
 		add(pointsVerified, "verified on its hardware")
+	}
+	if m.Excluded {
+		m.Reasons = why
 	}
 	if len(m.Reasons) == 0 {
 		m.Reasons = []string{"no hardware requirements"}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -39,6 +40,7 @@ func newDomainCmd(g *globals, k *state.Kind) *cobra.Command {
 	if k == state.KindAlert {
 		cmd.AddCommand(newAlertVerbs(g)...)
 	}
+	cmd.AddCommand(domainVerbs(g, k)...)
 	if k == state.KindResource {
 		cmd.AddCommand(newResourceStatusCmd(g))
 	}
@@ -113,6 +115,7 @@ func (o *createOptions) run(cmd *cobra.Command, g *globals, k *state.Kind) error
 	if o.name != "" {
 		m["name"] = o.name
 	}
+	_, named := m["name"]
 	if k == state.KindService {
 		if err := o.service(st, m); err != nil {
 			return flagError(cmd, err)
@@ -126,6 +129,18 @@ func (o *createOptions) run(cmd *cobra.Command, g *globals, k *state.Kind) error
 		return flagError(cmd, err)
 	}
 	e, err := st.Create(k, obj)
+	// A derived service name can be taken by a concurrent create between
+	// deriving it and taking the lock: derive the next free one and retry.
+	for i := 0; k == state.KindService && !named && errors.Is(err, state.ErrExists) && i < 100; i++ {
+		delete(m, "name")
+		if err = o.service(st, m); err != nil {
+			break
+		}
+		if obj, err = k.FromMap(m); err != nil {
+			break
+		}
+		e, err = st.Create(k, obj)
+	}
 	if err != nil {
 		return flagError(cmd, err)
 	}
@@ -192,6 +207,19 @@ func readObjectFile(path string, k *state.Kind) (map[string]any, error) {
 	// file name so the name comes from the content.
 	obj, err := k.Decode("", b)
 	if err != nil {
+		// Problems are about the -f file: name it, so positions are shown.
+		name := path
+		if path == "-" {
+			name = "<stdin>"
+		}
+		var ie *state.InvalidError
+		if errors.As(err, &ie) {
+			for i := range ie.Problems {
+				if ie.Problems[i].File == "" {
+					ie.Problems[i].File = name
+				}
+			}
+		}
 		return nil, fieldError(err)
 	}
 	return state.ToMap(obj), nil

@@ -1,11 +1,8 @@
 package cli
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -23,43 +20,16 @@ func newInferenceCmd(g *globals) *cobra.Command {
 			if model == "" || message == "" {
 				return fmt.Errorf("-m MODEL and -M MESSAGE are required")
 			}
-			_, s, done, err := g.syncer()
+			ctx, cancel := context.WithTimeout(cmd.Context(), 5*time.Minute)
+			defer cancel()
+			out, err := callUnit(ctx, g, "inference.chat", map[string]any{"model": model, "message": message}, true)
 			if err != nil {
 				return err
 			}
-			defer done()
-			ctx, cancel := context.WithTimeout(cmd.Context(), 5*time.Minute)
-			defer cancel()
-			endpoint, err := s.Route(ctx, model)
-			if err != nil {
-				return dockerError(err)
-			}
-			body, _ := json.Marshal(map[string]any{"model": model, "messages": []map[string]string{{"role": "user", "content": message}}})
-			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, endpoint+"/v1/chat/completions", bytes.NewReader(body))
-			req.Header.Set("Content-Type", "application/json")
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				return fmt.Errorf("%s: %w", endpoint, err)
-			}
-			defer resp.Body.Close()
-			var out struct {
-				Choices []struct {
-					Message struct {
-						Content string `json:"content"`
-					} `json:"message"`
-				} `json:"choices"`
-				Error any `json:"error"`
-			}
-			if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-				return fmt.Errorf("%s answered %s: %w", endpoint, resp.Status, err)
-			}
-			if resp.StatusCode >= 300 || len(out.Choices) == 0 {
-				return fmt.Errorf("%s answered %s: %v", endpoint, resp.Status, out.Error)
-			}
 			if g.output == "json" {
-				return writeJSON(cmd.OutOrStdout(), map[string]any{"model": model, "endpoint": endpoint, "content": out.Choices[0].Message.Content})
+				return writeJSON(cmd.OutOrStdout(), out)
 			}
-			fmt.Fprintln(cmd.OutOrStdout(), out.Choices[0].Message.Content)
+			fmt.Fprintln(cmd.OutOrStdout(), out["content"])
 			return nil
 		},
 	}

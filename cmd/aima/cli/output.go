@@ -57,6 +57,7 @@ func printObject(w io.Writer, format string, obj map[string]any) error {
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // conditions such as "gpu_temp > 80" stay readable
 	return enc.Encode(v)
 }
 
