@@ -54,11 +54,12 @@ func Render(st *state.Store, host Host, revision string) ([]Wanted, error) {
 	if err != nil {
 		return nil, err
 	}
+	refs := &refs{st: st, objs: map[string]state.Object{}}
 	for _, e := range services {
 		if e.Object == nil {
 			continue // invalid file with no valid committed version
 		}
-		out = append(out, renderService(st, host, e.Object.(*state.Service), revision))
+		out = append(out, renderService(st, refs, host, e.Object.(*state.Service), revision))
 	}
 	apps, err := st.List(state.KindApp)
 	if err != nil {
@@ -73,26 +74,47 @@ func Render(st *state.Store, host Host, revision string) ([]Wanted, error) {
 	return out, nil
 }
 
-func renderService(st *state.Store, host Host, svc *state.Service, revision string) Wanted {
+// refs loads the engines and models services refer to, once per render:
+// fifty services of one model read its file once.
+type refs struct {
+	st   *state.Store
+	objs map[string]state.Object // "kind/name" → object, nil when missing
+}
+
+func (r *refs) get(k *state.Kind, name string) state.Object {
+	key := k.Name + "/" + name
+	if o, ok := r.objs[key]; ok {
+		return o
+	}
+	var o state.Object
+	if e, err := r.st.Get(k, name); err == nil {
+		o = e.Object
+	}
+	r.objs[key] = o
+	return o
+}
+
+func renderService(st *state.Store, refs *refs, host Host, svc *state.Service, revision string) Wanted {
 	w := Wanted{Object: Object{"service", svc.Name}, Running: svc.State != "stopped", Port: svc.Port, Model: svc.Model, Service: svc}
-	ee, err := st.Get(state.KindEngine, svc.Engine)
-	if err != nil || ee.Object == nil {
+	eo := refs.get(state.KindEngine, svc.Engine)
+	if eo == nil {
 		w.Err = fmt.Errorf("engine %q: not found", svc.Engine)
 		return w
 	}
-	eng := ee.Object.(*state.Engine)
+	eng := eo.(*state.Engine)
 	if eng.Health != nil {
 		w.Health = *eng.Health
 	}
 	if !w.Running {
 		return w
 	}
-	me, err := st.Get(state.KindModel, svc.Model)
-	if err != nil || me.Object == nil {
+	mo := refs.get(state.KindModel, svc.Model)
+	if mo == nil {
 		w.Err = fmt.Errorf("model %q: not found", svc.Model)
 		return w
 	}
-	model := me.Object.(*state.Model)
+	model := mo.(*state.Model)
+	var err error
 	if svc.Port == 0 {
 		w.Err = fmt.Errorf("no port: set port in services/%s.yaml", svc.Name)
 		return w

@@ -31,7 +31,7 @@ type Syncer struct {
 	// tag; services whose engine image is "aima-stub" use it.
 	StubImage func(ctx context.Context) (string, error)
 	Log       *slog.Logger
-	// Parallel bounds concurrent container operations (default 8).
+	// Parallel bounds concurrent container operations (default 16).
 	Parallel int
 
 	mu        sync.Mutex
@@ -97,7 +97,7 @@ func (s *Syncer) init() {
 		s.Log = slog.New(slog.DiscardHandler)
 	}
 	if s.Parallel <= 0 {
-		s.Parallel = 8
+		s.Parallel = 16
 	}
 }
 

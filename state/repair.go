@@ -33,13 +33,26 @@ func (s *Store) Record(paths []string) (Recorded, error) {
 		if err != nil {
 			return nil, "", err
 		}
-		tree, err := r.Tree("")
-		if err != nil && !errors.Is(err, repo.ErrNoCommits) {
-			return nil, "", err
-		}
+		// committed returns the blob hash of rel in the last commit. A full
+		// check reads the whole tree once; a check of a few paths (the
+		// watcher's) looks only at those, so it stays cheap in a large repo.
+		var committed func(rel string) string
 		if paths == nil {
+			tree, err := r.Tree("")
+			if err != nil && !errors.Is(err, repo.ErrNoCommits) {
+				return nil, "", err
+			}
 			s.removeTempFiles()
 			paths = s.allObjectPaths(tree)
+			committed = func(rel string) string { return tree[rel] }
+		} else {
+			committed = func(rel string) string {
+				b, err := r.Read("", rel)
+				if err != nil {
+					return ""
+				}
+				return repo.BlobHash(b)
+			}
 		}
 		var changes []repo.Change
 		for _, rel := range dedupe(paths) {
@@ -50,14 +63,14 @@ func (s *Store) Record(paths []string) (Recorded, error) {
 			b, err := os.ReadFile(s.path(rel))
 			switch {
 			case errors.Is(err, fs.ErrNotExist):
-				if _, inTree := tree[rel]; inTree {
+				if committed(rel) != "" {
 					changes = append(changes, repo.Change{Path: rel, Delete: true})
 				}
 				continue
 			case err != nil:
 				return nil, "", err
 			}
-			if tree[rel] == repo.BlobHash(b) {
+			if committed(rel) == repo.BlobHash(b) {
 				continue
 			}
 			if rel == "aima.yaml" {

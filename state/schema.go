@@ -67,49 +67,42 @@ func GenerateSchemas(srcDir string) (map[string][]byte, error) {
 	return out, nil
 }
 
+// Schemas are compiled lazily, one kind at a time: a CLI command that
+// touches one kind pays for one schema, not all of them.
 var (
-	compileOnce sync.Once
-	compiled    map[string]*jsonschema.Schema
-	compileErr  error
+	schemaMu sync.Mutex
+	compiler *jsonschema.Compiler
+	compiled = map[string]*jsonschema.Schema{}
 )
 
 func schemaFor(name string) (*jsonschema.Schema, error) {
-	compileOnce.Do(func() {
-		compiled = map[string]*jsonschema.Schema{}
-		c := jsonschema.NewCompiler()
-		files, err := fs.Glob(schemas.FS, "*.json")
-		if err != nil {
-			compileErr = err
-			return
-		}
-		for _, f := range files {
-			b, _ := fs.ReadFile(schemas.FS, f)
-			doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
-			if err != nil {
-				compileErr = fmt.Errorf("schema %s: %w", f, err)
-				return
-			}
-			if err := c.AddResource(SchemaBase+f, doc); err != nil {
-				compileErr = fmt.Errorf("schema %s: %w", f, err)
-				return
-			}
-		}
-		for _, f := range files {
-			s, err := c.Compile(SchemaBase + f)
-			if err != nil {
-				compileErr = fmt.Errorf("compile schema %s: %w", f, err)
-				return
-			}
-			compiled[strings.TrimSuffix(f, ".json")] = s
-		}
-	})
-	if compileErr != nil {
-		return nil, compileErr
+	schemaMu.Lock()
+	defer schemaMu.Unlock()
+	if s, ok := compiled[name]; ok {
+		return s, nil
 	}
-	s, ok := compiled[name]
-	if !ok {
+	if compiler == nil {
+		// Schemas are self-contained (no $ref between files): adding the
+		// one wanted is enough.
+		compiler = jsonschema.NewCompiler()
+	}
+	f := name + ".json"
+	b, err := fs.ReadFile(schemas.FS, f)
+	if err != nil {
 		return nil, fmt.Errorf("no schema for %s (run make generate)", name)
 	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("schema %s: %w", f, err)
+	}
+	if err := compiler.AddResource(SchemaBase+f, doc); err != nil {
+		return nil, fmt.Errorf("schema %s: %w", f, err)
+	}
+	s, err := compiler.Compile(SchemaBase + f)
+	if err != nil {
+		return nil, fmt.Errorf("compile schema %s: %w", f, err)
+	}
+	compiled[name] = s
 	return s, nil
 }
 

@@ -26,7 +26,7 @@ import (
 
 // Defaults for Options.
 const (
-	DefaultDebounce = 150 * time.Millisecond
+	DefaultDebounce = 25 * time.Millisecond
 	DefaultMaxWait  = time.Second
 )
 
