@@ -16,12 +16,12 @@ var (
 
 // Problem is one thing wrong with a file or request body.
 type Problem struct {
-	File    string `json:"file,omitempty"`
-	Line    int    `json:"line,omitempty"`
-	Column  int    `json:"column,omitempty"`
-	Field   string `json:"field,omitempty"`  // JSON pointer into the object, e.g. /steps/0/id
-	Schema  string `json:"schema,omitempty"` // schema keyword path, e.g. /properties/port/maximum
-	Message string `json:"message"`
+	File    string `json:"file,omitempty" yaml:"file,omitempty"`
+	Line    int    `json:"line,omitempty" yaml:"line,omitempty"`
+	Column  int    `json:"column,omitempty" yaml:"column,omitempty"`
+	Field   string `json:"field,omitempty" yaml:"field,omitempty"`   // JSON pointer into the object, e.g. /steps/0/id
+	Schema  string `json:"schema,omitempty" yaml:"schema,omitempty"` // schema keyword path, e.g. /properties/port/maximum
+	Message string `json:"message" yaml:"message"`
 }
 
 func (p Problem) String() string {

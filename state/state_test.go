@@ -454,3 +454,23 @@ func TestFailedCommitUndoesTheWrite(t *testing.T) {
 		t.Errorf("git status not clean:\n%s", out)
 	}
 }
+
+// TestUpdateKeepsInvalidHandEdit: an update never overwrites a hand edit
+// that is not valid yet; it is refused, and the edit stays on disk.
+func TestUpdateKeepsInvalidHandEdit(t *testing.T) {
+	st := newStore(t)
+	mustCreate(t, st, state.KindModel, &state.Model{Name: "good", Repo: "tinyllama"})
+	edit := []byte("name: good\nrepo: tinyllama-v2\nrepoo: typo\n")
+	path := filepath.Join(st.Dir, "models", "good.yaml")
+	os.WriteFile(path, edit, 0o644)
+	_, err := st.Update(state.KindModel, "good", "", func(o state.Object) (state.Object, error) {
+		o.(*state.Model).Tag = "x"
+		return o, nil
+	})
+	if !errors.Is(err, state.ErrConflict) || !strings.Contains(err.Error(), "uncommitted changes that are not valid") {
+		t.Fatalf("update over an invalid edit: %v", err)
+	}
+	if b, _ := os.ReadFile(path); !bytes.Equal(b, edit) {
+		t.Errorf("the hand edit was overwritten:\n%s", b)
+	}
+}

@@ -357,8 +357,10 @@ func (s *Store) UpdateMessage(k *Kind, name, rev, msg string, mutate func(Object
 		if err != nil {
 			return nil, "", err
 		}
-		if cur.Object == nil {
-			return nil, "", fmt.Errorf("%s %q: %w: its file is invalid and has no valid committed version: %v", k.Name, name, ErrInvalid, cur.Problem)
+		if cur.Problem != nil {
+			// The file holds an edit that is not valid (and so not
+			// committed): writing over it would lose it silently.
+			return nil, "", fmt.Errorf("%s %q: %w: %s has uncommitted changes that are not valid; fix or revert the file first (%v)", k.Name, name, ErrConflict, k.Path(name), cur.Problem)
 		}
 		if rev != "" && rev != cur.Revision {
 			return nil, "", fmt.Errorf("%s %q: %w: revision %s is not the current one (%s); reload and retry", k.Name, name, ErrConflict, rev, cur.Revision)

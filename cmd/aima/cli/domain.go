@@ -286,8 +286,11 @@ func newGetCmd(g *globals, k *state.Kind) *cobra.Command {
 			if err != nil {
 				return fieldError(err)
 			}
+			if e.Problem != nil && e.Object == nil {
+				return fmt.Errorf("%s %q has no valid version: %w", k.Name, args[0], fieldError(e.Problem))
+			}
 			if e.Problem != nil {
-				fmt.Fprintf(cmd.ErrOrStderr(), "aima: warning: %v\n", fieldError(e.Problem))
+				fmt.Fprintf(cmd.ErrOrStderr(), "aima: warning: %v (showing the last committed version)\n", fieldError(e.Problem))
 			}
 			item := e.Map()
 			withStatus(cmd.Context(), g, k, []map[string]any{item})
