@@ -267,7 +267,7 @@ func Run(ctx context.Context, opts Options) error {
 	var wg sync.WaitGroup
 	wg.Add(5)
 	go func() { defer wg.Done(); follower.Run(loopCtx) }()
-	go func() { defer wg.Done(); alerts.Run(loopCtx, alertInterval) }()
+	go func() { defer wg.Done(); alerts.Run(loopCtx, alertEvery()) }()
 	go func() { defer wg.Done(); _ = w.Run(loopCtx) }()
 	go func() { defer wg.Done(); watchEvents(loopCtx, rt, set.Instance, kick, log) }()
 	go func() { defer wg.Done(); loop(loopCtx, syncer, trigger, resync, log, srv) }()
@@ -291,8 +291,16 @@ func Run(ctx context.Context, opts Options) error {
 	return err
 }
 
-// alertInterval is how often alert rules are evaluated.
+// alertInterval is how often alert rules are evaluated; AIMA_ALERT_INTERVAL
+// (a Go duration) changes it.
 const alertInterval = 10 * time.Second
+
+func alertEvery() time.Duration {
+	if d, err := time.ParseDuration(os.Getenv("AIMA_ALERT_INTERVAL")); err == nil && d > 0 {
+		return d
+	}
+	return alertInterval
+}
 
 // loop runs a pass on every trigger, on a jittered periodic resync, and
 // when a backing-off object is due. Passes never overlap.
