@@ -445,7 +445,7 @@ func seedModels(dir string, n int) error {
 
 func gitCommit(dir, msg string) error {
 	for _, args := range [][]string{{"add", "-A"}, {"commit", "-q", "--no-verify", "-m", msg}} {
-		cmd := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=bench", "-c", "user.email=bench@localhost", "-c", "commit.gpgsign=false"}, args...)...)
+		cmd := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=bench", "-c", "user.email=bench@localhost", "-c", "commit.gpgsign=false", "-c", "gc.auto=0"}, args...)...)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("git %s: %v\n%s", strings.Join(args, " "), err, out)
 		}

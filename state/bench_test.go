@@ -28,7 +28,7 @@ func seed(b *testing.B, n int) *state.Store {
 			b.Fatal(err)
 		}
 	}
-	for _, args := range [][]string{{"add", "-A"}, {"-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qm", "seed"}} {
+	for _, args := range [][]string{{"add", "-A"}, {"-c", "user.name=b", "-c", "user.email=b@b", "-c", "gc.auto=0", "commit", "-qm", "seed"}} {
 		if out, err := exec.Command("git", append([]string{"-C", st.Dir}, args...)...).CombinedOutput(); err != nil {
 			b.Fatalf("git %v: %v\n%s", args, err, out)
 		}
