@@ -35,7 +35,7 @@ var Metrics = map[string]string{
 
 // Functions are the condition functions; each takes one service name.
 var Functions = map[string]string{
-	"service_down":     "true when the service is not running (any status but running)",
+	"service_down":     "true when the service is stopped, failed, unhealthy, unknown or missing (pending, creating and starting are on their way up, not down)",
 	"service_up":       "true when the service is running (healthy)",
 	"service_failed":   "true when the service is failed or unhealthy",
 	"service_restarts": "how many times aima restarted the service's container",

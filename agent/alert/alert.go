@@ -38,6 +38,9 @@ type Service struct {
 	Restarts int
 }
 
+// transitional statuses end on their own, in running or in a failure.
+var transitional = map[string]bool{"pending": true, "creating": true, "starting": true}
+
 // Eval evaluates a parsed condition against a sample.
 func Eval(e *state.Expr, s Sample) bool {
 	b, _ := eval(e, s)
@@ -62,7 +65,10 @@ func eval(e *state.Expr, s Sample) (bool, bool) {
 		svc, known := s.Services[e.Arg]
 		switch e.Name {
 		case "service_down":
-			return !known || svc.Status != "running", true
+			// Transitional states are not down: they end in running, or
+			// in failed/unhealthy, which are. So an agent start or a
+			// fresh deploy does not raise a false alarm.
+			return !known || !(svc.Status == "running" || transitional[svc.Status]), true
 		case "service_up":
 			return known && svc.Status == "running", true
 		case "service_failed":

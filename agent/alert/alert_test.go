@@ -190,3 +190,38 @@ func TestDisabledAndDeletedRules(t *testing.T) {
 		t.Errorf("deleted rule: %+v active %+v", evs, e.Active())
 	}
 }
+
+// TestServiceFunctions pins what each service function means per status: a
+// service on its way up (pending, creating, starting) is not down, so an
+// agent start or a fresh deploy raises no false alarm.
+func TestServiceFunctions(t *testing.T) {
+	cases := []struct {
+		status           string
+		down, up, failed bool
+	}{
+		{"running", false, true, false},
+		{"pending", false, false, false},
+		{"creating", false, false, false},
+		{"starting", false, false, false},
+		{"stopped", true, false, false},
+		{"failed", true, false, true},
+		{"unhealthy", true, false, true},
+		{"unknown", true, false, false},
+		{"", true, false, false}, // no such service
+	}
+	for _, c := range cases {
+		s := alert.Sample{Services: map[string]alert.Service{}}
+		if c.status != "" {
+			s.Services["chat"] = alert.Service{Status: c.status}
+		}
+		for fn, want := range map[string]bool{"service_down": c.down, "service_up": c.up, "service_failed": c.failed} {
+			e, err := state.ParseCondition(fn + `("chat")`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := alert.Eval(e, s); got != want {
+				t.Errorf("%s(\"chat\") with status %q = %v, want %v", fn, c.status, got, want)
+			}
+		}
+	}
+}
