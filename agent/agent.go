@@ -133,6 +133,37 @@ func Run(ctx context.Context, opts Options) error {
 		return fmt.Errorf("state directory %s: %w", st.Dir, err)
 	}
 	problems := &problemSet{}
+	trigger := make(chan struct{}, 1)
+	kick := func() {
+		select {
+		case trigger <- struct{}{}:
+		default:
+		}
+	}
+	// The watcher watches before the repair and before the API is ready:
+	// an edit made while the agent starts is committed (valid) or reported
+	// (invalid), never missed; every change requests a pass.
+	w, err := watch.New(st.Dir, watch.Options{
+		OnChange: func(paths []string) {
+			rec, err := st.Record(paths)
+			if err != nil {
+				log.Warn("record edits", "error", err)
+			}
+			if len(rec.Paths) > 0 {
+				log.Info("committed edits", "paths", rec.Paths)
+			}
+			problems.set(paths, rec.Problems)
+			for _, p := range rec.Problems {
+				log.Warn("invalid file (not applied; the last committed version stays in effect)", "problem", p.String())
+			}
+			kick()
+		},
+		OnError: func(err error) { log.Warn("watch", "error", err) },
+	})
+	if err != nil {
+		return fmt.Errorf("watch %s: %w", st.Dir, err)
+	}
+	defer w.Close()
 	// A process killed in the middle of a commit leaves git's lock files
 	// behind; state/repo takes them to be abandoned once they are old
 	// enough, so the repair is retried until then instead of failing the
@@ -180,13 +211,6 @@ func Run(ctx context.Context, opts Options) error {
 	if d, err := time.ParseDuration(set.Resync); err == nil && d > 0 {
 		resync = d
 	}
-	trigger := make(chan struct{}, 1)
-	kick := func() {
-		select {
-		case trigger <- struct{}{}:
-		default:
-		}
-	}
 	// 3. The API.
 	alerts := AlertEngine(st, syncer, kick)
 	verbs := Verbs(st, syncer, kick)
@@ -203,12 +227,13 @@ func Run(ctx context.Context, opts Options) error {
 	for k, v := range UnitVerbs(st, syncer, kick) {
 		verbs[k] = v
 	}
+	perRequest := &statusMemo{m: map[context.Context]*memoEntry{}}
 	srv := api.New(api.Options{
 		Store:   st,
 		Token:   opts.Token,
 		Version: opts.Version,
 		Status: func(ctx context.Context, kind, name string) map[string]any {
-			sts, err := syncer.Statuses(ctx)
+			sts, err := perRequest.get(ctx, syncer.Statuses)
 			if err != nil && sts == nil {
 				return map[string]any{"status": StatusUnknown, "reason": err.Error()}
 			}
@@ -241,28 +266,6 @@ func Run(ctx context.Context, opts Options) error {
 	if opts.Ready != nil {
 		opts.Ready(ln.Addr().String())
 	}
-	// 4. The watcher: edits made outside aima are committed (valid) or
-	//    reported (invalid); every change requests a pass.
-	w, err := watch.New(st.Dir, watch.Options{
-		OnChange: func(paths []string) {
-			rec, err := st.Record(paths)
-			if err != nil {
-				log.Warn("record edits", "error", err)
-			}
-			if len(rec.Paths) > 0 {
-				log.Info("committed edits", "paths", rec.Paths)
-			}
-			problems.set(paths, rec.Problems)
-			for _, p := range rec.Problems {
-				log.Warn("invalid file (not applied; the last committed version stays in effect)", "problem", p.String())
-			}
-			kick()
-		},
-		OnError: func(err error) { log.Warn("watch", "error", err) },
-	})
-	if err != nil {
-		return fmt.Errorf("watch %s: %w", st.Dir, err)
-	}
 	loopCtx, stopLoop := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Add(5)
@@ -289,6 +292,40 @@ func Run(ctx context.Context, opts Options) error {
 	stopLoop()
 	wg.Wait()
 	return err
+}
+
+// statusMemo derives statuses once per request: a list of N services asks
+// for each one's status, and each answer comes from the same derivation
+// (one container list, one probe per container), not N of them.
+type statusMemo struct {
+	mu sync.Mutex
+	m  map[context.Context]*memoEntry
+}
+
+type memoEntry struct {
+	once sync.Once
+	sts  map[Object]Status
+	err  error
+}
+
+func (m *statusMemo) get(ctx context.Context, derive func(context.Context) (map[Object]Status, error)) (map[Object]Status, error) {
+	if ctx.Done() == nil { // not a request: nothing bounds the entry's life
+		return derive(ctx)
+	}
+	m.mu.Lock()
+	e := m.m[ctx]
+	if e == nil {
+		e = &memoEntry{}
+		m.m[ctx] = e
+		context.AfterFunc(ctx, func() { // a request's context ends with the request
+			m.mu.Lock()
+			delete(m.m, ctx)
+			m.mu.Unlock()
+		})
+	}
+	m.mu.Unlock()
+	e.once.Do(func() { e.sts, e.err = derive(ctx) })
+	return e.sts, e.err
 }
 
 // alertInterval is how often alert rules are evaluated; AIMA_ALERT_INTERVAL

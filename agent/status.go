@@ -53,35 +53,39 @@ func (s Status) Map() map[string]any {
 }
 
 // Statuses derives the status of every service and app from the files,
-// one container list and a health probe per running container.
+// one container list, the plan (for conflicts: a name or port held by
+// something aima must not touch) and a health probe per running container.
 func (s *Syncer) Statuses(ctx context.Context) (map[Object]Status, error) {
 	s.mu.Lock()
 	s.init()
 	s.mu.Unlock()
-	rev := ""
-	wanted, err := Render(s.Store, s.Host, rev)
-	if err != nil {
-		return nil, err
-	}
+	res, err := s.plan(ctx, time.Time{})
 	out := map[Object]Status{}
-	obs, oerr := observe(ctx, s.Runtime, s.Instance)
-	if oerr != nil {
-		for _, w := range wanted {
-			out[w.Object] = Status{Status: StatusUnknown, Reason: "docker: " + oerr.Error()}
+	if err != nil {
+		if res.Wanted == nil {
+			return nil, err
 		}
-		if errors.Is(oerr, container.ErrUnavailable) {
+		for _, w := range res.Wanted {
+			out[w.Object] = Status{Status: StatusUnknown, Reason: "docker: " + err.Error()}
+		}
+		if errors.Is(err, container.ErrUnavailable) {
 			return out, nil
 		}
-		return out, oerr
+		return out, err
 	}
-	if _, err := budget(s.Store, wanted, obs); err != nil {
-		return nil, err
+	conflicts := map[Object]string{}
+	for _, c := range res.Plan.Conflicts {
+		o := Object{c.Kind, c.Name}
+		if prev := conflicts[o]; prev != "" {
+			conflicts[o] = prev + "; " + c.Reason
+		} else {
+			conflicts[o] = c.Reason
+		}
 	}
-	s.forgetStable(obs)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for _, w := range wanted {
-		st := s.status(w, obs)
+	for _, w := range res.Wanted {
+		st := s.status(w, res.Observed, conflicts[w.Object])
 		out[w.Object] = st
 		if st.Status == StatusStarting && st.Health == "probing" {
 			wg.Add(1)
@@ -99,11 +103,10 @@ func (s *Syncer) Statuses(ctx context.Context) (map[Object]Status, error) {
 }
 
 // status derives everything but the health probe.
-func (s *Syncer) status(w Wanted, obs Observed) Status {
+func (s *Syncer) status(w Wanted, obs Observed, conflict string) Status {
 	s.mu.Lock()
 	f := s.failures[w.Object]
 	busy := s.busy[w.Object]
-	conflict := s.conflicts[w.Object]
 	restarts := s.restarts[w.Object]
 	s.mu.Unlock()
 	st := Status{Restarts: restarts}

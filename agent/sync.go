@@ -40,11 +40,6 @@ type Syncer struct {
 	recent    map[Object]int       // restarts within crashWindow of each other
 	lastStart map[Object]time.Time // when aima last restarted the container
 	busy      map[Object]string    // "creating" / "starting" while an op runs
-	// conflicts are the objects the last pass's plan left alone, with why
-	// (a port or name held by a container that is not ours to change).
-	// Replaced by every pass: a conflict is re-evaluated, never backed off.
-	conflicts map[Object]string
-	lastPass  time.Time
 }
 
 // failure is why an object could not be converged, and when to try again.
@@ -91,7 +86,6 @@ func (s *Syncer) init() {
 		s.recent = map[Object]int{}
 		s.lastStart = map[Object]time.Time{}
 		s.busy = map[Object]string{}
-		s.conflicts = map[Object]string{}
 	}
 	if s.Log == nil {
 		s.Log = slog.New(slog.DiscardHandler)
@@ -182,16 +176,6 @@ func (s *Syncer) Pass(ctx context.Context) (Result, error) {
 	}
 	s.execute(ctx, &res)
 	s.mu.Lock()
-	s.lastPass = time.Now()
-	s.conflicts = map[Object]string{}
-	for _, c := range res.Plan.Conflicts {
-		o := Object{c.Kind, c.Name}
-		if prev := s.conflicts[o]; prev != "" {
-			s.conflicts[o] = prev + "; " + c.Reason
-		} else {
-			s.conflicts[o] = c.Reason
-		}
-	}
 	// Objects that render with an error are failed (terminal until the files
 	// change); clear failures of objects that are now fine or gone.
 	present := map[Object]bool{}

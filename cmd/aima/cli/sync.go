@@ -2,8 +2,11 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -170,13 +173,18 @@ func reasonOf(st agent.Status, err error) string {
 }
 
 // statuses derives the observed status of every service and app; Docker
-// being down gives "unknown" with the reason, not an error.
+// being down gives "unknown" with the reason, not an error. A running agent
+// is asked first: it knows what this process cannot see in Docker — why a
+// create failed, restart counts, an operation in flight.
 func statuses(ctx context.Context, g *globals) map[agent.Object]agent.Status {
-	_, s, done, err := g.syncer()
+	st, s, done, err := g.syncer()
 	if err != nil {
 		return nil
 	}
 	defer done()
+	if sts, ok := agentStatuses(ctx, st.Dir); ok {
+		return sts
+	}
 	ctx, cancel := context.WithTimeout(ctx, 8*time.Second)
 	defer cancel()
 	sts, _ := s.Statuses(ctx)
@@ -190,4 +198,45 @@ func sortedObjects(m map[agent.Object]agent.Status) []agent.Object {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
 	return out
+}
+
+// agentStatuses asks the agent serving dir (.local/agent.json) for every
+// object's status; ok is false when no agent answers.
+func agentStatuses(ctx context.Context, dir string) (map[agent.Object]agent.Status, bool) {
+	info, ok := agent.ReadAgentInfo(dir)
+	if !ok {
+		return nil, false
+	}
+	ctx, cancel := context.WithTimeout(ctx, 8*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+info.Addr+"/api/status", nil)
+	if err != nil {
+		return nil, false
+	}
+	if tok := os.Getenv("AIMA_TOKEN"); tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, false
+	}
+	defer resp.Body.Close()
+	var doc struct {
+		Dir   string `json:"dir"`
+		Items []struct {
+			Kind string `json:"kind"`
+			Name string `json:"name"`
+			agent.Status
+		} `json:"items"`
+	}
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&doc) != nil || doc.Dir != dir {
+		return nil, false // another agent on that address, or not one at all
+	}
+	out := map[agent.Object]agent.Status{}
+	for _, it := range doc.Items {
+		if it.Status.Status != "" {
+			out[agent.Object{Kind: it.Kind, Name: it.Name}] = it.Status
+		}
+	}
+	return out, true
 }
