@@ -24,7 +24,9 @@ import (
 	"github.com/aima-dev/aima/agent/api"
 	"github.com/aima-dev/aima/agent/container"
 	"github.com/aima-dev/aima/agent/docker"
+	"github.com/aima-dev/aima/agent/pipeline"
 	"github.com/aima-dev/aima/agent/stub"
+	"github.com/aima-dev/aima/agent/unit"
 	"github.com/aima-dev/aima/agent/watch"
 	"github.com/aima-dev/aima/state"
 )
@@ -224,9 +226,11 @@ func Run(ctx context.Context, opts Options) error {
 	if follower != nil {
 		verbs["sync"] = follower.wrapSync(verbs["sync"])
 	}
-	for k, v := range UnitVerbs(st, syncer, kick) {
+	uenv := UnitEnv(st, syncer, kick)
+	for k, v := range unit.Verbs(uenv, unit.Default) {
 		verbs[k] = v
 	}
+	sched := &pipeline.Scheduler{Runner: uenv.Pipelines.(*pipeline.Runner)}
 	perRequest := &statusMemo{m: map[context.Context]*memoEntry{}}
 	srv := api.New(api.Options{
 		Store:   st,
@@ -268,7 +272,8 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	loopCtx, stopLoop := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	wg.Add(5)
+	wg.Add(6)
+	go func() { defer wg.Done(); sched.Run(loopCtx) }()
 	go func() { defer wg.Done(); follower.Run(loopCtx) }()
 	go func() { defer wg.Done(); alerts.Run(loopCtx, alertEvery()) }()
 	go func() { defer wg.Done(); _ = w.Run(loopCtx) }()

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"text/template"
+
+	"github.com/robfig/cron/v3"
 )
 
 // UnitExists, when set, reports whether a pipeline step's unit is known.
@@ -53,6 +55,11 @@ func check(o Object) error {
 		checkEnv(o.Env, add)
 	case *Pipeline:
 		checkSteps(o.Steps, add)
+		if o.Schedule != "" {
+			if _, err := ParseSchedule(o.Schedule); err != nil {
+				add("/schedule", "%q: %v", o.Schedule, err)
+			}
+		}
 	case *Alert:
 		checkAlert(o, add)
 	}
@@ -60,6 +67,19 @@ func check(o Object) error {
 		return &InvalidError{Problems: probs}
 	}
 	return nil
+}
+
+// ParseSchedule parses a pipeline's schedule: standard cron (five fields:
+// minute hour day-of-month month day-of-week, e.g. "*/15 * * * *"), a
+// descriptor (@hourly, @daily, @weekly, @monthly, @yearly) or @every with
+// a duration ("@every 10m"); "CRON_TZ=Europe/Paris 0 6 * * *" picks a time
+// zone (the default is the machine's).
+func ParseSchedule(spec string) (cron.Schedule, error) {
+	sched, err := cron.ParseStandard(spec)
+	if err != nil {
+		return nil, fmt.Errorf("not a schedule (five cron fields such as \"0 * * * *\", @hourly/@daily/..., or @every 10m): %v", err)
+	}
+	return sched, nil
 }
 
 func portOK(s string) bool {

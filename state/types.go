@@ -51,7 +51,7 @@ type Engine struct {
 	Type string `json:"type,omitempty" yaml:"type,omitempty"`
 	// Container image, e.g. vllm/vllm-openai:v0.6.4.
 	Image string `json:"image" yaml:"image"`
-	// Images to try when the main one cannot be had.
+	// Images to use, in order, when the main one is neither present nor pullable (mirrors, older tags); a container made from one is not recreated for it.
 	AlternativeImages []string `json:"alternative_images,omitempty" yaml:"alternative_images,omitempty"`
 	// Entrypoint override.
 	Command []string `json:"command,omitempty" yaml:"command,omitempty"`
@@ -220,7 +220,7 @@ type Pipeline struct {
 	Description string `json:"description,omitempty" yaml:"description,omitempty"`
 	// The steps.
 	Steps []Step `json:"steps" yaml:"steps" jsonschema:"minItems=1"`
-	// Optional cron schedule, e.g. "0 * * * *".
+	// When the agent runs the pipeline by itself: five cron fields (e.g. "*/15 * * * *"), @hourly, @daily, @weekly, @monthly, or "@every 10m". A run is skipped while the previous one still goes; times missed while the agent was down are not caught up.
 	Schedule string `json:"schedule,omitempty" yaml:"schedule,omitempty"`
 }
 

@@ -74,6 +74,7 @@ func init() {
 	unit.Default.Add(unit.Unit{Name: "test.block", Run: func(ctx context.Context, env *unit.Env, p map[string]any) (map[string]any, error) {
 		started.Lock()
 		ch := started.m[unit.String(p, "key")]
+		delete(started.m, unit.String(p, "key")) // announced once
 		started.Unlock()
 		if ch != nil {
 			close(ch)
@@ -434,5 +435,118 @@ steps:
 	}
 	if code, _ := do("POST", "/api/pipeline/run", `{"name": `); code != http.StatusBadRequest {
 		t.Errorf("bad JSON: %d, want 400", code)
+	}
+}
+
+// TestSchedule: a scheduled pipeline runs at its schedule's occurrences
+// (not at once, not for times before the schedule was seen), as a run with
+// trigger "schedule"; an occurrence while the previous run still goes is
+// skipped, not queued; a changed schedule counts from the change; a
+// schedule removed stops the runs.
+func TestSchedule(t *testing.T) {
+	e := newEnv(t)
+	e.create(t, "name: tick\nschedule: \"*/5 * * * *\"\nsteps:\n  - id: a\n    unit: test.echo\n    params: {at: \"${input.scheduled_at}\"}\n")
+	s := &pipeline.Scheduler{Runner: e.r}
+	ctx := context.Background()
+	t0 := time.Date(2026, 11, 25, 10, 1, 0, 0, time.UTC)
+	if got := s.Tick(ctx, t0); len(got) != 0 {
+		t.Fatalf("a run started when the schedule was first seen: %v", got)
+	}
+	if got := s.Tick(ctx, t0.Add(3*time.Minute+59*time.Second)); len(got) != 0 {
+		t.Fatalf("a run started before 10:05: %v", got)
+	}
+	got := s.Tick(ctx, t0.Add(4*time.Minute))
+	if len(got) != 1 {
+		t.Fatalf("no run at 10:05: %v", got)
+	}
+	if again := s.Tick(ctx, t0.Add(4*time.Minute+30*time.Second)); len(again) != 0 {
+		t.Fatalf("a second run for the same occurrence: %v", again)
+	}
+	run := waitRun(t, e, got[0])
+	if run.Trigger != "schedule" || run.Status != pipeline.StatusCompleted || run.Steps[0].Output["at"] != "2026-11-25T10:05:00Z" {
+		t.Errorf("scheduled run: trigger %q status %q output %v", run.Trigger, run.Status, run.Steps[0].Output)
+	}
+
+	// Overlap: a run that blocks makes the next occurrence a skip.
+	e.create(t, "name: slow\nschedule: \"@every 1m\"\nsteps:\n  - id: b\n    unit: test.block\n    params: {key: sched}\n")
+	begun := startedChan("sched")
+	s.Tick(ctx, t0) // seen at t0: first due t0+1m
+	first := s.Tick(ctx, t0.Add(time.Minute))
+	if len(first) != 1 {
+		t.Fatalf("slow did not start at t0+1m: %v", first)
+	}
+	<-begun
+	if skipped := s.Tick(ctx, t0.Add(2*time.Minute)); len(skipped) != 0 {
+		t.Fatalf("a run started while the previous one still runs: %v", skipped)
+	}
+	if _, err := e.r.Cancel(first[0]); err != nil {
+		t.Fatal(err)
+	}
+	if next := s.Tick(ctx, t0.Add(3*time.Minute)); len(next) != 1 {
+		t.Fatalf("no run once the previous one ended: %v", next)
+	} else if _, err := e.r.Cancel(next[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.Delete(state.KindPipeline, "slow", ""); err != nil {
+		t.Fatal(err)
+	}
+
+	// A changed schedule counts from the change; a removed one stops.
+	if err := replace(e.st, "name: tick\nschedule: \"0 12 * * *\"\nsteps:\n  - id: a\n    unit: test.echo\n"); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Tick(ctx, t0.Add(9*time.Minute)); len(got) != 0 { // 10:10 would have been due under */5
+		t.Fatalf("old schedule still in effect: %v", got)
+	}
+	if got := s.Tick(ctx, t0.Add(119*time.Minute)); len(got) != 1 { // 12:00
+		t.Fatalf("new schedule not in effect: %v", got)
+	} else {
+		waitRun(t, e, got[0])
+	}
+	if err := replace(e.st, "name: tick\nsteps:\n  - id: a\n    unit: test.echo\n"); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Tick(ctx, t0.Add(48*time.Hour)); len(got) != 0 {
+		t.Fatalf("a run after the schedule was removed: %v", got)
+	}
+}
+
+// TestScheduleRefusedAtCreate: a bad schedule is an error naming the field.
+func TestScheduleRefusedAtCreate(t *testing.T) {
+	e := newEnv(t)
+	for _, bad := range []string{"every hour", "61 * * * *", "* * * *", "@every banana"} {
+		o, err := state.KindPipeline.Decode("pipelines/p.yaml", []byte(fmt.Sprintf("name: p\nschedule: %q\nsteps:\n  - id: a\n    unit: test.echo\n", bad)))
+		if err == nil {
+			_, err = e.st.Create(state.KindPipeline, o)
+		}
+		var inv *state.InvalidError
+		if !errors.As(err, &inv) || !strings.Contains(err.Error(), "/schedule") {
+			t.Errorf("schedule %q: got %v, want an invalid /schedule", bad, err)
+		}
+	}
+}
+
+// replace rewrites the pipeline named in yaml.
+func replace(st *state.Store, yaml string) error {
+	o, err := state.KindPipeline.Decode("", []byte(yaml))
+	if err != nil {
+		return err
+	}
+	_, err = st.Update(state.KindPipeline, o.ObjectName(), "", func(state.Object) (state.Object, error) { return o, nil })
+	return err
+}
+
+func waitRun(t *testing.T, e *env, id string) *pipeline.Run {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		run, err := e.r.Get(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pipeline.Final(run.Status) || time.Now().After(deadline) {
+			return run
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -50,6 +50,7 @@ type Run struct {
 	Status   string         `json:"status"`
 	Error    string         `json:"error,omitempty"`
 	Input    map[string]any `json:"input,omitempty"`
+	Trigger  string         `json:"trigger,omitempty"` // "schedule" for a run the schedule started; empty when asked for
 	Steps    []Step         `json:"steps"`
 	Created  time.Time      `json:"created"`
 	Started  *time.Time     `json:"started,omitempty"`
@@ -105,8 +106,9 @@ type Runner struct {
 }
 
 type active struct {
-	cancel context.CancelFunc
-	done   chan struct{}
+	pipeline string
+	cancel   context.CancelFunc
+	done     chan struct{}
 }
 
 // New returns a runner for env's store and makes it env's Pipelines, so
@@ -173,6 +175,22 @@ func (r *Runner) Run(ctx context.Context, name string, input map[string]any, wai
 
 // Start starts a run and returns it with a channel closed when it ends.
 func (r *Runner) Start(ctx context.Context, name string, input map[string]any) (*Run, <-chan struct{}, error) {
+	return r.start(ctx, name, input, "")
+}
+
+// Running reports whether this runner has a run of the pipeline going.
+func (r *Runner) Running(name string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, a := range r.active {
+		if a.pipeline == name {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *Runner) start(ctx context.Context, name string, input map[string]any, trigger string) (*Run, <-chan struct{}, error) {
 	depth, _ := ctx.Value(depthKey{}).(int)
 	if depth >= maxDepth {
 		return nil, nil, fmt.Errorf("%w: pipeline %q: pipelines run pipelines %d deep; is one running itself?", state.ErrInvalid, name, depth)
@@ -194,7 +212,7 @@ func (r *Runner) Start(ctx context.Context, name string, input map[string]any) (
 		input = map[string]any{}
 	}
 	now := time.Now()
-	run := &Run{ID: newID(now), Pipeline: name, Revision: e.Revision, Status: StatusPending, Input: input, Created: now, PID: os.Getpid()}
+	run := &Run{ID: newID(now), Pipeline: name, Revision: e.Revision, Status: StatusPending, Input: input, Trigger: trigger, Created: now, PID: os.Getpid()}
 	for _, s := range p.Steps {
 		run.Steps = append(run.Steps, Step{ID: s.ID, Unit: s.Unit, DependsOn: s.DependsOn, Params: s.Params, Status: StatusPending})
 	}
@@ -214,7 +232,7 @@ func (r *Runner) Start(ctx context.Context, name string, input map[string]any) (
 		return nil, nil, err
 	}
 	runCtx, cancel := context.WithCancel(context.WithValue(context.WithoutCancel(ctx), depthKey{}, depth+1))
-	a := &active{cancel: cancel, done: make(chan struct{})}
+	a := &active{pipeline: name, cancel: cancel, done: make(chan struct{})}
 	r.mu.Lock()
 	r.active[run.ID] = a
 	r.mu.Unlock()

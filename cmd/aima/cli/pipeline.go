@@ -68,6 +68,9 @@ func newPipelineVerbs(g *globals) []*cobra.Command {
 			}
 			if items, _ := out["items"].([]map[string]any); g.output == "table" {
 				for _, it := range items {
+					if it["trigger"] == nil {
+						it["trigger"] = "manual"
+					}
 					for _, k := range []string{"created", "finished"} {
 						if t, err := time.Parse(time.RFC3339Nano, fmt.Sprint(it[k])); err == nil {
 							it[k] = t
@@ -75,7 +78,7 @@ func newPipelineVerbs(g *globals) []*cobra.Command {
 					}
 				}
 			}
-			return printUnitOutput(cmd.OutOrStdout(), g, out, []string{"id", "pipeline", "status", "created", "finished", "error"})
+			return printUnitOutput(cmd.OutOrStdout(), g, out, []string{"id", "pipeline", "status", "trigger", "created", "finished", "error"})
 		},
 	}
 
