@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -141,17 +142,16 @@ func (s *Syncer) create(ctx context.Context, op plan.Operation) error {
 	// say it, before the stub image name is resolved to its local tag: an
 	// aima upgrade that rebuilds the stub image does not recreate services.
 	spec.Labels = plan.Labels(*op.Desired, s.Instance)
+	var err error
 	if isStubImage(spec.Image) {
 		if s.StubImage == nil {
 			return fmt.Errorf("image %s: the stub engine image cannot be built here", spec.Image)
 		}
-		tag, err := s.StubImage(ctx)
-		if err != nil {
-			return fmt.Errorf("image %s: %w", spec.Image, err)
+		if spec.Image, err = s.StubImage(ctx); err != nil {
+			return fmt.Errorf("image %s: %w", op.Desired.Spec.Image, err)
 		}
-		spec.Image = tag
-	} else if err := s.pull(ctx, spec.Image); err != nil {
-		return fmt.Errorf("image %s is not available: %w", spec.Image, err)
+	} else if spec.Image, err = s.image(ctx, spec.Image, op.Desired.Alternatives); err != nil {
+		return err
 	}
 	if err := checkPorts(op); err != nil {
 		return err
@@ -181,6 +181,28 @@ func checkPorts(op plan.Operation) error {
 		}
 	}
 	return nil
+}
+
+// image makes the engine's image present and returns it: the main image
+// when it is here or can be pulled, else the first of the alternatives that
+// is or can be. A Docker outage or a stalled pull ends the search (trying
+// more images cannot help); the error names every image tried and why.
+func (s *Syncer) image(ctx context.Context, main string, alternatives []string) (string, error) {
+	var tried []string
+	for _, ref := range append([]string{main}, alternatives...) {
+		err := s.pull(ctx, ref)
+		if err == nil {
+			if ref != main {
+				s.Log.Warn("using an alternative image", "image", ref, "instead_of", main, "because", strings.Join(tried, "; "))
+			}
+			return ref, nil
+		}
+		if !errors.Is(err, container.ErrImage) || len(alternatives) == 0 {
+			return "", fmt.Errorf("image %s is not available: %w", ref, err)
+		}
+		tried = append(tried, fmt.Sprintf("%s: %v", ref, err))
+	}
+	return "", fmt.Errorf("%w: no image of the engine could be had; tried %s", container.ErrImage, strings.Join(tried, "; "))
 }
 
 // pullStall bounds a pull that makes no progress: a registry that drops

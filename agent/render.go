@@ -181,7 +181,7 @@ func renderService(st *state.Store, refs *refs, host Host, svc *state.Service, r
 		}
 	}
 	spec.NanoCPUs = int64(svc.CPUs * 1e9)
-	w.Desired = &plan.Desired{Kind: "service", Name: svc.Name, Spec: spec, Running: true, Revision: revision}
+	w.Desired = &plan.Desired{Kind: "service", Name: svc.Name, Spec: spec, Running: true, Revision: revision, Alternatives: eng.AlternativeImages}
 	return w
 }
 

@@ -660,3 +660,44 @@ func TestPassRenderFailureForgottenWhenFileReverted(t *testing.T) {
 		t.Errorf("NextRetry still set after the file was fixed")
 	}
 }
+
+// TestPassAlternativeImages: when the engine's image cannot be had, the
+// first alternative that can is used, without a recreate on the next pass;
+// when none can, the service fails naming every image tried.
+func TestPassAlternativeImages(t *testing.T) {
+	e := newFakeEnv(t)
+	e.rt.AddImage("mirror.local/eng:1", "eng: started\n")
+	if _, err := e.st.Create(state.KindEngine, &state.Engine{Name: "eng", Image: "registry.invalid/eng:1",
+		AlternativeImages: []string{"registry.invalid/eng:0", "mirror.local/eng:1"}, Port: 8000, GPU: "none"}); err != nil {
+		t.Fatal(err)
+	}
+	obj := addService(t, e.st, "chat", "tiny", "eng", testenv.FreePort(t), nil)
+	res := pass(t, e.s)
+	if err := res.Errors[obj]; err != nil {
+		t.Fatalf("pass with a present alternative failed: %v", err)
+	}
+	if c := e.only(t); c.Image != "mirror.local/eng:1" || c.State != container.StateRunning {
+		t.Errorf("container %s from %s (%s), want running from the alternative mirror.local/eng:1", c.Name, c.Image, c.State)
+	}
+	if res := pass(t, e.s); !res.Plan.Empty() {
+		t.Errorf("a container from an alternative image is recreated:\n%s", res.Plan)
+	}
+
+	if _, err := e.st.Create(state.KindEngine, &state.Engine{Name: "none-here", Image: "registry.invalid/a:1",
+		AlternativeImages: []string{"registry.invalid/b:1"}, Port: 8000, GPU: "none"}); err != nil {
+		t.Fatal(err)
+	}
+	bad := addService(t, e.st, "other", "tiny2", "none-here", testenv.FreePort(t), nil)
+	res = pass(t, e.s)
+	err := res.Errors[bad]
+	if err == nil || !errors.Is(err, container.ErrImage) || !strings.Contains(err.Error(), "registry.invalid/a:1") || !strings.Contains(err.Error(), "registry.invalid/b:1") {
+		t.Errorf("no image available: error %v, want one naming both images", err)
+	}
+	sts, _ := e.s.Statuses(context.Background())
+	if st := sts[bad]; st.Status != agent.StatusFailed || !strings.Contains(st.Reason, "registry.invalid/b:1") {
+		t.Errorf("status %+v, want failed naming the images", st)
+	}
+	if len(e.ours(t)) != 1 {
+		t.Errorf("a failed service left a container: %+v", e.ours(t))
+	}
+}

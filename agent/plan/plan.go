@@ -35,6 +35,10 @@ type Desired struct {
 	// Revision is the git commit the files are at; it goes into the
 	// aima.revision label and never causes a recreate by itself.
 	Revision string
+	// Alternatives are images to use, in order, when Spec.Image cannot be
+	// had (the engine's alternative_images). They are not part of the spec
+	// hash: a container made from one is not recreated for it.
+	Alternatives []string
 }
 
 // Op is the kind of an operation.
