@@ -184,3 +184,38 @@ func TestRepairOnStart(t *testing.T) {
 		t.Errorf("git status: %s", out)
 	}
 }
+
+// TestVerbsCommitAsTheirAuthor: every write made for an API request — a
+// plain create, a service verb, a unit call — is a commit whose author is
+// the request's X-Aima-Author, so `aima log` says who did it.
+func TestVerbsCommitAsTheirAuthor(t *testing.T) {
+	dir, base := startAgent(t)
+	post := func(path, body string) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", base+path, strings.NewReader(body))
+		req.Header.Set("X-Aima-Author", "Ada Lovelace <ada@example.com>")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode >= 300 {
+			t.Fatalf("POST %s: %d %s", path, resp.StatusCode, b)
+		}
+	}
+	post("/api/model/create", `{"name": "m", "source": "ollama", "repo": "tinyllama"}`)
+	// vllm needs a GPU this machine lacks: the service fails, no container.
+	post("/api/service/create", `{"name": "s", "model_id": "m", "engine_type": "vllm"}`)
+	post("/api/service/stop", `{"id": "s"}`)
+	post("/api/unit/call", `{"unit": "skill.disable", "params": {"name": "setup-llm-service"}}`)
+	log := gitOut(t, dir, "log", "-4", "--format=%an <%ae>|%s")
+	for _, line := range strings.Split(strings.TrimSpace(log), "\n") {
+		if !strings.HasPrefix(line, "Ada Lovelace <ada@example.com>|") {
+			t.Errorf("commit not authored by the request's X-Aima-Author: %s", line)
+		}
+	}
+	if !strings.Contains(log, "service stop: s") || !strings.Contains(log, "skill") {
+		t.Errorf("the verbs' commits are missing:\n%s", log)
+	}
+}

@@ -48,7 +48,7 @@ func (u unitServices) SetState(ctx context.Context, kind, name, want string) err
 	if err != nil {
 		return err
 	}
-	_, err = SetState(u.s.Store, k, name, want)
+	_, err = SetState(u.s.Store.For(ctx), k, name, want)
 	return err
 }
 

@@ -107,7 +107,7 @@ func Verbs(st *state.Store, s *Syncer, kick func()) map[string]http.HandlerFunc 
 					api.WriteError(w, fmt.Errorf("%w: id: required", state.ErrInvalid))
 					return
 				}
-				e, err := SetState(st, k, id, want)
+				e, err := SetState(st.For(r.Context()), k, id, want)
 				if err != nil {
 					api.WriteError(w, err)
 					return

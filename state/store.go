@@ -1,6 +1,7 @@
 package state
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -64,6 +65,24 @@ func (s *Store) As(author repo.Signature) *Store {
 	v := *s
 	v.Author = author
 	return &v
+}
+
+type authorKey struct{}
+
+// WithAuthor returns ctx carrying the author of the writes made for it
+// (an API request's X-Aima-Author), for For.
+func WithAuthor(ctx context.Context, author repo.Signature) context.Context {
+	return context.WithValue(ctx, authorKey{}, author)
+}
+
+// For is the view of s whose commits carry the author ctx was given by
+// WithAuthor, or s itself when it carries none. Work started by a request
+// (a unit call, a service start, a pipeline run) commits as its author.
+func (s *Store) For(ctx context.Context) *Store {
+	if a, ok := ctx.Value(authorKey{}).(repo.Signature); ok && a.Name != "" {
+		return s.As(a)
+	}
+	return s
 }
 
 // Open returns the store for dir. It does not create anything: reading a

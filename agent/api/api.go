@@ -188,6 +188,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Body != nil {
 		r.Body = http.MaxBytesReader(sw, r.Body, MaxBody)
 	}
+	if a, err := s.authorOf(r); err == nil { // a bad header fails the write itself, with 400
+		r = r.WithContext(state.WithAuthor(r.Context(), a))
+	}
 	h.ServeHTTP(sw, r)
 }
 

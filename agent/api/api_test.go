@@ -514,9 +514,10 @@ func TestLiveDomains(t *testing.T) {
 	if r := e.do("GET", "/api/remote/list", "").must(t, 200); r.body["total"] != 0.0 {
 		t.Errorf("remote list %s", r.raw)
 	}
-	git(t, e.dir, "remote", "add", "origin", "https://example.com/state.git")
-	if r := e.do("GET", "/api/remote/list", "").must(t, 200); r.body["total"] != 1.0 || r.items()[0]["name"] != "origin" {
-		t.Errorf("remote list %s", r.raw)
+	git(t, e.dir, "remote", "add", "origin", "https://deploy:s3cret-token@example.com/state.git")
+	if r := e.do("GET", "/api/remote/list", "").must(t, 200); r.body["total"] != 1.0 || r.items()[0]["name"] != "origin" ||
+		strings.Contains(string(r.raw), "s3cret") || !strings.Contains(string(r.raw), "deploy:xxxxx@example.com") {
+		t.Errorf("remote list (the password must be redacted) %s", r.raw)
 	}
 	e.do("GET", "/health", "").must(t, 200)
 

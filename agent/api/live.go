@@ -1,15 +1,12 @@
 package api
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
-
-	"github.com/go-git/go-git/v5"
 
 	"github.com/aima-dev/aima/agent/device"
 	"github.com/aima-dev/aima/state"
@@ -83,26 +80,17 @@ func (s *Server) inferenceList(w http.ResponseWriter, r *http.Request) {
 	WriteJSON(w, http.StatusOK, map[string]any{"items": items, "total": len(items)})
 }
 
-// remoteList lists the git remotes of the state repository.
+// remoteList lists the git remotes of the state repository, passwords in
+// their URLs redacted.
 func (s *Server) remoteList(w http.ResponseWriter, r *http.Request) {
 	items := []map[string]any{}
-	g, err := git.PlainOpen(s.st.Dir)
-	switch {
-	case errors.Is(err, git.ErrRepositoryNotExists):
-	case err != nil:
-		WriteError(w, fmt.Errorf("open git repository %s: %w", s.st.Dir, err))
+	remotes, err := s.st.Remotes()
+	if err != nil {
+		WriteError(w, err)
 		return
-	default:
-		remotes, err := g.Remotes()
-		if err != nil {
-			WriteError(w, fmt.Errorf("list remotes of %s: %w", s.st.Dir, err))
-			return
-		}
-		for _, rm := range remotes {
-			c := rm.Config()
-			items = append(items, map[string]any{"id": c.Name, "name": c.Name, "urls": c.URLs})
-		}
-		sort.Slice(items, func(i, j int) bool { return items[i]["name"].(string) < items[j]["name"].(string) })
+	}
+	for _, rm := range remotes {
+		items = append(items, map[string]any{"id": rm.Name, "name": rm.Name, "url": rm.URL, "urls": []string{rm.URL}})
 	}
 	WriteJSON(w, http.StatusOK, map[string]any{"items": items, "total": len(items)})
 }

@@ -153,6 +153,11 @@ func (r *Registry) Call(ctx context.Context, env *Env, name string, params map[s
 	if params == nil {
 		params = map[string]any{}
 	}
+	if st := env.Store.For(ctx); st != env.Store { // writes commit as the caller
+		e := *env
+		e.Store = st
+		env = &e
+	}
 	out, err := u.Run(ctx, env, params)
 	if err != nil {
 		return nil, err
