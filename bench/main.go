@@ -32,6 +32,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -661,8 +662,43 @@ func (e *env) floor(dir string) {
 			s = append(s, ms(d))
 		}
 		f := e.series("floor: aima version, whole process (start-up cost of every CLI call)", s)
-		e.rep.Notes = append(e.rep.Notes, fmt.Sprintf("process start-up floor (`aima version`): median %s, p90 %s — included in every CLI figure above", fmtMs(f.Median), fmtMs(f.P90)))
+		note := fmt.Sprintf("process start-up floor (`aima version`): median %s, p90 %s — included in every CLI figure above", fmtMs(f.Median), fmtMs(f.P90))
+		if m, ok := emptyProcess(); ok {
+			note += fmt.Sprintf("; an empty Go program (`func main() {}`, static) takes %s here: the machine's own exec floor", fmtMs(m))
+		}
+		e.rep.Notes = append(e.rep.Notes, note)
 	})
+}
+
+// emptyProcess builds `func main() {}` and returns the median of 30 runs
+// in ms: what exec and the Go runtime cost on this machine before any of
+// aima's code or its libraries' init functions run.
+func emptyProcess() (float64, bool) {
+	dir, err := os.MkdirTemp("", "aima-bench-empty-")
+	if err != nil {
+		return 0, false
+	}
+	defer os.RemoveAll(dir)
+	if os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module empty\n\ngo 1.21\n"), 0o644) != nil ||
+		os.WriteFile(filepath.Join(dir, "main.go"), []byte("package main\n\nfunc main() {}\n"), 0o644) != nil {
+		return 0, false
+	}
+	bin := filepath.Join(dir, "empty")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir, build.Env = dir, append(os.Environ(), "CGO_ENABLED=0")
+	if build.Run() != nil {
+		return 0, false
+	}
+	var s []float64
+	for range 30 {
+		t0 := time.Now()
+		if exec.Command(bin).Run() != nil {
+			return 0, false
+		}
+		s = append(s, ms(time.Since(t0)))
+	}
+	sort.Float64s(s)
+	return s[len(s)/2], true
 }
 
 // diagnose is run when a CLI figure misses its target: it times the same
