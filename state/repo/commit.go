@@ -183,6 +183,9 @@ func (r *Repo) commit(changes []Change, msg string, author Signature, when time.
 	if err != nil {
 		return "", err
 	}
+	if err := r.syncObjects(); err != nil {
+		return "", err
+	}
 	if err := refLock.commit([]byte(c.String()+"\n"), true); err != nil {
 		return "", fmt.Errorf("update %s: %w", refName, err)
 	}

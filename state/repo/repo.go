@@ -57,6 +57,7 @@ type Repo struct {
 	zwStore       *zlib.Writer            // for objects stored uncompressed
 	index         *cachedIndex            // the index as this Repo last wrote it
 	tmpSerial     uint64
+	unsynced      []string // object files written since the last syncObjects
 }
 
 // Open opens the git repository whose work tree is dir. If dir has no .git,
