@@ -10,9 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
-	"sync"
 
 	"github.com/go-git/go-git/v5/plumbing"
 )
@@ -56,9 +54,10 @@ const storeAbove = 64 << 10
 // directory with thousands of files, are stored uncompressed: deflating a
 // 10,000-entry tree (440 KB, half of it SHA-1 hashes that do not compress)
 // costs ~4 ms and saves ~40 %, and `git gc` packs them with deltas anyway.
-// Objects are fsynced by syncObjects, all at once, just before the ref that
-// makes them reachable is (so a power cut never leaves a ref pointing at an
-// object that did not reach the disk).
+// Each new object is fsynced in the background as soon as it is written
+// (syncObject), and the commit waits for all of them before it writes the
+// ref that makes them reachable (syncObjects): a power cut never leaves a
+// ref pointing at an object that did not reach the disk.
 func (r *Repo) writeObject(obj []byte) (plumbing.Hash, error) {
 	h := plumbing.Hash(sha1.Sum(obj))
 	hx := h.String()
@@ -99,43 +98,49 @@ func (r *Repo) writeObject(obj []byte) (plumbing.Hash, error) {
 		os.Remove(tmp)
 		return h, fmt.Errorf("write object %s: %w", hx, err)
 	}
-	r.unsynced = append(r.unsynced, path)
+	r.syncObject(path)
 	return h, nil
 }
 
-// syncObjects makes the objects written since the last call durable: each
-// file and each directory that got a new name, fsynced in parallel, so the
-// file system can flush them in one journal commit (about the cost of one
-// fsync rather than one per object).
-func (r *Repo) syncObjects() error {
-	if len(r.unsynced) == 0 {
-		return nil
+// syncObject starts making a new object durable — the file, then the
+// directory that got its name — in the background, so that the flush
+// overlaps the rest of the commit; syncObjects waits for all of them. At
+// most 16 run at once.
+func (r *Repo) syncObject(path string) {
+	if r.syncSem == nil {
+		r.syncSem = make(chan struct{}, 16)
 	}
-	targets := slices.Clone(r.unsynced)
-	for _, p := range r.unsynced {
-		if d := filepath.Dir(p); !slices.Contains(targets, d) {
-			targets = append(targets, d)
-		}
-	}
-	errs := make([]error, len(targets))
-	var wg sync.WaitGroup
-	for i, p := range targets {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	r.syncing.Add(1)
+	r.syncSem <- struct{}{}
+	go func() {
+		defer func() { <-r.syncSem; r.syncing.Done() }()
+		for _, p := range []string{path, filepath.Dir(path)} {
 			f, err := os.Open(p)
 			if err == nil {
 				err = f.Sync()
 				f.Close()
 			}
-			errs[i] = err
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+			if err != nil {
+				r.syncMu.Lock()
+				r.syncErr = errors.Join(r.syncErr, err)
+				r.syncMu.Unlock()
+				return
+			}
+		}
+	}()
+}
+
+// syncObjects waits until every object written since the last call is on
+// disk: called before the ref that makes them reachable is written.
+func (r *Repo) syncObjects() error {
+	r.syncing.Wait()
+	r.syncMu.Lock()
+	defer r.syncMu.Unlock()
+	err := r.syncErr
+	r.syncErr = nil
+	if err != nil {
 		return fmt.Errorf("sync objects: %w", err)
 	}
-	r.unsynced = r.unsynced[:0]
 	return nil
 }
 

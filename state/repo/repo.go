@@ -57,7 +57,10 @@ type Repo struct {
 	zwStore       *zlib.Writer            // for objects stored uncompressed
 	index         *cachedIndex            // the index as this Repo last wrote it
 	tmpSerial     uint64
-	unsynced      []string // object files written since the last syncObjects
+	syncing       sync.WaitGroup // object fsyncs in flight (syncObject)
+	syncSem       chan struct{}
+	syncMu        sync.Mutex
+	syncErr       error
 }
 
 // Open opens the git repository whose work tree is dir. If dir has no .git,
