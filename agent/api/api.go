@@ -41,7 +41,9 @@ type Options struct {
 	// Store is the state directory served. Required.
 	Store *state.Store
 	// Token, when set, is the bearer token every request but GET /health
-	// must carry.
+	// must carry: one secret, or named ones, "NAME=SECRET,NAME2=SECRET2";
+	// a write made with a named token commits as NAME unless the request
+	// says X-Aima-Author.
 	Token string
 	// Status, when set, gives the observed fields merged into service and
 	// app items (list, get, status).
@@ -195,11 +197,48 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) authorized(r *http.Request) bool {
+	_, ok := s.tokenName(r)
+	return ok
+}
+
+// tokenName checks r's bearer token against the configured ones and
+// returns the matching token's name ("" for an unnamed token).
+func (s *Server) tokenName(r *http.Request) (string, bool) {
 	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok {
-		return false
+		return "", false
 	}
-	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(s.opts.Token)) == 1
+	got = strings.TrimSpace(got)
+	found, name := false, ""
+	for _, t := range ParseTokens(s.opts.Token) { // every token compared: no early exit to time
+		if subtle.ConstantTimeCompare([]byte(got), []byte(t.Secret)) == 1 {
+			found, name = true, t.Name
+		}
+	}
+	return name, found
+}
+
+// Token is one accepted bearer token; Name is empty for a plain secret.
+type Token struct{ Name, Secret string }
+
+// ParseTokens reads --token / AIMA_TOKEN: a plain secret, or
+// comma-separated NAME=SECRET pairs.
+func ParseTokens(spec string) []Token {
+	spec = strings.TrimSpace(spec)
+	if spec == "" {
+		return nil
+	}
+	if !strings.Contains(spec, "=") {
+		return []Token{{Secret: spec}}
+	}
+	var out []Token
+	for _, part := range strings.Split(spec, ",") {
+		name, secret, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if ok && name != "" && secret != "" {
+			out = append(out, Token{Name: strings.TrimSpace(name), Secret: strings.TrimSpace(secret)})
+		}
+	}
+	return out
 }
 
 // noRoute answers a request no pattern matched: 405 (with Allow) when the
@@ -241,10 +280,14 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 }
 
 // authorOf is the author of a write made by r: the X-Aima-Author header
-// ("Name <email>" or a bare name), else "api".
+// ("Name <email>" or a bare name), else the name of its bearer token, else
+// "api".
 func (s *Server) authorOf(r *http.Request) (repo.Signature, error) {
 	h := strings.TrimSpace(r.Header.Get("X-Aima-Author"))
 	if h == "" {
+		if name, ok := s.tokenName(r); ok && name != "" {
+			return repo.Signature{Name: name, Email: s.author.Email}, nil
+		}
 		return s.author, nil
 	}
 	if a, err := mail.ParseAddress(h); err == nil {

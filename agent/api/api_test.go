@@ -378,6 +378,33 @@ func TestToken(t *testing.T) {
 	}
 }
 
+// TestNamedTokens: with NAME=SECRET tokens each secret is accepted, a
+// write commits as its token's name (X-Aima-Author still wins), and a bad
+// token spec is refused before anything serves.
+func TestNamedTokens(t *testing.T) {
+	e := newEnv(t, api.Options{Token: "ci=c1-secret, ada=ada-secret"})
+	e.token = "wrong"
+	if r := e.do("GET", "/api/model/list", ""); r.code != 401 {
+		t.Errorf("wrong token: %d", r.code)
+	}
+	e.token = "c1-secret"
+	e.do("POST", "/api/model/create", `{"name": "by-ci"}`).must(t, 201)
+	e.token = "ada-secret"
+	e.do("POST", "/api/model/create", `{"name": "by-ada"}`).must(t, 201)
+	e.do("POST", "/api/model/create", `{"name": "by-header"}`, "X-Aima-Author", "Grace <grace@example.com>").must(t, 201)
+	if got := strings.TrimSpace(git(t, e.dir, "log", "-3", "--format=%an|%s")); got != "Grace|model create: by-header\nada|model create: by-ada\nci|model create: by-ci" {
+		t.Errorf("authors:\n%s", got)
+	}
+	for _, bad := range []string{"=x", "a=", "a=,=b"} {
+		if err := api.CheckBind("0.0.0.0:9090", bad); err == nil || !strings.Contains(err.Error(), "token") {
+			t.Errorf("token %q: %v, want a token error", bad, err)
+		}
+	}
+	if err := api.CheckBind("0.0.0.0:9090", "ci=x"); err != nil {
+		t.Errorf("named token refused: %v", err)
+	}
+}
+
 func TestConcurrentCreates(t *testing.T) {
 	e := newEnv(t, api.Options{})
 	const n = 50

@@ -15,6 +15,9 @@ func CheckBind(addr, token string) error {
 	if err != nil {
 		return fmt.Errorf("api address %q: want HOST:PORT, e.g. 127.0.0.1:9090: %w", addr, err)
 	}
+	if strings.TrimSpace(token) != "" && len(ParseTokens(token)) == 0 {
+		return fmt.Errorf("token: want a secret, or NAME=SECRET pairs separated by commas (e.g. ci=s3cret,ada=0ther)")
+	}
 	if token != "" || loopback(host) {
 		return nil
 	}

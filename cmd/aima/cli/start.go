@@ -51,7 +51,7 @@ func newStartCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&o.addr, "addr", "", "API listen address (default: api in aima.yaml, 127.0.0.1:9090)")
-	cmd.Flags().StringVar(&o.token, "token", "", "bearer token required by the API (default $AIMA_TOKEN); required off loopback")
+	cmd.Flags().StringVar(&o.token, "token", "", "bearer token required by the API (default $AIMA_TOKEN): a secret, or NAME=SECRET,NAME2=SECRET2 (writes commit as NAME); required off loopback")
 	cmd.Flags().StringVar(&o.follow, "follow", "", "follow a remote branch, as REMOTE/BRANCH (e.g. origin/main)")
 	cmd.Flags().DurationVar(&o.interval, "interval", agent.DefaultFollowInterval, "with --follow: how often to fetch")
 	cmd.Flags().BoolVarP(&o.verbose, "verbose", "v", false, "log every sync operation and pull progress")

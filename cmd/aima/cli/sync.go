@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/aima-dev/aima/agent"
+	"github.com/aima-dev/aima/agent/api"
 	"github.com/aima-dev/aima/agent/container"
 	"github.com/aima-dev/aima/state"
 )
@@ -215,8 +216,8 @@ func agentStatuses(ctx context.Context, dir string) (map[agent.Object]agent.Stat
 	if err != nil {
 		return nil, false
 	}
-	if tok := os.Getenv("AIMA_TOKEN"); tok != "" {
-		req.Header.Set("Authorization", "Bearer "+tok)
+	if toks := api.ParseTokens(os.Getenv("AIMA_TOKEN")); len(toks) > 0 {
+		req.Header.Set("Authorization", "Bearer "+toks[0].Secret)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
