@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"bufio"
 	"bytes"
 	"compress/zlib"
 	"crypto/sha1"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
 )
@@ -149,6 +151,9 @@ func (r *Repo) syncObjects() error {
 // re-reads the pack list once, since a `git gc` by another process may have
 // packed it since the last look.
 func (r *Repo) readObject(h plumbing.Hash, want plumbing.ObjectType) ([]byte, error) {
+	if b, ok, err := r.readLoose(h, want); ok || err != nil {
+		return b, err
+	}
 	obj, err := r.st.EncodedObject(want, h)
 	if errors.Is(err, plumbing.ErrObjectNotFound) {
 		r.st.Reindex()
@@ -167,6 +172,39 @@ func (r *Repo) readObject(h plumbing.Hash, want plumbing.ObjectType) ([]byte, er
 		return nil, fmt.Errorf("read %s %s: %w", want, h, err)
 	}
 	return b, nil
+}
+
+// readLoose reads a loose object straight into a buffer of the size its
+// header gives: the tree of a directory with 10,000 files is ~500 KB, and
+// go-git's reader grows its buffer by doubling. ok is false when there is
+// no loose object (it may be packed: readObject then asks go-git).
+func (r *Repo) readLoose(h plumbing.Hash, want plumbing.ObjectType) (b []byte, ok bool, err error) {
+	hx := h.String()
+	f, err := os.Open(filepath.Join(r.gitDir, "objects", hx[:2], hx[2:]))
+	if err != nil {
+		return nil, false, nil
+	}
+	defer f.Close()
+	zr, err := zlib.NewReader(bufio.NewReaderSize(f, 32<<10))
+	if err != nil {
+		return nil, true, fmt.Errorf("read %s %s: %w", want, h, err)
+	}
+	defer zr.Close()
+	br := bufio.NewReaderSize(zr, 64)
+	hdr, err := br.ReadString(0)
+	if err != nil {
+		return nil, true, fmt.Errorf("read %s %s: header: %w", want, h, err)
+	}
+	typ, size, _ := strings.Cut(strings.TrimSuffix(hdr, "\x00"), " ")
+	n, err := strconv.Atoi(size)
+	if err != nil || n < 0 || typ != want.String() {
+		return nil, true, fmt.Errorf("read %s %s: bad header %q", want, h, hdr)
+	}
+	b = make([]byte, n)
+	if _, err := io.ReadFull(br, b); err != nil {
+		return nil, true, fmt.Errorf("read %s %s: %w", want, h, err)
+	}
+	return b, true, nil
 }
 
 // entry is one entry of a tree.
