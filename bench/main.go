@@ -50,7 +50,7 @@ import (
 )
 
 var (
-	flagN        = flag.Int("n", 0, "at most this many samples per series (0: the full counts: 30 diff, 10 compose no-op, 10 latency, 30 CLI creates, 100 API creates, 3 starts); use e.g. 3 for a quick run")
+	flagN        = flag.Int("n", 0, "at most this many samples per series (0: the full counts: 30 diff, 10 compose no-op, 20 latency, 30 CLI creates, 100 API creates, 3 starts); use e.g. 3 for a quick run")
 	flagOnly     = flag.String("only", "", "run one part: diff, converge, latency, create or start")
 	flagJSON     = flag.String("json", "", "also write the results as JSON to this file")
 	flagServices = flag.Int("services", 50, "services (containers) in the diff and converge parts")
@@ -1011,7 +1011,7 @@ func (e *env) benchLatency() error {
 	if err != nil {
 		return err
 	}
-	k := samples(10)
+	k := samples(20)
 	ports, err := e.ports(2 * k)
 	if err != nil {
 		return err

@@ -26,7 +26,7 @@ import (
 
 // Defaults for Options.
 const (
-	DefaultDebounce = 25 * time.Millisecond
+	DefaultDebounce = 10 * time.Millisecond
 	DefaultMaxWait  = time.Second
 )
 
