@@ -205,9 +205,9 @@ func parseYAML(file string, data []byte, lineOffset int) (any, map[string][2]int
 		}
 		p := Problem{File: file, Message: strings.TrimPrefix(err.Error(), "yaml: ")}
 		if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
-			p.Line, _ = strconv.Atoi(m[1])
-			p.Line += lineOffset
-			p.Column = 1
+			line, _ := strconv.Atoi(m[1])
+			line, p.Column = syntaxPosition(data, line, m[2])
+			p.Line = line + lineOffset
 			p.Message = m[2]
 		}
 		return nil, nil, &InvalidError{Problems: []Problem{p}}
@@ -222,6 +222,100 @@ func parseYAML(file string, data []byte, lineOffset int) (any, map[string][2]int
 		return nil, nil, err
 	}
 	return v, c.pos, nil
+}
+
+// syntaxPosition points a YAML syntax error at its column. yaml.v3 gives
+// only a line (sometimes the one before: the start of the enclosing
+// construct), so the column is found from the kind of error: the second
+// ": " of "a: b: c", the opening bracket or quote that is never closed,
+// the character that cannot start a token; else the line's first
+// non-blank character.
+func syntaxPosition(data []byte, line int, msg string) (int, int) {
+	lines := strings.Split(string(data), "\n")
+	text := func(n int) string {
+		if n >= 1 && n <= len(lines) {
+			return strings.TrimRight(lines[n-1], "\r")
+		}
+		return ""
+	}
+	firstNonBlank := func(s string) int {
+		if i := strings.IndexFunc(s, func(r rune) bool { return r != ' ' && r != '\t' }); i >= 0 {
+			return i + 1
+		}
+		return 1
+	}
+	// unclosed finds an opener with no closer on the line (ignoring quoted
+	// text), on the reported line or the next.
+	unclosed := func(open, close byte) (int, int, bool) {
+		for _, n := range []int{line, line + 1} {
+			depth, at, quote := 0, -1, byte(0)
+			t := text(n)
+			for i := 0; i < len(t); i++ {
+				c := t[i]
+				switch {
+				case quote != 0:
+					if c == quote {
+						quote = 0
+					}
+				case c == '"' || c == '\'':
+					quote = c
+				case c == '#' && (i == 0 || t[i-1] == ' '):
+					i = len(t)
+				case c == open:
+					if depth == 0 {
+						at = i
+					}
+					depth++
+				case c == close && depth > 0:
+					depth--
+				}
+			}
+			if depth > 0 {
+				return n, at + 1, true
+			}
+		}
+		return 0, 0, false
+	}
+	t := text(line)
+	switch {
+	case strings.Contains(msg, "mapping values are not allowed"):
+		if i := strings.Index(t, ": "); i >= 0 || strings.HasSuffix(t, ":") {
+			if j := strings.Index(t[i+2:], ": "); i >= 0 && j >= 0 {
+				return line, i + 2 + j + 1
+			}
+			if i >= 0 {
+				return line, i + 1
+			}
+			return line, len(t)
+		}
+	case strings.Contains(msg, "expected ',' or ']'"):
+		if n, c, ok := unclosed('[', ']'); ok {
+			return n, c
+		}
+	case strings.Contains(msg, "expected ',' or '}'"):
+		if n, c, ok := unclosed('{', '}'); ok {
+			return n, c
+		}
+	case strings.Contains(msg, "end of stream"), strings.Contains(msg, "quoted scalar"):
+		for _, n := range []int{line, line + 1} {
+			for _, q := range []string{`"`, "'"} {
+				if i := strings.Index(text(n), q); i >= 0 && strings.Count(text(n), q)%2 == 1 {
+					return n, i + 1
+				}
+			}
+		}
+	case strings.Contains(msg, "tab character"):
+		for _, n := range []int{line, line + 1} {
+			if i := strings.IndexByte(text(n), '\t'); i >= 0 {
+				return n, i + 1
+			}
+		}
+	case strings.Contains(msg, "cannot start any token"):
+		if i := strings.IndexAny(t, "@`\t%"); i >= 0 {
+			return line, i + 1
+		}
+	}
+	return line, firstNonBlank(t)
 }
 
 // ptrEscaper escapes a key for a JSON pointer (RFC 6901).

@@ -230,7 +230,12 @@ func TestBadInput(t *testing.T) {
 		name, file, content string
 		want                []string // substrings of the error
 	}{
-		{"malformed yaml", "models/m.yaml", "name: m\nrepo: x\n  bad: y\n", []string{"models/m.yaml:3:1", "mapping values are not allowed"}},
+		{"malformed yaml", "models/m.yaml", "name: m\nrepo: x\n  bad: y\n", []string{"models/m.yaml:3:6", "mapping values are not allowed"}},
+		{"unclosed bracket", "models/m.yaml", "name: m\nsource: ollama\nrepo: [x\n", []string{"models/m.yaml:3:7", "expected ',' or ']'"}},
+		{"unclosed quote", "models/m.yaml", "name: m\nsource: \"ollama\nrepo: x\n", []string{"models/m.yaml:2:9", "end of stream"}},
+		{"two colons", "models/m.yaml", "name: m\nrepo: a: b\n", []string{"models/m.yaml:2:8", "mapping values"}},
+		{"bad token", "models/m.yaml", "name: m\nrepo: @x\n", []string{"models/m.yaml:2:7", "cannot start any token"}},
+		{"tab indent", "models/m.yaml", "name: m\nrepo: x\n\tbad: 1\n", []string{"models/m.yaml:3:1", "tab character"}},
 		{"schema violation", "services/s.yaml", "model: m\nengine: stub\nport: 70000\n", []string{"services/s.yaml:3:7", "/port", "maximum"}},
 		{"enum", "models/m.yaml", "source: dropbox\n", []string{"models/m.yaml:1:9", "/source"}},
 		{"unknown field", "models/m.yaml", "name: m\nsorce: ollama\n", []string{"models/m.yaml:2:1", `unknown field "sorce"`}},
