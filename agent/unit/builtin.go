@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aima-dev/aima/agent/catalog"
+	"github.com/aima-dev/aima/agent/model"
 	"github.com/aima-dev/aima/agent/skill"
 	"github.com/aima-dev/aima/state"
 )
@@ -22,6 +23,8 @@ func addBuiltins(r *Registry) {
 		r.Add(Unit{Name: k.Name + ".delete", Description: "Delete a " + k.Name + " (its file; one commit)", Params: map[string]string{"name": "the " + k.Name}, Run: deleteUnit(k)})
 	}
 	r.Add(Unit{Name: "model.create", Description: "Create a model (params are its fields)", Params: map[string]string{"name": "model name", "source": "ollama, huggingface, ...", "repo": "repository at the source"}, Run: createModel})
+	r.Add(Unit{Name: "model.pull", Description: "Download a model's weights (http, huggingface; checks local) and set its path (one commit)",
+		Params: map[string]string{"name": "the model", "to": "directory for the weights (default .aima/.local/models/<name>)"}, Run: pullModel})
 	r.Add(Unit{Name: "service.create", Description: "Create a service of a model on an engine (name or type); port allocated",
 		Params: map[string]string{"model": "model to serve", "engine": "engine name or type", "name": "service name (default <model>-<engine>)", "port": "host port"}, Run: createService})
 	for _, want := range []string{"running", "stopped"} {
@@ -52,6 +55,21 @@ func addBuiltins(r *Registry) {
 		Params: map[string]string{"name": "the pipeline", "input": "run input, referenced as ${input.x}", "wait": "wait until the run ends"}, Run: pipelineRun})
 	r.Add(Unit{Name: "pipeline.runs", Description: "List a pipeline's runs, newest first", Params: map[string]string{"name": "the pipeline"}, Run: pipelineRuns})
 	r.Add(Unit{Name: "pipeline.cancel", Description: "Cancel a run", Params: map[string]string{"run": "the run id"}, Run: pipelineCancel})
+}
+
+func pullModel(ctx context.Context, env *Env, p map[string]any) (map[string]any, error) {
+	name := String(p, "name", "id")
+	if name == "" {
+		return nil, fmt.Errorf("%w: name: required", state.ErrInvalid)
+	}
+	res, err := model.Pull(ctx, env.Store, name, model.Options{Dir: String(p, "to")})
+	if err != nil {
+		return nil, err
+	}
+	if env.Kick != nil {
+		env.Kick()
+	}
+	return map[string]any{"id": name, "name": name, "path": res.Path, "files": res.Files, "downloaded": res.Downloaded, "bytes": res.Bytes}, nil
 }
 
 func listUnit(k *state.Kind) func(context.Context, *Env, map[string]any) (map[string]any, error) {

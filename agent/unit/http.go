@@ -12,6 +12,7 @@ import (
 // Routes maps the API's domain verbs (served at /api/<key>) to the units
 // that answer them.
 var Routes = map[string]string{
+	"model/pull":      "model.pull",
 	"pipeline/run":    "pipeline.run",
 	"pipeline/runs":   "pipeline.runs",
 	"pipeline/cancel": "pipeline.cancel",

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"strings"
 
@@ -16,6 +17,8 @@ import (
 // command line calls the same unit the API and pipeline steps call.
 func domainVerbs(g *globals, k *state.Kind) []*cobra.Command {
 	switch k {
+	case state.KindModel:
+		return []*cobra.Command{newModelPullCmd(g)}
 	case state.KindPipeline:
 		return newPipelineVerbs(g)
 	case state.KindCatalog:
@@ -66,4 +69,34 @@ func printUnitOutput(w io.Writer, g *globals, out map[string]any, columns []stri
 func joinReasons(v any) string {
 	rs, _ := v.([]string)
 	return strings.Join(rs, "; ")
+}
+
+func newModelPullCmd(g *globals) *cobra.Command {
+	var to string
+	cmd := &cobra.Command{
+		Use:   "pull NAME",
+		Short: "Download a model's weights (source http or huggingface) and set its path, in one commit",
+		Long: "pull downloads the weights of a model whose source is http (its url) or huggingface\n" +
+			"(every file of repo at tag, through $HF_ENDPOINT, default https://huggingface.co, with\n" +
+			"$HF_TOKEN for gated repos) into .aima/.local/models/NAME/ (or --to DIR), verifies a\n" +
+			"sha256 checksum when the model has one, and sets the model's path: services of the\n" +
+			"model are recreated with the weights mounted. Files already present are kept. A local\n" +
+			"model's path is checked; ollama models are pulled by the ollama engine itself.",
+		Example: "  aima model pull qwen2-7b\n  aima model pull tiny --to /data/models/tiny",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			out, err := callUnit(cmd.Context(), g, "model.pull", map[string]any{"name": args[0], "to": to}, false)
+			if err != nil {
+				return fieldError(err)
+			}
+			if g.output != "table" {
+				return printObject(cmd.OutOrStdout(), g.output, out)
+			}
+			files, _ := out["files"].([]string)
+			fmt.Fprintf(cmd.OutOrStdout(), "model/%s: %d file(s), %v bytes, %v downloaded now -> %v\n", args[0], len(files), out["bytes"], out["downloaded"], out["path"])
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&to, "to", "", "directory for the weights (default .aima/.local/models/NAME)")
+	return cmd
 }

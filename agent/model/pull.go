@@ -1,0 +1,342 @@
+// Package model downloads model weights: `aima model pull`.
+//
+// What it does per source, and why:
+//   - http: the file at url is downloaded; a checksum (sha256:HEX) in the
+//     model file is verified before the file is kept.
+//   - huggingface: every file of repo at tag (default main) is downloaded
+//     through the Hub's HTTP API ($HF_ENDPOINT, default
+//     https://huggingface.co; $HF_TOKEN for gated repos), the layout vLLM
+//     and SGLang load from a directory.
+//   - local: nothing is downloaded; the path must exist (and match its
+//     checksum when it is one file).
+//   - ollama and modelscope: refused with the reason. Ollama models are
+//     pulled by the ollama engine itself (it stores them in its own volume);
+//     ModelScope's API is not implemented.
+//
+// Weights go to .aima/.local/models/<name>/ (never in git) unless a
+// directory is given; the model file's path (and size, when empty) is set
+// in one commit, so services of the model are recreated with the weights
+// mounted. A file already present is not downloaded again; a download is
+// written to a .part file and renamed when complete, so an interrupted
+// pull never leaves a truncated file under its real name.
+package model
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/aima-dev/aima/state"
+)
+
+// Result is what a pull did.
+type Result struct {
+	Path       string   `json:"path"`       // what the model's path now is
+	Files      []string `json:"files"`      // files under Path (relative), or Path's base name
+	Downloaded int      `json:"downloaded"` // files fetched now (the others were present)
+	Bytes      int64    `json:"bytes"`      // bytes of all the files
+}
+
+// Options configure Pull.
+type Options struct {
+	// Dir is where the weights go (default .aima/.local/models/<name>).
+	Dir string
+	// Client does the downloads (default: no overall timeout; weights are
+	// large, and ctx bounds the pull).
+	Client *http.Client
+	// Getenv reads HF_ENDPOINT and HF_TOKEN (default os.Getenv).
+	Getenv func(string) string
+	// Progress, when set, is told about each file.
+	Progress func(string)
+}
+
+// Pull downloads the weights of the named model and records their path in
+// its file (one commit, "model pull: NAME").
+func Pull(ctx context.Context, st *state.Store, name string, o Options) (Result, error) {
+	e, err := st.Get(state.KindModel, name)
+	if err != nil {
+		return Result{}, err
+	}
+	m, ok := e.Object.(*state.Model)
+	if !ok || m == nil {
+		return Result{}, fmt.Errorf("%w: model %q: its file is invalid: %v", state.ErrInvalid, name, e.Problem)
+	}
+	if o.Getenv == nil {
+		o.Getenv = os.Getenv
+	}
+	if o.Client == nil {
+		o.Client = &http.Client{}
+	}
+	if o.Progress == nil {
+		o.Progress = func(string) {}
+	}
+	dir := o.Dir
+	if dir == "" {
+		dir = filepath.Join(st.Dir, ".local", "models", name)
+	}
+	if dir, err = filepath.Abs(dir); err != nil {
+		return Result{}, err
+	}
+	var res Result
+	switch m.Source {
+	case "http":
+		res, err = pullHTTP(ctx, m, dir, o)
+	case "huggingface":
+		res, err = pullHF(ctx, m, dir, o)
+	case "local":
+		res, err = checkLocal(m)
+	case "ollama":
+		return Result{}, invalid("/source", "model %q: ollama models are pulled by the ollama engine when its service starts (they live in its own volume); model pull handles http, huggingface and local", name)
+	case "modelscope":
+		return Result{}, invalid("/source", "model %q: pulling from ModelScope is not implemented; download the weights and set path (source: local)", name)
+	default:
+		return Result{}, invalid("/source", "model %q has no source to pull from (http, huggingface or local)", name)
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	if m.Source == "local" || (m.Path == res.Path && m.Size != "") {
+		return res, nil
+	}
+	_, err = st.UpdateMessage(state.KindModel, name, "", "model pull: "+name, func(o state.Object) (state.Object, error) {
+		mm := o.(*state.Model)
+		mm.Path = res.Path
+		if mm.Size == "" {
+			mm.Size = sizeString(res.Bytes)
+		}
+		return mm, nil
+	})
+	return res, err
+}
+
+func invalid(field, format string, args ...any) error {
+	return &state.InvalidError{Problems: []state.Problem{{Field: field, Message: fmt.Sprintf(format, args...)}}}
+}
+
+func pullHTTP(ctx context.Context, m *state.Model, dir string, o Options) (Result, error) {
+	u, err := url.Parse(m.URL)
+	if m.URL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+		return Result{}, invalid("/url", "model %q: source http needs an http(s) url, have %q", m.Name, m.URL)
+	}
+	base := path.Base(u.Path)
+	if base == "." || base == "/" || !filepath.IsLocal(base) {
+		base = m.Name
+	}
+	dst := filepath.Join(dir, base)
+	n, fetched, err := fetch(ctx, o, m.URL, dst, m.Checksum, nil)
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{Path: dst, Files: []string{base}, Downloaded: fetched, Bytes: n}, nil
+}
+
+// hfSibling is one file of a Hub repository revision.
+type hfSibling struct {
+	Name string `json:"rfilename"`
+}
+
+func pullHF(ctx context.Context, m *state.Model, dir string, o Options) (Result, error) {
+	if m.Repo == "" || strings.Count(m.Repo, "/") > 1 || strings.Contains(m.Repo, "..") {
+		return Result{}, invalid("/repo", "model %q: source huggingface needs repo as OWNER/NAME, have %q", m.Name, m.Repo)
+	}
+	endpoint := strings.TrimRight(o.Getenv("HF_ENDPOINT"), "/")
+	if endpoint == "" {
+		endpoint = "https://huggingface.co"
+	}
+	rev := m.Tag
+	if rev == "" {
+		rev = "main"
+	}
+	auth := http.Header{}
+	if tok := o.Getenv("HF_TOKEN"); tok != "" {
+		auth.Set("Authorization", "Bearer "+tok)
+	}
+	info := endpoint + "/api/models/" + m.Repo + "/revision/" + url.PathEscape(rev)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, info, nil)
+	if err != nil {
+		return Result{}, err
+	}
+	req.Header = auth.Clone()
+	resp, err := o.Client.Do(req)
+	if err != nil {
+		return Result{}, fmt.Errorf("model %q: ask %s for %s@%s: %w", m.Name, endpoint, m.Repo, rev, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return Result{}, fmt.Errorf("model %q: %s answers %s for %s@%s%s", m.Name, endpoint, resp.Status, m.Repo, rev, hint(resp.StatusCode))
+	}
+	var doc struct {
+		Siblings []hfSibling `json:"siblings"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(&doc); err != nil {
+		return Result{}, fmt.Errorf("model %q: the file list of %s@%s: %w", m.Name, m.Repo, rev, err)
+	}
+	if len(doc.Siblings) == 0 {
+		return Result{}, fmt.Errorf("model %q: %s@%s has no files", m.Name, m.Repo, rev)
+	}
+	res := Result{Path: dir}
+	for _, s := range doc.Siblings {
+		if !filepath.IsLocal(filepath.FromSlash(s.Name)) {
+			return Result{}, fmt.Errorf("model %q: %s@%s lists a file outside the repository: %q", m.Name, m.Repo, rev, s.Name)
+		}
+		src := endpoint + "/" + m.Repo + "/resolve/" + url.PathEscape(rev) + "/" + escapePath(s.Name)
+		n, fetched, err := fetch(ctx, o, src, filepath.Join(dir, filepath.FromSlash(s.Name)), "", auth)
+		if err != nil {
+			return Result{}, fmt.Errorf("model %q: %w", m.Name, err)
+		}
+		res.Files = append(res.Files, s.Name)
+		res.Downloaded += fetched
+		res.Bytes += n
+	}
+	return res, nil
+}
+
+func hint(code int) string {
+	switch code {
+	case http.StatusUnauthorized, http.StatusForbidden:
+		return " (a gated or private repository: set HF_TOKEN)"
+	case http.StatusNotFound:
+		return " (check repo and tag)"
+	}
+	return ""
+}
+
+func escapePath(p string) string {
+	parts := strings.Split(p, "/")
+	for i, s := range parts {
+		parts[i] = url.PathEscape(s)
+	}
+	return strings.Join(parts, "/")
+}
+
+// fetch downloads src to dst unless dst exists, verifying checksum
+// ("sha256:HEX") when given. It returns dst's size and 1 when it
+// downloaded, 0 when the file was there.
+func fetch(ctx context.Context, o Options, src, dst, checksum string, header http.Header) (int64, int, error) {
+	if fi, err := os.Stat(dst); err == nil && fi.Mode().IsRegular() {
+		if err := verify(dst, checksum); err != nil {
+			return 0, 0, err
+		}
+		o.Progress(fmt.Sprintf("%s: present", filepath.Base(dst)))
+		return fi.Size(), 0, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return 0, 0, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, src, nil)
+	if err != nil {
+		return 0, 0, err
+	}
+	if header != nil {
+		req.Header = header.Clone()
+	}
+	resp, err := o.Client.Do(req)
+	if err != nil {
+		return 0, 0, fmt.Errorf("download %s: %w", src, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, 0, fmt.Errorf("download %s: %s%s", src, resp.Status, hint(resp.StatusCode))
+	}
+	part := dst + ".part"
+	f, err := os.Create(part)
+	if err != nil {
+		return 0, 0, err
+	}
+	h := sha256.New()
+	start := time.Now()
+	n, err := io.Copy(io.MultiWriter(f, h), resp.Body)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && resp.ContentLength >= 0 && n != resp.ContentLength {
+		err = fmt.Errorf("got %d of %d bytes", n, resp.ContentLength)
+	}
+	if err == nil && checksum != "" {
+		err = matches(checksum, h.Sum(nil))
+	}
+	if err != nil {
+		os.Remove(part)
+		return 0, 0, fmt.Errorf("download %s: %w", src, err)
+	}
+	if err := os.Rename(part, dst); err != nil {
+		os.Remove(part)
+		return 0, 0, err
+	}
+	o.Progress(fmt.Sprintf("%s: %d bytes in %s", filepath.Base(dst), n, time.Since(start).Round(time.Millisecond)))
+	return n, 1, nil
+}
+
+func checkLocal(m *state.Model) (Result, error) {
+	if m.Path == "" {
+		return Result{}, invalid("/path", "model %q: source local needs path (a file or directory on this machine)", m.Name)
+	}
+	fi, err := os.Stat(m.Path)
+	if err != nil {
+		return Result{}, invalid("/path", "model %q: %v", m.Name, err)
+	}
+	res := Result{Path: m.Path, Files: []string{filepath.Base(m.Path)}}
+	if fi.Mode().IsRegular() {
+		res.Bytes = fi.Size()
+		if err := verify(m.Path, m.Checksum); err != nil {
+			return Result{}, err
+		}
+	}
+	return res, nil
+}
+
+func verify(file, checksum string) error {
+	if checksum == "" {
+		return nil
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return err
+	}
+	if err := matches(checksum, h.Sum(nil)); err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	return nil
+}
+
+func matches(checksum string, sum []byte) error {
+	want, ok := strings.CutPrefix(strings.ToLower(checksum), "sha256:")
+	if !ok {
+		return invalid("/checksum", "%q: only sha256:HEX checksums are supported", checksum)
+	}
+	if got := hex.EncodeToString(sum); got != want {
+		return errors.New("checksum mismatch: the file's sha256 is " + got + ", the model says " + want)
+	}
+	return nil
+}
+
+func sizeString(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1fGi", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1fMi", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1fKi", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d", n)
+}

@@ -1,0 +1,222 @@
+package model_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aima-dev/aima/agent/model"
+	"github.com/aima-dev/aima/state"
+)
+
+func newStore(t *testing.T) *state.Store {
+	t.Helper()
+	st, err := state.Open(filepath.Join(t.TempDir(), ".aima"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Init(); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func create(t *testing.T, st *state.Store, m *state.Model) {
+	t.Helper()
+	if _, err := st.Create(state.KindModel, m); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func lastCommit(t *testing.T, st *state.Store) string {
+	t.Helper()
+	out, err := exec.Command("git", "-C", st.Dir, "log", "-1", "--format=%s").CombinedOutput()
+	if err != nil {
+		t.Fatalf("git log: %v %s", err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func sum(b string) string {
+	h := sha256.Sum256([]byte(b))
+	return "sha256:" + hex.EncodeToString(h[:])
+}
+
+// hub is a small Hugging Face Hub: the revision API and resolve URLs.
+func hub(t *testing.T, repo, rev string, files map[string]string, token string) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if token != "" && r.Header.Get("Authorization") != "Bearer "+token {
+			http.Error(w, "gated", http.StatusUnauthorized)
+			return
+		}
+		switch {
+		case r.URL.Path == "/api/models/"+repo+"/revision/"+rev:
+			var sib []string
+			for name := range files {
+				sib = append(sib, fmt.Sprintf(`{"rfilename": %q}`, name))
+			}
+			fmt.Fprintf(w, `{"id": %q, "siblings": [%s]}`, repo, strings.Join(sib, ","))
+		case strings.HasPrefix(r.URL.Path, "/"+repo+"/resolve/"+rev+"/"):
+			body, ok := files[strings.TrimPrefix(r.URL.Path, "/"+repo+"/resolve/"+rev+"/")]
+			if !ok {
+				http.NotFound(w, r)
+				return
+			}
+			fmt.Fprint(w, body)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestPullHuggingFace: every file of the repo at the tag lands under the
+// model's directory (nested paths too), the model's path and size are set
+// in one commit, and a second pull downloads nothing and commits nothing.
+func TestPullHuggingFace(t *testing.T) {
+	st := newStore(t)
+	files := map[string]string{"config.json": `{"a": 1}`, "model.safetensors": strings.Repeat("w", 4096), "tokenizer/vocab.txt": "a\nb\n"}
+	srv := hub(t, "org/tiny", "v1", files, "hf_secret")
+	create(t, st, &state.Model{Name: "tiny", Source: "huggingface", Repo: "org/tiny", Tag: "v1"})
+	env := map[string]string{"HF_ENDPOINT": srv.URL, "HF_TOKEN": "hf_secret"}
+	opts := model.Options{Getenv: func(k string) string { return env[k] }}
+
+	res, err := model.Pull(context.Background(), st, "tiny", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := filepath.Join(st.Dir, ".local", "models", "tiny")
+	if res.Path != want || res.Downloaded != 3 || len(res.Files) != 3 {
+		t.Errorf("result %+v, want 3 files downloaded into %s", res, want)
+	}
+	for name, body := range files {
+		if b, err := os.ReadFile(filepath.Join(want, filepath.FromSlash(name))); err != nil || string(b) != body {
+			t.Errorf("%s: %q %v", name, b, err)
+		}
+	}
+	e, _ := st.Get(state.KindModel, "tiny")
+	if m := e.Object.(*state.Model); m.Path != want || m.Size == "" {
+		t.Errorf("model after pull: path %q size %q", m.Path, m.Size)
+	}
+	if c := lastCommit(t, st); c != "model pull: tiny" {
+		t.Errorf("last commit %q", c)
+	}
+	head := e.Revision
+
+	res, err = model.Pull(context.Background(), st, "tiny", opts)
+	if err != nil || res.Downloaded != 0 {
+		t.Errorf("second pull: %+v %v, want nothing downloaded", res, err)
+	}
+	if e2, _ := st.Get(state.KindModel, "tiny"); e2.Revision != head {
+		t.Errorf("a second pull committed again")
+	}
+
+	// Without the token the gated repository says why.
+	env["HF_TOKEN"] = ""
+	create(t, st, &state.Model{Name: "tiny2", Source: "huggingface", Repo: "org/tiny", Tag: "v1"})
+	if _, err := model.Pull(context.Background(), st, "tiny2", opts); err == nil || !strings.Contains(err.Error(), "HF_TOKEN") {
+		t.Errorf("gated pull without token: %v", err)
+	}
+}
+
+// TestPullRefusesPathsOutsideTheRepo: a file list naming ../x is refused
+// and nothing is written outside the model directory.
+func TestPullRefusesPathsOutsideTheRepo(t *testing.T) {
+	st := newStore(t)
+	srv := hub(t, "org/evil", "main", map[string]string{"../../escape.txt": "x"}, "")
+	create(t, st, &state.Model{Name: "evil", Source: "huggingface", Repo: "org/evil"})
+	_, err := model.Pull(context.Background(), st, "evil", model.Options{Getenv: func(k string) string {
+		if k == "HF_ENDPOINT" {
+			return srv.URL
+		}
+		return ""
+	}})
+	if err == nil || !strings.Contains(err.Error(), "outside the repository") {
+		t.Errorf("err %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(st.Dir, ".local", "escape.txt")); err == nil {
+		t.Error("a file was written outside the model directory")
+	}
+}
+
+// TestPullHTTP: the checksum is verified (a mismatch keeps nothing, not
+// even a partial file), a cut-off body leaves nothing under the real name,
+// and a good download sets the path to the file.
+func TestPullHTTP(t *testing.T) {
+	st := newStore(t)
+	const body = "GGUF weights"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/tiny.gguf":
+			fmt.Fprint(w, body)
+		case "/cut.gguf":
+			w.Header().Set("Content-Length", "1000")
+			fmt.Fprint(w, "only a little")
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+
+	create(t, st, &state.Model{Name: "bad-sum", Source: "http", URL: srv.URL + "/tiny.gguf", Checksum: sum("something else")})
+	if _, err := model.Pull(context.Background(), st, "bad-sum", model.Options{Dir: dir}); err == nil || !strings.Contains(err.Error(), "checksum mismatch") {
+		t.Errorf("checksum mismatch: %v", err)
+	}
+	create(t, st, &state.Model{Name: "cut", Source: "http", URL: srv.URL + "/cut.gguf"})
+	if _, err := model.Pull(context.Background(), st, "cut", model.Options{Dir: dir}); err == nil {
+		t.Error("a truncated download succeeded")
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("failed downloads left files: %v", left)
+	}
+
+	create(t, st, &state.Model{Name: "tiny", Source: "http", URL: srv.URL + "/tiny.gguf", Checksum: sum(body)})
+	res, err := model.Pull(context.Background(), st, "tiny", model.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Path != filepath.Join(dir, "tiny.gguf") || res.Bytes != int64(len(body)) {
+		t.Errorf("result %+v", res)
+	}
+	e, _ := st.Get(state.KindModel, "tiny")
+	if m := e.Object.(*state.Model); m.Path != res.Path {
+		t.Errorf("path %q, want %q", m.Path, res.Path)
+	}
+}
+
+// TestPullOtherSources: local checks the path; ollama and modelscope say
+// why they are not pulled here; each error names the field.
+func TestPullOtherSources(t *testing.T) {
+	st := newStore(t)
+	f := filepath.Join(t.TempDir(), "w.gguf")
+	os.WriteFile(f, []byte("w"), 0o644)
+	create(t, st, &state.Model{Name: "loc", Source: "local", Path: f, Checksum: sum("w")})
+	if res, err := model.Pull(context.Background(), st, "loc", model.Options{}); err != nil || res.Path != f || res.Downloaded != 0 {
+		t.Errorf("local: %+v %v", res, err)
+	}
+	create(t, st, &state.Model{Name: "gone", Source: "local", Path: "/nonexistent/w.gguf"})
+	create(t, st, &state.Model{Name: "ol", Source: "ollama", Repo: "tinyllama"})
+	create(t, st, &state.Model{Name: "ms", Source: "modelscope", Repo: "a/b"})
+	for name, field := range map[string]string{"gone": "/path", "ol": "/source", "ms": "/source"} {
+		_, err := model.Pull(context.Background(), st, name, model.Options{})
+		var inv *state.InvalidError
+		if !errors.As(err, &inv) || !strings.Contains(err.Error(), field) {
+			t.Errorf("%s: %v, want an invalid %s", name, err, field)
+		}
+	}
+	if _, err := model.Pull(context.Background(), st, "nope", model.Options{}); !errors.Is(err, state.ErrNotFound) {
+		t.Errorf("missing model: %v", err)
+	}
+}
