@@ -49,7 +49,7 @@ func NewSyncer(st *state.Store, log *slog.Logger) (*Syncer, *docker.Runtime, err
 		Runtime:   rt,
 		Instance:  set.Instance,
 		Prune:     set.Prune == nil || *set.Prune,
-		Host:      Host{GPUs: DetectGPUs()},
+		Host:      Host{GPUs: CachedGPUs(st.Dir, false)},
 		StubImage: StubImageFunc(rt),
 		Log:       log,
 	}
@@ -208,6 +208,7 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
+	syncer.Host.GPUs = CachedGPUs(st.Dir, true) // the agent asks nvidia-smi afresh
 	defer rt.Close()
 	resync := 30 * time.Second
 	if d, err := time.ParseDuration(set.Resync); err == nil && d > 0 {

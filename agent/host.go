@@ -2,10 +2,53 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/aima-dev/aima/state"
 )
+
+// hostGPUs is .aima/.local/gpus.json: the GPU count of this boot.
+type hostGPUs struct {
+	Boot string `json:"boot"`
+	GPUs int    `json:"gpus"`
+}
+
+// bootID identifies this boot of the machine ("" where it cannot be read).
+func bootID() string {
+	b, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// CachedGPUs is DetectGPUs remembered per boot in dir/.local/gpus.json:
+// nvidia-smi takes tens of milliseconds on a GPU machine, too long for
+// every `aima diff`, and GPUs do not come and go while the machine is up.
+// refresh asks nvidia-smi again (the agent does at start).
+func CachedGPUs(dir string, refresh bool) int {
+	path := filepath.Join(dir, ".local", "gpus.json")
+	boot := bootID()
+	if !refresh && boot != "" {
+		var c hostGPUs
+		if b, err := os.ReadFile(path); err == nil && json.Unmarshal(b, &c) == nil && c.Boot == boot {
+			return c.GPUs
+		}
+	}
+	n := DetectGPUs()
+	if _, err := os.Stat(dir); err == nil && boot != "" { // never creates the state directory
+		if b, err := json.Marshal(hostGPUs{Boot: boot, GPUs: n}); err == nil {
+			_ = os.MkdirAll(filepath.Dir(path), 0o755)
+			_ = state.WriteFile(path, append(b, '\n'))
+		}
+	}
+	return n
+}
 
 // DetectGPUs counts the NVIDIA GPUs that nvidia-smi lists; 0 when there is
 // no nvidia-smi or it fails (a machine without a GPU is a normal answer).
