@@ -176,7 +176,13 @@ type agentProc struct {
 // test if it still runs.
 func (e *aimaEnv) startAgent(extraEnv ...string) *agentProc {
 	e.t.Helper()
-	c := e.command(context.Background(), "start", "--addr", e.addr)
+	return e.startAgentArgs(nil, extraEnv...)
+}
+
+// startAgentArgs is startAgent with more arguments for `aima start`.
+func (e *aimaEnv) startAgentArgs(args []string, extraEnv ...string) *agentProc {
+	e.t.Helper()
+	c := e.command(context.Background(), append([]string{"start", "--addr", e.addr}, args...)...)
 	c.Env = append(c.Env, extraEnv...)
 	p := &agentProc{cmd: c, out: &lockedBuffer{}, done: make(chan struct{})}
 	c.Stdout, c.Stderr = p.out, p.out
