@@ -62,10 +62,14 @@ func TestCrashDuringSync(t *testing.T) {
 	}
 
 	// A container created but never started, and one that exited, while
-	// the agent is down.
-	if len(current) < 2 {
-		t.Fatalf("want at least two services, have %v", current)
+	// the agent is down. An early kill may have left fewer than two
+	// services: make up the difference (the agent is up).
+	for i := 0; len(current) < 2; i++ {
+		n := fmt.Sprintf("sync-extra-%d", i)
+		e.mustCall("POST", "/api/service/create", fmt.Sprintf(`{"name": %q, "model": "sync-model", "engine": "stub"}`, n), http.StatusCreated)
+		current = append(current, n)
 	}
+	e.waitExactly(current, "before the created/exited setup")
 	agent.kill()
 	ctx := context.Background()
 	created, exited := current[0], current[1]
