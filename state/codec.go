@@ -208,7 +208,7 @@ func parseYAML(file string, data []byte, lineOffset int) (any, map[string][2]int
 			line, _ := strconv.Atoi(m[1])
 			line, p.Column = syntaxPosition(data, line, m[2])
 			p.Line = line + lineOffset
-			p.Message = m[2]
+			p.Message = m[2] + syntaxHint(m[2])
 		}
 		return nil, nil, &InvalidError{Problems: []Problem{p}}
 	}
@@ -316,6 +316,18 @@ func syntaxPosition(data []byte, line int, msg string) (int, int) {
 		}
 	}
 	return line, firstNonBlank(t)
+}
+
+// syntaxHint explains the errors yaml.v3 reports at the start of the
+// enclosing block rather than at the line at fault.
+func syntaxHint(msg string) string {
+	switch {
+	case strings.Contains(msg, "expected '-' indicator"):
+		return " (a line of the list that starts here is indented differently from its items)"
+	case strings.Contains(msg, "did not find expected key"):
+		return " (a line of the mapping that starts here is indented differently from its keys)"
+	}
+	return ""
 }
 
 // ptrEscaper escapes a key for a JSON pointer (RFC 6901).

@@ -235,6 +235,7 @@ func TestBadInput(t *testing.T) {
 		{"unclosed quote", "models/m.yaml", "name: m\nsource: \"ollama\nrepo: x\n", []string{"models/m.yaml:2:9", "end of stream"}},
 		{"two colons", "models/m.yaml", "name: m\nrepo: a: b\n", []string{"models/m.yaml:2:8", "mapping values"}},
 		{"bad token", "models/m.yaml", "name: m\nrepo: @x\n", []string{"models/m.yaml:2:7", "cannot start any token"}},
+		{"bad list indent", "pipelines/p.yaml", "steps:\n  - id: a\n   unit: x\n", []string{"pipelines/p.yaml:1:1", "indented differently from its items"}},
 		{"tab indent", "models/m.yaml", "name: m\nrepo: x\n\tbad: 1\n", []string{"models/m.yaml:3:1", "tab character"}},
 		{"schema violation", "services/s.yaml", "model: m\nengine: stub\nport: 70000\n", []string{"services/s.yaml:3:7", "/port", "maximum"}},
 		{"enum", "models/m.yaml", "source: dropbox\n", []string{"models/m.yaml:1:9", "/source"}},
