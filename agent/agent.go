@@ -135,6 +135,7 @@ func Run(ctx context.Context, opts Options) error {
 		return fmt.Errorf("state directory %s: %w", st.Dir, err)
 	}
 	problems := &problemSet{}
+	sched := &pipeline.Scheduler{} // its Runner is set with the units below
 	trigger := make(chan struct{}, 1)
 	kick := func() {
 		select {
@@ -158,6 +159,7 @@ func Run(ctx context.Context, opts Options) error {
 			for _, p := range rec.Problems {
 				log.Warn("invalid file (not applied; the last committed version stays in effect)", "problem", p.String())
 			}
+			sched.Invalidate()
 			kick()
 		},
 		OnError: func(err error) { log.Warn("watch", "error", err) },
@@ -204,11 +206,11 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	// 2. Docker and the syncer. Docker may be down: the agent serves anyway
 	//    and converges when it returns.
+	CachedGPUs(st.Dir, true) // the agent asks nvidia-smi afresh; NewSyncer reads the answer
 	syncer, rt, err := NewSyncer(st, log)
 	if err != nil {
 		return err
 	}
-	syncer.Host.GPUs = CachedGPUs(st.Dir, true) // the agent asks nvidia-smi afresh
 	defer rt.Close()
 	resync := 30 * time.Second
 	if d, err := time.ParseDuration(set.Resync); err == nil && d > 0 {
@@ -231,7 +233,7 @@ func Run(ctx context.Context, opts Options) error {
 	for k, v := range unit.Verbs(uenv, unit.Default) {
 		verbs[k] = v
 	}
-	sched := &pipeline.Scheduler{Runner: uenv.Pipelines.(*pipeline.Runner)}
+	sched.Runner = uenv.Pipelines.(*pipeline.Runner)
 	perRequest := &statusMemo{m: map[context.Context]*memoEntry{}}
 	srv := api.New(api.Options{
 		Store:   st,

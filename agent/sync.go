@@ -100,18 +100,24 @@ func (s *Syncer) Plan(ctx context.Context) (Result, error) {
 	s.mu.Lock()
 	s.init()
 	s.mu.Unlock()
-	return s.plan(ctx, time.Time{})
+	return s.plan(ctx, time.Time{}, s.head())
 }
 
-// plan renders the files, observes Docker and diffs. Objects that cannot be
-// rendered, or are backing off after a failure (unless now is zero), are
-// held: left out of both sides, so the planner neither creates them nor
-// removes their containers as orphans.
-func (s *Syncer) plan(ctx context.Context, now time.Time) (Result, error) {
-	rev := ""
+// head is the commit the files are at ("" before the first one): the
+// aima.revision label of the containers a pass creates.
+func (s *Syncer) head() string {
 	if r, err := s.Store.Repo(); err == nil {
-		rev, _ = r.Head()
+		rev, _ := r.Head()
+		return rev
 	}
+	return ""
+}
+
+// plan renders the files at revision rev, observes Docker and diffs.
+// Objects that cannot be rendered, or are backing off after a failure
+// (unless now is zero), are held: left out of both sides, so the planner
+// neither creates them nor removes their containers as orphans.
+func (s *Syncer) plan(ctx context.Context, now time.Time, rev string) (Result, error) {
 	wanted, err := Render(s.Store, s.Host, rev)
 	if err != nil {
 		return Result{}, err
@@ -170,7 +176,7 @@ func (s *Syncer) Pass(ctx context.Context) (Result, error) {
 		return Result{}, err
 	}
 	defer unlock()
-	res, err := s.plan(ctx, time.Now())
+	res, err := s.plan(ctx, time.Now(), s.head())
 	if err != nil {
 		return res, err
 	}

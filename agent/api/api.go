@@ -80,6 +80,7 @@ type Server struct {
 	mux     *http.ServeMux
 	metrics *Metrics
 	author  repo.Signature // default author of API writes
+	tokens  []Token        // Options.Token, parsed
 
 	// detect finds the machine's devices; a field so tests can replace it.
 	detect func(ctx context.Context) Device
@@ -95,6 +96,7 @@ func New(opts Options) *Server {
 		opts:   opts,
 		st:     opts.Store,
 		author: repo.Signature{Name: "api", Email: opts.Store.Author.Email},
+		tokens: ParseTokens(opts.Token),
 		detect: detectDevice,
 	}
 	if s.author.Email == "" {
@@ -210,7 +212,7 @@ func (s *Server) tokenName(r *http.Request) (string, bool) {
 	}
 	got = strings.TrimSpace(got)
 	found, name := false, ""
-	for _, t := range ParseTokens(s.opts.Token) { // every token compared: no early exit to time
+	for _, t := range s.tokens { // every token compared: no early exit to time
 		if subtle.ConstantTimeCompare([]byte(got), []byte(t.Secret)) == 1 {
 			found, name = true, t.Name
 		}

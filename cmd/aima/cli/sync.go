@@ -178,16 +178,18 @@ func reasonOf(st agent.Status, err error) string {
 // is asked first: it knows what this process cannot see in Docker — why a
 // create failed, restart counts, an operation in flight.
 func statuses(ctx context.Context, g *globals) map[agent.Object]agent.Status {
-	if st, err := g.store(); err == nil {
-		if sts, ok := agentStatuses(ctx, st.Dir); ok {
-			return sts
-		}
-	}
-	_, s, done, err := g.syncer()
+	st, err := g.store()
 	if err != nil {
 		return nil
 	}
-	defer done()
+	if sts, ok := agentStatuses(ctx, st.Dir); ok {
+		return sts
+	}
+	s, rt, err := agent.NewSyncer(st, nil)
+	if err != nil {
+		return nil
+	}
+	defer rt.Close()
 	ctx, cancel := context.WithTimeout(ctx, 8*time.Second)
 	defer cancel()
 	sts, _ := s.Statuses(ctx)
