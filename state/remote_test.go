@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aima-dev/aima/internal/testenv"
 	"github.com/aima-dev/aima/state"
 )
 
@@ -43,7 +44,7 @@ func bareRemote(t *testing.T) string {
 // repository, and the repository's file:// URL.
 func published(t *testing.T) (*state.Store, string) {
 	t.Helper()
-	a := newStore(t)
+	a := testenv.NewStore(t)
 	mustCreate(t, a, state.KindModel, &state.Model{Name: "m1", Source: "ollama", Repo: "tinyllama"})
 	url := "file://" + bareRemote(t)
 	if err := a.AddRemote("origin", url); err != nil {
@@ -382,7 +383,7 @@ func TestRemoteOverHTTP(t *testing.T) {
 	srv := gitHTTP(t, filepath.Dir(bare), "s3cret-token")
 	url := srv.URL + "/remote.git"
 
-	a := newStore(t)
+	a := testenv.NewStore(t)
 	mustCreate(t, a, state.KindModel, &state.Model{Name: "m1", Source: "ollama", Repo: "x"})
 	if err := a.AddRemote("origin", url); err != nil {
 		t.Fatal(err)

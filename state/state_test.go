@@ -12,20 +12,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/aima-dev/aima/internal/testenv"
 	"github.com/aima-dev/aima/state"
 )
-
-func newStore(t *testing.T) *state.Store {
-	t.Helper()
-	st, err := state.Open(filepath.Join(t.TempDir(), ".aima"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Init(); err != nil {
-		t.Fatal(err)
-	}
-	return st
-}
 
 func git(t *testing.T, dir string, args ...string) string {
 	t.Helper()
@@ -90,7 +79,7 @@ func TestExamplesAndDemoAreValid(t *testing.T) {
 }
 
 func TestCreateEveryKindIsFileAndCommit(t *testing.T) {
-	st := newStore(t)
+	st := testenv.NewStore(t)
 	objs := []struct {
 		k *state.Kind
 		o state.Object
@@ -134,7 +123,7 @@ func TestCreateEveryKindIsFileAndCommit(t *testing.T) {
 }
 
 func TestBuiltinsAndOverride(t *testing.T) {
-	st := newStore(t)
+	st := testenv.NewStore(t)
 	engines, err := st.List(state.KindEngine)
 	if err != nil {
 		t.Fatal(err)
@@ -183,7 +172,7 @@ func TestBuiltinsAndOverride(t *testing.T) {
 }
 
 func TestServicePortAllocation(t *testing.T) {
-	st := newStore(t)
+	st := testenv.NewStore(t)
 	mustCreate(t, st, state.KindModel, &state.Model{Name: "m"})
 	a := mustCreate(t, st, state.KindService, &state.Service{Name: "a", Model: "m", Engine: "stub"}).Object.(*state.Service)
 	b := mustCreate(t, st, state.KindService, &state.Service{Name: "b", Model: "m", Engine: "stub"}).Object.(*state.Service)
@@ -278,7 +267,7 @@ func aliasBomb() string {
 }
 
 func TestHostileNames(t *testing.T) {
-	st := newStore(t)
+	st := testenv.NewStore(t)
 	for _, n := range []string{"../etc/passwd", "a/b", "..", "UPPER", "", "-lead", "a..b", strings.Repeat("x", 64)} {
 		_, err := st.Create(state.KindModel, &state.Model{Name: n})
 		if !errors.Is(err, state.ErrInvalid) || !strings.Contains(err.Error(), "name") {
@@ -295,7 +284,7 @@ func TestHostileNames(t *testing.T) {
 }
 
 func TestDuplicateCreateAndMissingUpdate(t *testing.T) {
-	st := newStore(t)
+	st := testenv.NewStore(t)
 	mustCreate(t, st, state.KindModel, &state.Model{Name: "m", Repo: "first"})
 	_, err := st.Create(state.KindModel, &state.Model{Name: "m", Repo: "second"})
 	if !errors.Is(err, state.ErrExists) {
@@ -324,7 +313,7 @@ func TestDuplicateCreateAndMissingUpdate(t *testing.T) {
 }
 
 func TestInvalidFileKeepsLastValidVersion(t *testing.T) {
-	st := newStore(t)
+	st := testenv.NewStore(t)
 	mustCreate(t, st, state.KindModel, &state.Model{Name: "good", Repo: "v1"})
 	mustCreate(t, st, state.KindModel, &state.Model{Name: "other"})
 	os.WriteFile(filepath.Join(st.Dir, "models/good.yaml"), []byte("name: good\nrepo: [broken\n"), 0o644)
@@ -363,7 +352,7 @@ func TestInvalidFileKeepsLastValidVersion(t *testing.T) {
 }
 
 func TestDeleteAndRecreate(t *testing.T) {
-	st := newStore(t)
+	st := testenv.NewStore(t)
 	mustCreate(t, st, state.KindAlert, &state.Alert{Name: "a", Condition: "gpu_temp > 80"})
 	if err := st.Delete(state.KindAlert, "a", ""); err != nil {
 		t.Fatal(err)
@@ -378,7 +367,7 @@ func TestDeleteAndRecreate(t *testing.T) {
 }
 
 func TestRollback(t *testing.T) {
-	st := newStore(t)
+	st := testenv.NewStore(t)
 	mustCreate(t, st, state.KindModel, &state.Model{Name: "m", Repo: "a"})
 	if _, err := st.Update(state.KindModel, "m", "", func(o state.Object) (state.Object, error) {
 		o.(*state.Model).Repo = "b"
@@ -422,7 +411,7 @@ func TestRollback(t *testing.T) {
 // live git process holds the index lock), the write is undone, so an
 // unacknowledged write never appears later as a hand edit.
 func TestFailedCommitUndoesTheWrite(t *testing.T) {
-	st := newStore(t)
+	st := testenv.NewStore(t)
 	mustCreate(t, st, state.KindModel, &state.Model{Name: "keep", Repo: "v1"})
 	lock, err := os.OpenFile(filepath.Join(st.Dir, ".git", "index.lock"), os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o644)
 	if err != nil {
@@ -464,7 +453,7 @@ func TestFailedCommitUndoesTheWrite(t *testing.T) {
 // TestUpdateKeepsInvalidHandEdit: an update never overwrites a hand edit
 // that is not valid yet; it is refused, and the edit stays on disk.
 func TestUpdateKeepsInvalidHandEdit(t *testing.T) {
-	st := newStore(t)
+	st := testenv.NewStore(t)
 	mustCreate(t, st, state.KindModel, &state.Model{Name: "good", Repo: "tinyllama"})
 	edit := []byte("name: good\nrepo: tinyllama-v2\nrepoo: typo\n")
 	path := filepath.Join(st.Dir, "models", "good.yaml")

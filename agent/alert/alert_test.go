@@ -5,27 +5,15 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/aima-dev/aima/agent/alert"
+	"github.com/aima-dev/aima/internal/testenv"
 	"github.com/aima-dev/aima/state"
 )
-
-func newStore(t *testing.T) *state.Store {
-	t.Helper()
-	st, err := state.Open(filepath.Join(t.TempDir(), ".aima"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Init(); err != nil {
-		t.Fatal(err)
-	}
-	return st
-}
 
 func create(t *testing.T, st *state.Store, a *state.Alert) {
 	t.Helper()
@@ -37,7 +25,7 @@ func create(t *testing.T, st *state.Store, a *state.Alert) {
 // TestRealHostMetrics fires a rule on this machine's real memory reading
 // and leaves an impossible one quiet; GPU rules stay quiet without a GPU.
 func TestRealHostMetrics(t *testing.T) {
-	st := newStore(t)
+	st := testenv.NewStore(t)
 	create(t, st, &state.Alert{Name: "mem-any", Condition: "mem_used_pct > 0 and mem_available_gb > 0", Action: "log"})
 	create(t, st, &state.Alert{Name: "mem-impossible", Condition: "mem_used_pct > 100"})
 	create(t, st, &state.Alert{Name: "gpu-hot", Condition: "gpu_temp >= 0"})
@@ -95,7 +83,7 @@ func TestFiringResolvingWebhookAndRestart(t *testing.T) {
 	}))
 	defer hook.Close()
 
-	st := newStore(t)
+	st := testenv.NewStore(t)
 	create(t, st, &state.Alert{Name: "chat-down", Condition: `service_down("chat") or mem_used_pct > 90`, Action: "webhook", WebhookURL: hook.URL, Severity: "critical", Cooldown: "1h"})
 	fs := &fakeSample{}
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -153,7 +141,7 @@ func TestFiringResolvingWebhookAndRestart(t *testing.T) {
 }
 
 func TestStopServiceAction(t *testing.T) {
-	st := newStore(t)
+	st := testenv.NewStore(t)
 	create(t, st, &state.Alert{Name: "crashy", Condition: `service_restarts("chat") >= 3`, Action: "stop_service"})
 	var stopped []string
 	e := &alert.Engine{
@@ -173,7 +161,7 @@ func TestStopServiceAction(t *testing.T) {
 }
 
 func TestDisabledAndDeletedRules(t *testing.T) {
-	st := newStore(t)
+	st := testenv.NewStore(t)
 	off := false
 	create(t, st, &state.Alert{Name: "off", Condition: "load1 >= 0", Enabled: &off})
 	create(t, st, &state.Alert{Name: "on", Condition: "load1 >= 0"})

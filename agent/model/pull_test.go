@@ -15,20 +15,9 @@ import (
 	"testing"
 
 	"github.com/aima-dev/aima/agent/model"
+	"github.com/aima-dev/aima/internal/testenv"
 	"github.com/aima-dev/aima/state"
 )
-
-func newStore(t *testing.T) *state.Store {
-	t.Helper()
-	st, err := state.Open(filepath.Join(t.TempDir(), ".aima"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Init(); err != nil {
-		t.Fatal(err)
-	}
-	return st
-}
 
 func create(t *testing.T, st *state.Store, m *state.Model) {
 	t.Helper()
@@ -85,7 +74,7 @@ func hub(t *testing.T, repo, rev string, files map[string]string, token string) 
 // model's directory (nested paths too), the model's path and size are set
 // in one commit, and a second pull downloads nothing and commits nothing.
 func TestPullHuggingFace(t *testing.T) {
-	st := newStore(t)
+	st := testenv.NewStore(t)
 	files := map[string]string{"config.json": `{"a": 1}`, "model.safetensors": strings.Repeat("w", 4096), "tokenizer/vocab.txt": "a\nb\n"}
 	srv := hub(t, "org/tiny", "v1", files, "hf_secret")
 	create(t, st, &state.Model{Name: "tiny", Source: "huggingface", Repo: "org/tiny", Tag: "v1"})
@@ -133,7 +122,7 @@ func TestPullHuggingFace(t *testing.T) {
 // TestPullRefusesPathsOutsideTheRepo: a file list naming ../x is refused
 // and nothing is written outside the model directory.
 func TestPullRefusesPathsOutsideTheRepo(t *testing.T) {
-	st := newStore(t)
+	st := testenv.NewStore(t)
 	srv := hub(t, "org/evil", "main", map[string]string{"../../escape.txt": "x"}, "")
 	create(t, st, &state.Model{Name: "evil", Source: "huggingface", Repo: "org/evil"})
 	_, err := model.Pull(context.Background(), st, "evil", model.Options{Getenv: func(k string) string {
@@ -154,7 +143,7 @@ func TestPullRefusesPathsOutsideTheRepo(t *testing.T) {
 // even a partial file), a cut-off body leaves nothing under the real name,
 // and a good download sets the path to the file.
 func TestPullHTTP(t *testing.T) {
-	st := newStore(t)
+	st := testenv.NewStore(t)
 	const body = "GGUF weights"
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
@@ -199,7 +188,7 @@ func TestPullHTTP(t *testing.T) {
 // TestPullOtherSources: local checks the path; ollama and modelscope say
 // why they are not pulled here; each error names the field.
 func TestPullOtherSources(t *testing.T) {
-	st := newStore(t)
+	st := testenv.NewStore(t)
 	f := filepath.Join(t.TempDir(), "w.gguf")
 	os.WriteFile(f, []byte("w"), 0o644)
 	create(t, st, &state.Model{Name: "loc", Source: "local", Path: f, Checksum: sum("w")})

@@ -10,20 +10,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/aima-dev/aima/agent/skill"
+	"github.com/aima-dev/aima/internal/testenv"
 	"github.com/aima-dev/aima/state"
 )
-
-func newStore(t *testing.T) *state.Store {
-	t.Helper()
-	st, err := state.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Init(); err != nil {
-		t.Fatal(err)
-	}
-	return st
-}
 
 func names(hits []skill.Hit) []string {
 	var out []string
@@ -34,7 +23,7 @@ func names(hits []skill.Hit) []string {
 }
 
 func TestSearchRanking(t *testing.T) {
-	st := newStore(t)
+	st := testenv.NewStore(t)
 	for _, s := range []*state.Skill{
 		{Name: "quantize", Description: "Shrink a model", Keywords: []string{"gguf", "quantization"}, Content: "Use llama.cpp's quantize tool."},
 		{Name: "notes", Description: "Misc notes", Content: "Remember to quantize big models and to check gguf files."},
@@ -74,7 +63,7 @@ func TestSearchRanking(t *testing.T) {
 }
 
 func TestDisableExcludes(t *testing.T) {
-	st := newStore(t)
+	st := testenv.NewStore(t)
 	// A built-in: disabling it writes an override file, in one commit.
 	if _, err := skill.SetEnabled(st, "choose-engine", false); err != nil {
 		t.Fatal(err)

@@ -28,6 +28,8 @@ import (
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/client"
 
+	"github.com/aima-dev/aima/state"
+
 	"github.com/aima-dev/aima/agent/stub"
 )
 
@@ -217,4 +219,18 @@ func WaitHTTP(t testing.TB, url string, timeout time.Duration) {
 		}
 		<-tick.C
 	}
+}
+
+// NewStore returns an initialised state directory (a git repository with
+// aima.yaml) under t's temporary directory.
+func NewStore(t testing.TB) *state.Store {
+	t.Helper()
+	st, err := state.Open(filepath.Join(t.TempDir(), ".aima"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Init(); err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
