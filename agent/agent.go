@@ -234,20 +234,21 @@ func Run(ctx context.Context, opts Options) error {
 		verbs[k] = v
 	}
 	sched.Runner = uenv.Pipelines.(*pipeline.Runner)
-	perRequest := &statusMemo{m: map[context.Context]*memoEntry{}}
 	srv := api.New(api.Options{
 		Store:   st,
 		Token:   opts.Token,
 		Version: opts.Version,
-		Status: func(ctx context.Context, kind, name string) map[string]any {
-			sts, err := perRequest.get(ctx, syncer.Statuses)
-			if err != nil && sts == nil {
-				return map[string]any{"status": StatusUnknown, "reason": err.Error()}
+		Status: func(ctx context.Context) func(kind, name string) map[string]any {
+			sts, err := syncer.Statuses(ctx)
+			return func(kind, name string) map[string]any {
+				if err != nil && sts == nil {
+					return map[string]any{"status": StatusUnknown, "reason": err.Error()}
+				}
+				if s, ok := sts[Object{kind, name}]; ok {
+					return s.Map()
+				}
+				return nil
 			}
-			if s, ok := sts[Object{kind, name}]; ok {
-				return s.Map()
-			}
-			return nil
 		},
 		Problems: problems.get,
 		Trigger:  kick,
@@ -300,40 +301,6 @@ func Run(ctx context.Context, opts Options) error {
 	stopLoop()
 	wg.Wait()
 	return err
-}
-
-// statusMemo derives statuses once per request: a list of N services asks
-// for each one's status, and each answer comes from the same derivation
-// (one container list, one probe per container), not N of them.
-type statusMemo struct {
-	mu sync.Mutex
-	m  map[context.Context]*memoEntry
-}
-
-type memoEntry struct {
-	once sync.Once
-	sts  map[Object]Status
-	err  error
-}
-
-func (m *statusMemo) get(ctx context.Context, derive func(context.Context) (map[Object]Status, error)) (map[Object]Status, error) {
-	if ctx.Done() == nil { // not a request: nothing bounds the entry's life
-		return derive(ctx)
-	}
-	m.mu.Lock()
-	e := m.m[ctx]
-	if e == nil {
-		e = &memoEntry{}
-		m.m[ctx] = e
-		context.AfterFunc(ctx, func() { // a request's context ends with the request
-			m.mu.Lock()
-			delete(m.m, ctx)
-			m.mu.Unlock()
-		})
-	}
-	m.mu.Unlock()
-	e.once.Do(func() { e.sts, e.err = derive(ctx) })
-	return e.sts, e.err
 }
 
 // alertInterval is how often alert rules are evaluated; AIMA_ALERT_INTERVAL

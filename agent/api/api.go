@@ -31,10 +31,12 @@ import (
 // an object file).
 const MaxBody = 1 << 20
 
-// StatusFunc reports the observed state of a service or app ("status",
-// "reason", "container", "endpoint", ...), derived from Docker by the
-// agent. It returns nil when it knows nothing about the object.
-type StatusFunc func(ctx context.Context, kind, name string) map[string]any
+// StatusFunc derives the observed state of every service and app from
+// Docker (one container list, one probe per container) and returns a
+// lookup of one object's fields ("status", "reason", "container",
+// "endpoint", ...; nil when it knows nothing about the object). A request
+// calls it at most once, however many objects it shows.
+type StatusFunc func(ctx context.Context) func(kind, name string) map[string]any
 
 // Options configure a Server.
 type Options struct {
@@ -279,6 +281,31 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 		m["version"] = s.opts.Version
 	}
 	WriteJSON(w, http.StatusOK, m)
+}
+
+// observed returns the lookup of observed fields for one request, deriving
+// them on the first lookup of a service or app (never for other kinds).
+func (s *Server) observed(ctx context.Context) func(kind, name string) map[string]any {
+	var lookup func(kind, name string) map[string]any
+	return func(kind, name string) map[string]any {
+		if s.opts.Status == nil || (kind != state.KindService.Name && kind != state.KindApp.Name) {
+			return nil
+		}
+		if lookup == nil {
+			lookup = s.opts.Status(ctx)
+		}
+		return lookup(kind, name)
+	}
+}
+
+// addMissing copies the fields of src that dst lacks: observed fields never
+// hide a desired one.
+func addMissing(dst, src map[string]any) {
+	for k, v := range src {
+		if _, taken := dst[k]; !taken {
+			dst[k] = v
+		}
+	}
 }
 
 // authorOf is the author of a write made by r: the X-Aima-Author header

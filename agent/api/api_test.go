@@ -496,8 +496,10 @@ func TestAuthorHeader(t *testing.T) {
 
 func TestObservedStatus(t *testing.T) {
 	e := newEnv(t, api.Options{
-		Status: func(ctx context.Context, kind, name string) map[string]any {
-			return map[string]any{"status": "running", "container": "c-" + name, "model": "not-this"}
+		Status: func(ctx context.Context) func(kind, name string) map[string]any {
+			return func(kind, name string) map[string]any {
+				return map[string]any{"status": "running", "container": "c-" + name, "model": "not-this"}
+			}
 		},
 		Problems: func() []state.Problem {
 			return []state.Problem{{File: "models/bad.yaml", Field: "/port", Message: "x"}}

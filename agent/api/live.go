@@ -52,6 +52,7 @@ func (s *Server) inferenceList(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, fmt.Errorf("list services: %w", err))
 		return
 	}
+	obs := s.observed(r.Context())
 	byModel := map[string][]map[string]any{}
 	for _, e := range services {
 		svc, ok := e.Object.(*state.Service)
@@ -59,13 +60,7 @@ func (s *Server) inferenceList(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		it := map[string]any{"name": svc.Name, "engine": svc.Engine, "port": svc.Port}
-		if s.opts.Status != nil {
-			for k, v := range s.opts.Status(r.Context(), state.KindService.Name, svc.Name) {
-				if _, taken := it[k]; !taken {
-					it[k] = v
-				}
-			}
-		}
+		addMissing(it, obs(state.KindService.Name, svc.Name))
 		byModel[svc.Model] = append(byModel[svc.Model], it)
 	}
 	models := make([]string, 0, len(byModel))
@@ -104,6 +99,7 @@ func (s *Server) agentList(w http.ResponseWriter, r *http.Request) {
 // with their observed state and problems, the invalid files and the last
 // commit. It is both /api/status and /api/status/list.
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
+	obs := s.observed(r.Context())
 	counts := map[string]int{}
 	items := []map[string]any{}
 	var found []state.Problem
@@ -120,13 +116,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 				it["problems"] = e.Problem.Problems
 				found = append(found, e.Problem.Problems...)
 			}
-			if s.opts.Status != nil && (k == state.KindService || k == state.KindApp) {
-				for key, v := range s.opts.Status(r.Context(), k.Name, e.Object.ObjectName()) {
-					if _, taken := it[key]; !taken {
-						it[key] = v
-					}
-				}
-			}
+			addMissing(it, obs(k.Name, e.Object.ObjectName()))
 			items = append(items, it)
 		}
 	}

@@ -2,7 +2,6 @@ package api
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -132,7 +131,7 @@ func (s *Server) create(k *state.Kind) http.HandlerFunc {
 		name := e.Object.ObjectName()
 		w.Header().Set("Location", "/api/"+k.Name+"/get?id="+name)
 		setETag(w, e.Revision)
-		WriteJSON(w, http.StatusCreated, s.item(r.Context(), k, e))
+		WriteJSON(w, http.StatusCreated, s.item(s.observed(r.Context()), k, e))
 	}
 }
 
@@ -144,8 +143,9 @@ func (s *Server) list(k *state.Kind) http.HandlerFunc {
 			return
 		}
 		items := make([]map[string]any, 0, len(entries))
+		obs := s.observed(r.Context())
 		for _, e := range entries {
-			items = append(items, s.item(r.Context(), k, e))
+			items = append(items, s.item(obs, k, e))
 		}
 		WriteJSON(w, http.StatusOK, map[string]any{"items": items, "total": len(items)})
 	}
@@ -164,7 +164,7 @@ func (s *Server) get(k *state.Kind) http.HandlerFunc {
 			return
 		}
 		setETag(w, e.Revision)
-		WriteJSON(w, http.StatusOK, s.item(r.Context(), k, e))
+		WriteJSON(w, http.StatusOK, s.item(s.observed(r.Context()), k, e))
 	}
 }
 
@@ -215,7 +215,7 @@ func (s *Server) update(k *state.Kind) http.HandlerFunc {
 			return
 		}
 		setETag(w, e.Revision)
-		WriteJSON(w, http.StatusOK, s.item(r.Context(), k, e))
+		WriteJSON(w, http.StatusOK, s.item(s.observed(r.Context()), k, e))
 	}
 }
 
@@ -254,7 +254,7 @@ func (s *Server) delete(k *state.Kind) http.HandlerFunc {
 // item renders an entry for list and get: its fields, id, source and
 // revision, plus the observed fields of services and apps. Observed fields
 // never hide a desired one.
-func (s *Server) item(ctx context.Context, k *state.Kind, e state.Entry) map[string]any {
+func (s *Server) item(obs func(kind, name string) map[string]any, k *state.Kind, e state.Entry) map[string]any {
 	m := e.Map()
 	if _, ok := m["id"]; !ok && e.Object != nil {
 		m["id"] = e.Object.ObjectName()
@@ -262,14 +262,8 @@ func (s *Server) item(ctx context.Context, k *state.Kind, e state.Entry) map[str
 	if _, ok := m["name"]; !ok {
 		m["name"] = m["id"]
 	}
-	if s.opts.Status != nil && (k == state.KindService || k == state.KindApp) {
-		name, _ := m["name"].(string)
-		for key, v := range s.opts.Status(ctx, k.Name, name) {
-			if _, taken := m[key]; !taken {
-				m[key] = v
-			}
-		}
-	}
+	name, _ := m["name"].(string)
+	addMissing(m, obs(k.Name, name))
 	return m
 }
 
