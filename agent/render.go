@@ -102,6 +102,10 @@ func renderService(st *state.Store, refs *refs, host Host, svc *state.Service, r
 		return w
 	}
 	eng := eo.(*state.Engine)
+	if err := breaksPolicy(st, "engine", eng); err != nil {
+		w.Err = err // a built-in engine, or a policy made stricter since the file was committed
+		return w
+	}
 	if eng.Health != nil {
 		w.Health = *eng.Health
 	}
@@ -114,6 +118,10 @@ func renderService(st *state.Store, refs *refs, host Host, svc *state.Service, r
 		return w
 	}
 	model := mo.(*state.Model)
+	if err := breaksPolicy(st, "model", model); err != nil {
+		w.Err = err
+		return w
+	}
 	var err error
 	if svc.Port == 0 {
 		w.Err = fmt.Errorf("no port: set port in services/%s.yaml", svc.Name)
@@ -190,6 +198,10 @@ func renderApp(st *state.Store, host Host, app *state.App, revision string) Want
 	if !w.Running {
 		return w
 	}
+	if err := breaksPolicy(st, "app", app); err != nil {
+		w.Err = err
+		return w
+	}
 	spec := container.Spec{Name: plan.Name("app", app.Name), Image: app.Image, Cmd: app.Command, Labels: map[string]string{}}
 	for k, v := range app.Labels {
 		spec.Labels[k] = v
@@ -219,6 +231,18 @@ func renderApp(st *state.Store, host Host, app *state.App, revision string) Want
 	}
 	w.Desired = &plan.Desired{Kind: "app", Name: app.Name, Spec: spec, Running: true, Revision: revision}
 	return w
+}
+
+// breaksPolicy checks an object against the local policy once more when a
+// container is rendered from it: files were checked when they were loaded,
+// but built-in engines were not, and the policy may have become stricter.
+func breaksPolicy(st *state.Store, kind string, o state.Object) error {
+	pol, _ := st.Policy()
+	if probs := pol.Check(o); len(probs) > 0 {
+		p := probs[0]
+		return fmt.Errorf("%s %q: %s: %s", kind, o.ObjectName(), strings.TrimPrefix(p.Field, "/"), p.Message)
+	}
+	return nil
 }
 
 func expand(tmpl string, data map[string]any) (string, error) {
@@ -257,6 +281,9 @@ func resolveEnv(st *state.Store, host Host, env map[string]string) ([]string, er
 			src, name, _ := strings.Cut(v[2:len(v)-1], ":")
 			switch src {
 			case "env":
+				if pol, _ := st.Policy(); !pol.EnvAllowed(name) {
+					return nil, fmt.Errorf("env %s: %s: policy: the agent's environment variable %s is not allowed (add it to env in %s)", k, v, name, state.PolicyPath)
+				}
 				val, ok := lookup(name)
 				if !ok {
 					return nil, fmt.Errorf("env %s: %s is not set in the agent's environment", k, v)

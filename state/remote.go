@@ -611,7 +611,7 @@ func (s *Store) checkRevision(r *repo.Repo, rev string, theirs, ours map[string]
 			continue
 		}
 		if isObject {
-			_, err = k.Decode(p, b)
+			_, err = s.Decode(k, p, b)
 		} else {
 			_, err = decodeSettings(b)
 		}

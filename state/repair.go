@@ -76,7 +76,7 @@ func (s *Store) Record(paths []string) (Recorded, error) {
 			if rel == "aima.yaml" {
 				_, err = decodeSettings(b)
 			} else {
-				_, err = k.Decode(rel, b)
+				_, err = s.Decode(k, rel, b)
 			}
 			if err != nil {
 				out.Problems = append(out.Problems, Problems(err)...)

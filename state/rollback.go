@@ -69,7 +69,7 @@ func (s *Store) Rollback(rev, path string) (paths []string, err error) {
 				return nil, "", err
 			}
 			if k, _, ok := KindOfPath(p); ok {
-				if _, err := k.Decode(p, b); err != nil {
+				if _, err := s.Decode(k, p, b); err != nil {
 					return nil, "", fmt.Errorf("%s at %.12s is not valid today: %w", p, full, err)
 				}
 			}

@@ -56,6 +56,8 @@ type core struct {
 	batch []batchItem // objects of the Apply in progress, under mu
 	lock  *flock.Flock
 	repo  *repo.Repo
+	// policy caches .local/policy.yaml until the file changes.
+	policy policyCache
 }
 
 // As returns a view of the store whose writes are committed by author. It
@@ -165,7 +167,7 @@ func (s *Store) initLocked() (bool, error) {
 			continue
 		}
 		if k, _, ok := KindOfPath(rel); ok {
-			if _, err := k.Decode(rel, b); err != nil {
+			if _, err := s.Decode(k, rel, b); err != nil {
 				continue // reported by status and validate; never committed
 			}
 		} else if rel == "aima.yaml" {
@@ -245,7 +247,7 @@ func (s *Store) loadFile(k *Kind, name string) (Entry, error) {
 	if err != nil {
 		return Entry{}, err
 	}
-	o, err := k.Decode(rel, b)
+	o, err := s.Decode(k, rel, b)
 	if err != nil {
 		var ie *InvalidError
 		if !errors.As(err, &ie) {
@@ -261,7 +263,7 @@ func (s *Store) invalidEntry(k *Kind, rel string, ie *InvalidError) (Entry, erro
 	e := Entry{Kind: k, Source: SourceFile, Problem: ie}
 	if r, err := s.gitRepo(); err == nil {
 		if b, err := r.Read("", rel); err == nil {
-			if o, err := k.Decode(rel, b); err == nil {
+			if o, err := s.Decode(k, rel, b); err == nil {
 				e.Object, e.Revision = o, repo.BlobHash(b)
 			}
 		}
@@ -474,7 +476,7 @@ func (s *Store) encode(k *Kind, o Object) (repo.Change, Entry, error) {
 	if err != nil {
 		return repo.Change{}, Entry{}, err
 	}
-	back, err := k.Decode(rel, b)
+	back, err := s.Decode(k, rel, b)
 	if err != nil {
 		return repo.Change{}, Entry{}, err
 	}
