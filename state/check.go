@@ -63,6 +63,7 @@ func check(o Object) error {
 	case *Alert:
 		checkAlert(o, add)
 	}
+	probs = append(probs, hostIPProblems(o)...)
 	if len(probs) > 0 {
 		return &InvalidError{Problems: probs}
 	}

@@ -219,5 +219,12 @@ func decodeSettings(data []byte) (Settings, error) {
 	if err := yaml.Unmarshal(data, &set); err != nil {
 		return set, fmt.Errorf("aima.yaml: %w", err)
 	}
+	if probs := hostIPProblems(&set); len(probs) > 0 {
+		for i := range probs {
+			probs[i].File = "aima.yaml"
+			probs[i] = withPos(probs[i], pos)
+		}
+		return set, &InvalidError{Problems: probs}
+	}
 	return set, nil
 }

@@ -102,6 +102,8 @@ type Service struct {
 	Memory string `json:"memory,omitempty" yaml:"memory,omitempty" jsonschema:"pattern=^[0-9]+(\\.[0-9]+)?([kKmMgGtT]i?[bB]?)?$"`
 	// CPU limit, e.g. 2 or 0.5.
 	CPUs float64 `json:"cpus,omitempty" yaml:"cpus,omitempty" jsonschema:"minimum=0"`
+	// Host address the port is published on: 127.0.0.1 (this machine only), 0.0.0.0 (every IPv4 address, to serve the LAN), :: (every IPv6 address) or the address of one interface. Default: host_ip in aima.yaml, else 127.0.0.1.
+	HostIP string `json:"host_ip,omitempty" yaml:"host_ip,omitempty"`
 	// Free-form labels, copied onto the container.
 	Labels map[string]string `json:"labels,omitempty" yaml:"labels,omitempty"`
 }
@@ -122,6 +124,8 @@ type App struct {
 	Command []string `json:"command,omitempty" yaml:"command,omitempty"`
 	// Desired state: running (default) or stopped.
 	State string `json:"state,omitempty" yaml:"state,omitempty" jsonschema:"enum=running,enum=stopped"`
+	// Host address the ports are published on: 127.0.0.1 (this machine only), 0.0.0.0 (every IPv4 address, to serve the LAN), :: (every IPv6 address) or the address of one interface. Default: host_ip in aima.yaml, else 127.0.0.1.
+	HostIP string `json:"host_ip,omitempty" yaml:"host_ip,omitempty"`
 	// Free-form labels, copied onto the container.
 	Labels map[string]string `json:"labels,omitempty" yaml:"labels,omitempty"`
 }
@@ -270,6 +274,8 @@ type Settings struct {
 	Prune *bool `json:"prune,omitempty" yaml:"prune,omitempty"`
 	// Host ports that services without a port are given one from, as FIRST-LAST (default 8000-8999).
 	PortRange string `json:"port_range,omitempty" yaml:"port_range,omitempty" jsonschema:"pattern=^[0-9]+-[0-9]+$"`
+	// Host address the ports of services and apps are published on when their file sets no host_ip (default 127.0.0.1: this machine only; 0.0.0.0 serves the LAN).
+	HostIP string `json:"host_ip,omitempty" yaml:"host_ip,omitempty"`
 	// Git remote to follow, as remote/branch.
 	Remote string `json:"remote,omitempty" yaml:"remote,omitempty"`
 }
