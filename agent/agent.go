@@ -197,11 +197,27 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
+	local, err := st.LocalSettings()
+	if err != nil {
+		return err
+	}
+	if _, err := st.Policy(); err != nil {
+		return fmt.Errorf("%w (fix it, or remove it for the defaults)", err)
+	}
 	addr := opts.Addr
+	if addr == "" {
+		addr = local.API
+	}
 	if addr == "" {
 		addr = set.API
 	}
 	if err := api.CheckBind(addr, opts.Token); err != nil {
+		return err
+	}
+	// The agent always has a token: the owner's, generated into
+	// .local/token on the first start (the CLI reads it from there).
+	ownerToken, err := api.EnsureToken(st.Dir)
+	if err != nil {
 		return err
 	}
 	// 2. Docker and the syncer. Docker may be down: the agent serves anyway
@@ -227,7 +243,9 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	if follower != nil {
-		verbs["sync"] = follower.wrapSync(verbs["sync"])
+		v := verbs["sync"]
+		v.Handle = follower.wrapSync(v.Handle)
+		verbs["sync"] = v
 	}
 	uenv := UnitEnv(st, syncer, kick)
 	for k, v := range unit.Verbs(uenv, unit.Default) {
@@ -235,9 +253,11 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	sched.Runner = uenv.Pipelines.(*pipeline.Runner)
 	srv := api.New(api.Options{
-		Store:   st,
-		Token:   opts.Token,
-		Version: opts.Version,
+		Store:      st,
+		Token:      opts.Token,
+		OwnerToken: ownerToken,
+		Door:       api.DoorFor(addr, local.AllowedHosts, local.CORSOrigins),
+		Version:    opts.Version,
 		Status: func(ctx context.Context) func(kind, name string) map[string]any {
 			sts, err := syncer.Statuses(ctx)
 			return func(kind, name string) map[string]any {
@@ -261,7 +281,10 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", addr, err)
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	// ReadTimeout bounds a request's body (the API lifts it once the body
+	// is in); no WriteTimeout: chats and logs stream for as long as they
+	// take, and a client that goes away cancels them.
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
 	log.Info("aima agent started", "dir", st.Dir, "api", ln.Addr().String(), "instance", set.Instance)

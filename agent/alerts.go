@@ -53,16 +53,16 @@ func alertAuthor(st *state.Store) repo.Signature {
 }
 
 // AlertVerbs serve /api/alert/active and /api/alert/history.
-func AlertVerbs(e *alert.Engine) map[string]http.HandlerFunc {
-	return map[string]http.HandlerFunc{
-		"alert/active": func(w http.ResponseWriter, r *http.Request) {
+func AlertVerbs(e *alert.Engine) map[string]api.Verb {
+	return map[string]api.Verb{
+		"alert/active": {Read: true, Handle: func(w http.ResponseWriter, r *http.Request) {
 			items := []map[string]any{}
 			for _, a := range e.Active() {
 				items = append(items, map[string]any{"id": a.Rule, "name": a.Rule, "rule": a.Rule, "severity": a.Severity, "condition": a.Condition, "since": a.Since, "notified": a.Notified})
 			}
 			api.WriteJSON(w, http.StatusOK, map[string]any{"items": items, "total": len(items)})
-		},
-		"alert/history": func(w http.ResponseWriter, r *http.Request) {
+		}},
+		"alert/history": {Read: true, Handle: func(w http.ResponseWriter, r *http.Request) {
 			n, _ := strconv.Atoi(r.URL.Query().Get("n"))
 			items, err := e.History(n)
 			if err != nil {
@@ -74,6 +74,6 @@ func AlertVerbs(e *alert.Engine) map[string]http.HandlerFunc {
 				out = append(out, map[string]any{"id": strconv.Itoa(i + 1), "name": ev.Rule, "rule": ev.Rule, "state": ev.State, "severity": ev.Severity, "condition": ev.Condition, "action": ev.Action, "result": ev.Result, "at": ev.At})
 			}
 			api.WriteJSON(w, http.StatusOK, map[string]any{"items": out, "total": len(out)})
-		},
+		}},
 	}
 }

@@ -30,7 +30,7 @@ func startAgent(t *testing.T) (dir, base string) {
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- agent.Run(ctx, agent.Options{Dir: dir, Addr: "127.0.0.1:0", Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Ready: func(a string) { ready <- a }})
+		done <- agent.Run(ctx, agent.Options{Dir: dir, Addr: "127.0.0.1:0", Token: testToken, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Ready: func(a string) { ready <- a }})
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -49,9 +49,14 @@ func startAgent(t *testing.T) (dir, base string) {
 	return "", ""
 }
 
+// testToken is the extra token the in-process agents accept.
+const testToken = "run-test-token"
+
 func getJSON(t *testing.T, url string, v any) int {
 	t.Helper()
-	resp, err := http.Get(url)
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +164,7 @@ func TestRepairOnStart(t *testing.T) {
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- agent.Run(ctx, agent.Options{Dir: dir, Addr: "127.0.0.1:0", Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Ready: func(a string) { ready <- a }})
+		done <- agent.Run(ctx, agent.Options{Dir: dir, Addr: "127.0.0.1:0", Token: testToken, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Ready: func(a string) { ready <- a }})
 	}()
 	defer func() { cancel(); <-done }()
 	var base string
@@ -194,6 +199,8 @@ func TestVerbsCommitAsTheirAuthor(t *testing.T) {
 		t.Helper()
 		req, _ := http.NewRequest("POST", base+path, strings.NewReader(body))
 		req.Header.Set("X-Aima-Author", "Ada Lovelace <ada@example.com>")
+		req.Header.Set("Authorization", "Bearer "+testToken)
+		req.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -35,12 +36,22 @@ type fakeEnv struct {
 	instance string
 }
 
+func writePolicy(t *testing.T, st *state.Store, policy string) {
+	t.Helper()
+	if err := state.WriteFile(filepath.Join(st.Dir, filepath.FromSlash(state.PolicyPath)), []byte(policy)); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // newFakeEnv returns a Syncer over a fresh state directory and an empty
 // in-memory runtime that has only the stub image. The host has no GPU and
 // an empty environment.
 func newFakeEnv(t *testing.T) *fakeEnv {
 	t.Helper()
 	st := newStore(t, testenv.Instance(t))
+	// The policy lets the render-failure tests reach the failures they
+	// test (a variable not set, a model path missing).
+	writePolicy(t, st, "env: [AIMA_TEST_MISSING]\nhost_paths: [/nonexistent/aima-test]\n")
 	set, err := st.Settings()
 	if err != nil {
 		t.Fatal(err)

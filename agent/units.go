@@ -3,8 +3,8 @@ package agent
 import (
 	"context"
 	"fmt"
+	"github.com/aima-dev/aima/agent/api"
 	"log/slog"
-	"net/http"
 	"time"
 
 	"github.com/aima-dev/aima/agent/pipeline"
@@ -26,7 +26,7 @@ func UnitEnv(st *state.Store, s *Syncer, kick func()) *unit.Env {
 
 // UnitVerbs serve the verbs that are units (pipeline/run, catalog/match,
 // skill/search, ...) and /api/unit/list and /api/unit/call.
-func UnitVerbs(st *state.Store, s *Syncer, kick func()) map[string]http.HandlerFunc {
+func UnitVerbs(st *state.Store, s *Syncer, kick func()) map[string]api.Verb {
 	return unit.Verbs(UnitEnv(st, s, kick), unit.Default)
 }
 

@@ -93,15 +93,17 @@ func reasonSuffix(st Status) string {
 
 // Verbs are the agent's domain verbs for the API: service and app
 // start/stop/logs, diff and sync.
-func Verbs(st *state.Store, s *Syncer, kick func()) map[string]http.HandlerFunc {
-	v := map[string]http.HandlerFunc{}
+func Verbs(st *state.Store, s *Syncer, kick func()) map[string]api.Verb {
+	v := map[string]api.Verb{}
+	read := func(key string, h http.HandlerFunc) { v[key] = api.Verb{Read: true, Handle: h} }
+	write := func(key string, h http.HandlerFunc) { v[key] = api.Verb{Handle: h} }
 	for _, k := range []*state.Kind{state.KindService, state.KindApp} {
 		for _, want := range []string{"running", "stopped"} {
 			verb := "start"
 			if want == "stopped" {
 				verb = "stop"
 			}
-			v[k.Name+"/"+verb] = func(w http.ResponseWriter, r *http.Request) {
+			write(k.Name+"/"+verb, func(w http.ResponseWriter, r *http.Request) {
 				id, wait, timeout := verbArgs(r)
 				if id == "" {
 					api.WriteError(w, fmt.Errorf("%w: id: required", state.ErrInvalid))
@@ -129,9 +131,9 @@ func Verbs(st *state.Store, s *Syncer, kick func()) map[string]http.HandlerFunc 
 					}
 				}
 				api.WriteJSON(w, http.StatusOK, out)
-			}
+			})
 		}
-		v[k.Name+"/logs"] = func(w http.ResponseWriter, r *http.Request) {
+		read(k.Name+"/logs", func(w http.ResponseWriter, r *http.Request) {
 			id, _, _ := verbArgs(r)
 			tail, _ := strconv.Atoi(r.URL.Query().Get("tail"))
 			var b strings.Builder
@@ -140,9 +142,9 @@ func Verbs(st *state.Store, s *Syncer, kick func()) map[string]http.HandlerFunc 
 				return
 			}
 			api.WriteJSON(w, http.StatusOK, map[string]any{"id": id, "logs": b.String()})
-		}
+		})
 	}
-	v["resource/status"] = func(w http.ResponseWriter, r *http.Request) {
+	read("resource/status", func(w http.ResponseWriter, r *http.Request) {
 		slots, err := s.Budgets(r.Context())
 		if err != nil {
 			api.WriteError(w, unavailable(err))
@@ -153,16 +155,16 @@ func Verbs(st *state.Store, s *Syncer, kick func()) map[string]http.HandlerFunc 
 			items = append(items, map[string]any{"id": u.Name, "name": u.Name, "type": u.Type, "limit": u.Limit, "used": u.Used, "services": u.Services, "refused": u.Refused})
 		}
 		api.WriteJSON(w, http.StatusOK, map[string]any{"items": items, "total": len(items)})
-	}
-	v["diff"] = func(w http.ResponseWriter, r *http.Request) {
+	})
+	read("diff", func(w http.ResponseWriter, r *http.Request) {
 		res, err := s.Plan(r.Context())
 		if err != nil {
 			api.WriteError(w, unavailable(err))
 			return
 		}
 		api.WriteJSON(w, http.StatusOK, planJSON(res))
-	}
-	v["sync"] = func(w http.ResponseWriter, r *http.Request) {
+	})
+	write("sync", func(w http.ResponseWriter, r *http.Request) {
 		res, err := s.Pass(r.Context())
 		if err != nil {
 			api.WriteError(w, unavailable(err))
@@ -175,7 +177,7 @@ func Verbs(st *state.Store, s *Syncer, kick func()) map[string]http.HandlerFunc 
 		}
 		out["errors"] = errs
 		api.WriteJSON(w, http.StatusOK, out)
-	}
+	})
 	return v
 }
 

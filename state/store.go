@@ -43,6 +43,9 @@ type Entry struct {
 type Store struct {
 	Dir    string
 	Author repo.Signature
+	// OnBehalf, when set, is added to commit messages as an
+	// "On-behalf-of:" trailer: who a token holder said the write is for.
+	OnBehalf string
 	// PortHeld, when set, reports whether a host port is held (for example by
 	// a container that Docker knows of); port allocation skips such ports.
 	PortHeld func(port int) bool
@@ -77,14 +80,31 @@ func WithAuthor(ctx context.Context, author repo.Signature) context.Context {
 	return context.WithValue(ctx, authorKey{}, author)
 }
 
+type onBehalfKey struct{}
+
+// WithOnBehalf returns ctx carrying an On-behalf-of trailer for the
+// commits made for it (X-Aima-Author sent with a named token).
+func WithOnBehalf(ctx context.Context, who string) context.Context {
+	return context.WithValue(ctx, onBehalfKey{}, who)
+}
+
 // For is the view of s whose commits carry the author ctx was given by
-// WithAuthor, or s itself when it carries none. Work started by a request
-// (a unit call, a service start, a pipeline run) commits as its author.
+// WithAuthor (and the trailer of WithOnBehalf), or s itself when it carries
+// none. Work started by a request (a unit call, a service start, a pipeline
+// run) commits as its author.
 func (s *Store) For(ctx context.Context) *Store {
+	v := s
 	if a, ok := ctx.Value(authorKey{}).(repo.Signature); ok && a.Name != "" {
-		return s.As(a)
+		v = s.As(a)
 	}
-	return s
+	if who, ok := ctx.Value(onBehalfKey{}).(string); ok && who != "" {
+		if v == s {
+			c := *s
+			v = &c
+		}
+		v.OnBehalf = who
+	}
+	return v
 }
 
 // Open returns the store for dir. It does not create anything: reading a
@@ -558,6 +578,9 @@ func (s *Store) commit(changes []repo.Change, msg string) (string, error) {
 	r, err := s.gitRepo()
 	if err != nil {
 		return "", err
+	}
+	if s.OnBehalf != "" {
+		msg += "\n\nOn-behalf-of: " + s.OnBehalf
 	}
 	h, err := r.Commit(changes, msg, s.Author, time.Now())
 	if err != nil {

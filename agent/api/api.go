@@ -14,6 +14,7 @@ package api
 import (
 	"context"
 	"crypto/subtle"
+	"io"
 	"net/http"
 	"net/mail"
 	"sort"
@@ -42,11 +43,17 @@ type StatusFunc func(ctx context.Context) func(kind, name string) map[string]any
 type Options struct {
 	// Store is the state directory served. Required.
 	Store *state.Store
-	// Token, when set, is the bearer token every request but GET /health
-	// must carry: one secret, or named ones, "NAME=SECRET,NAME2=SECRET2";
-	// a write made with a named token commits as NAME unless the request
-	// says X-Aima-Author.
+	// Token is the bearer token every request but GET /health must carry:
+	// one secret, or named ones, "NAME=SECRET,NAME2=SECRET2"; a write made
+	// with a named token commits as NAME (X-Aima-Author then only adds an
+	// On-behalf-of trailer). Empty serves without a token (tests only:
+	// the agent always has one).
 	Token string
+	// OwnerToken, when set, is accepted too, as an unnamed token: the
+	// agent's own .local/token, which the owner's CLI reads.
+	OwnerToken string
+	// Door is the Host, Origin and content-type check (see Door).
+	Door Door
 	// Status, when set, gives the observed fields merged into service and
 	// app items (list, get, status).
 	Status StatusFunc
@@ -57,11 +64,11 @@ type Options struct {
 	// loop runs without waiting for the file watcher.
 	Trigger func()
 	// Verbs are extra domain verbs, keyed "service/stop" (or "sync"), served
-	// at GET and POST /api/<key>. A verb replaces a built-in route of the
-	// same path. Verbs get the same authentication, body limit and metrics
-	// as the built-in routes; WriteJSON and WriteError answer in the API's
-	// format.
-	Verbs map[string]http.HandlerFunc
+	// at /api/<key>: a read at GET (and POST, for parameters in a JSON
+	// body), a write at POST only. A verb replaces a built-in route of the
+	// same path. Verbs get the same checks, body limit and metrics as the
+	// built-in routes; WriteJSON and WriteError answer in the API's format.
+	Verbs map[string]Verb
 	// Routes are extra handlers by full mux pattern ("POST /v1/chat/completions"),
 	// with the same authentication and metrics.
 	Routes map[string]http.Handler
@@ -73,6 +80,13 @@ type Options struct {
 	// Extra, when set, adds fields to GET /api/status (the agent's follower
 	// state); fields the API sets itself are not replaced.
 	Extra func() map[string]any
+}
+
+// Verb is one domain verb of Options.Verbs.
+type Verb struct {
+	// Read is true when the verb changes nothing (it answers GET).
+	Read   bool
+	Handle http.HandlerFunc
 }
 
 // Server serves the API. Create it with New.
@@ -103,6 +117,9 @@ func New(opts Options) *Server {
 	}
 	if s.author.Email == "" {
 		s.author.Email = "aima@localhost"
+	}
+	if t := strings.TrimSpace(opts.OwnerToken); t != "" {
+		s.tokens = append(s.tokens, Token{Secret: t})
 	}
 	s.metrics = newMetrics(opts.Registry, s)
 	s.mux = http.NewServeMux()
@@ -145,15 +162,17 @@ func (s *Server) routes() map[string]http.Handler {
 	add("GET /api/status", s.status)
 	add("GET /api/status/list", s.status)
 
-	for key, h := range s.opts.Verbs {
+	for key, v := range s.opts.Verbs {
 		path := "/api/" + strings.Trim(strings.TrimPrefix(strings.TrimPrefix(key, "/"), "api/"), "/")
 		for p := range r {
 			if strings.HasSuffix(p, " "+path) {
 				delete(r, p)
 			}
 		}
-		r["GET "+path] = h
-		r["POST "+path] = h
+		if v.Read {
+			r["GET "+path] = v.Handle
+		}
+		r["POST "+path] = v.Handle
 	}
 	for pattern, h := range s.opts.Routes {
 		r[pattern] = h
@@ -182,20 +201,38 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.metrics.observe(route, sw.status(), time.Since(start))
 	}()
 
-	if s.opts.Token != "" && !(r.URL.Path == "/health" && (r.Method == http.MethodGet || r.Method == http.MethodHead)) && !s.authorized(r) {
+	// The door first: a foreign Host or Origin learns nothing, not even
+	// whether its token was right.
+	if err := s.opts.Door.refuse(sw, r); err != nil {
+		WriteError(sw, err)
+		return
+	}
+	if s.opts.Door.preflight(sw, r) {
+		return
+	}
+	if len(s.tokens) > 0 && !(r.URL.Path == "/health" && (r.Method == http.MethodGet || r.Method == http.MethodHead)) && !s.authorized(r) {
 		sw.Header().Set("WWW-Authenticate", `Bearer realm="aima"`)
-		WriteError(sw, errorf(http.StatusUnauthorized, "unauthorized", "missing or wrong bearer token (send Authorization: Bearer <token>)"))
+		WriteError(sw, errorf(http.StatusUnauthorized, "unauthorized", "missing or wrong bearer token (send Authorization: Bearer <token>; the agent's is in .aima/.local/token)"))
 		return
 	}
 	if pattern == "" {
 		s.noRoute(sw, r, h)
 		return
 	}
+	if err := jsonBody(r); err != nil {
+		WriteError(sw, err)
+		return
+	}
 	if r.Body != nil {
 		r.Body = http.MaxBytesReader(sw, r.Body, MaxBody)
 	}
-	if a, err := s.authorOf(r); err == nil { // a bad header fails the write itself, with 400
-		r = r.WithContext(state.WithAuthor(r.Context(), a))
+	liftReadDeadline(sw, r)
+	if a, who, err := s.authorOf(r); err == nil { // a bad header fails the write itself, with 400
+		ctx := state.WithAuthor(r.Context(), a)
+		if who != "" {
+			ctx = state.WithOnBehalf(ctx, who)
+		}
+		r = r.WithContext(ctx)
 	}
 	h.ServeHTTP(sw, r)
 }
@@ -308,43 +345,82 @@ func addMissing(dst, src map[string]any) {
 	}
 }
 
-// authorOf is the author of a write made by r: the X-Aima-Author header
-// ("Name <email>" or a bare name), else the name of its bearer token, else
-// "api".
-func (s *Server) authorOf(r *http.Request) (repo.Signature, error) {
+// authorOf is the author of a write made by r, and who it is on behalf of.
+// A named token writes as its name; X-Aima-Author ("Name <email>" or a bare
+// name) then only becomes an On-behalf-of trailer, so no token holder can
+// commit as someone else (aima-agent included). With the owner's unnamed
+// token (or none) X-Aima-Author is the author, else "api".
+func (s *Server) authorOf(r *http.Request) (repo.Signature, string, error) {
 	h := strings.TrimSpace(r.Header.Get("X-Aima-Author"))
-	if h == "" {
-		if name, ok := s.tokenName(r); ok && name != "" {
-			return repo.Signature{Name: name, Email: s.author.Email}, nil
+	var said repo.Signature
+	if h != "" {
+		if strings.ContainsAny(h, "\n\r\x00") {
+			return repo.Signature{}, "", errorf(http.StatusBadRequest, "bad_request", "X-Aima-Author: %q is not \"Name <email>\" or a plain name", h)
 		}
-		return s.author, nil
-	}
-	if a, err := mail.ParseAddress(h); err == nil {
-		name := a.Name
-		if name == "" {
-			name, _, _ = strings.Cut(a.Address, "@")
+		if a, err := mail.ParseAddress(h); err == nil {
+			name := a.Name
+			if name == "" {
+				name, _, _ = strings.Cut(a.Address, "@")
+			}
+			said = repo.Signature{Name: name, Email: a.Address}
+		} else if strings.ContainsAny(h, "<>") {
+			return repo.Signature{}, "", errorf(http.StatusBadRequest, "bad_request", "X-Aima-Author: %q is not \"Name <email>\" or a plain name", h)
+		} else {
+			said = repo.Signature{Name: h, Email: s.author.Email}
 		}
-		return repo.Signature{Name: name, Email: a.Address}, nil
 	}
-	if strings.ContainsAny(h, "<>\n\r\x00") {
-		return repo.Signature{}, errorf(http.StatusBadRequest, "bad_request", "X-Aima-Author: %q is not \"Name <email>\" or a plain name", h)
+	if name, ok := s.tokenName(r); ok && name != "" {
+		return repo.Signature{Name: name, Email: s.author.Email}, h, nil
 	}
-	return repo.Signature{Name: h, Email: s.author.Email}, nil
+	if said.Name != "" {
+		return said, "", nil
+	}
+	return s.author, "", nil
 }
 
 // Write runs fn, a store write made for request r, on a view of the store
-// whose commit author is r's (the X-Aima-Author header, else "api"), then
-// calls Options.Trigger when it succeeded.
+// whose commit author is r's (see authorOf), then calls Options.Trigger
+// when it succeeded.
 func (s *Server) Write(r *http.Request, fn func(st *state.Store) error) error {
-	a, err := s.authorOf(r)
+	a, who, err := s.authorOf(r)
 	if err != nil {
 		return err
 	}
-	err = fn(s.st.As(a))
+	v := s.st.As(a)
+	v.OnBehalf = who
+	err = fn(v)
 	if err == nil && s.opts.Trigger != nil {
 		s.opts.Trigger()
 	}
 	return err
+}
+
+// liftReadDeadline: the server's ReadTimeout bounds how long a client may
+// take to send its request (a slow-loris body holds a connection no
+// longer); once the body is in, the deadline is lifted, else a long answer
+// (a streamed chat, logs, a wait) would be cut when it expires.
+func liftReadDeadline(w http.ResponseWriter, r *http.Request) {
+	rc := http.NewResponseController(w)
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+		_ = rc.SetReadDeadline(time.Time{})
+		return
+	}
+	r.Body = &eofBody{ReadCloser: r.Body, atEOF: func() { _ = rc.SetReadDeadline(time.Time{}) }}
+}
+
+type eofBody struct {
+	io.ReadCloser
+	atEOF func()
+	done  bool
+}
+
+func (b *eofBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF && !b.done {
+		b.done = true
+		b.atEOF()
+	}
+	return n, err
 }
 
 // statusWriter records the status code written, for metrics.

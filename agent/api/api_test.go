@@ -66,7 +66,7 @@ func (e *env) do(method, path, body string, header ...string) reply {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if body != "" {
+	if method == "POST" {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if e.token != "" {
@@ -281,10 +281,10 @@ func TestServiceCreateLikeCLI(t *testing.T) {
 }
 
 func TestErrors(t *testing.T) {
-	e := newEnv(t, api.Options{Verbs: map[string]http.HandlerFunc{
-		"service/stop": func(w http.ResponseWriter, r *http.Request) {
+	e := newEnv(t, api.Options{Verbs: map[string]api.Verb{
+		"service/stop": {Handle: func(w http.ResponseWriter, r *http.Request) {
 			api.WriteError(w, fmt.Errorf("stop service: connect to docker: %w", api.ErrUnavailable))
-		},
+		}},
 	}})
 	e.do("POST", "/api/model/create", `{"name": "m", "source": "ollama"}`).must(t, 201)
 	e.do("POST", "/api/service/create", `{"name": "s", "model": "m", "engine": "stub", "port": 18777}`).must(t, 201)
@@ -379,8 +379,9 @@ func TestToken(t *testing.T) {
 }
 
 // TestNamedTokens: with NAME=SECRET tokens each secret is accepted, a
-// write commits as its token's name (X-Aima-Author still wins), and a bad
-// token spec is refused before anything serves.
+// write commits as its token's name, X-Aima-Author cannot change that (it
+// becomes an On-behalf-of trailer: no token holder commits as someone
+// else), and a bad token spec is refused before anything serves.
 func TestNamedTokens(t *testing.T) {
 	e := newEnv(t, api.Options{Token: "ci=c1-secret, ada=ada-secret"})
 	e.token = "wrong"
@@ -391,9 +392,12 @@ func TestNamedTokens(t *testing.T) {
 	e.do("POST", "/api/model/create", `{"name": "by-ci"}`).must(t, 201)
 	e.token = "ada-secret"
 	e.do("POST", "/api/model/create", `{"name": "by-ada"}`).must(t, 201)
-	e.do("POST", "/api/model/create", `{"name": "by-header"}`, "X-Aima-Author", "Grace <grace@example.com>").must(t, 201)
-	if got := strings.TrimSpace(git(t, e.dir, "log", "-3", "--format=%an|%s")); got != "Grace|model create: by-header\nada|model create: by-ada\nci|model create: by-ci" {
+	e.do("POST", "/api/model/create", `{"name": "by-header"}`, "X-Aima-Author", "aima-agent <aima@localhost>").must(t, 201)
+	if got := strings.TrimSpace(git(t, e.dir, "log", "-3", "--format=%an|%s")); got != "ada|model create: by-header\nada|model create: by-ada\nci|model create: by-ci" {
 		t.Errorf("authors:\n%s", got)
+	}
+	if got := strings.TrimSpace(git(t, e.dir, "log", "-1", "--format=%(trailers:key=On-behalf-of,valueonly)")); got != "aima-agent <aima@localhost>" {
+		t.Errorf("On-behalf-of trailer %q, want the X-Aima-Author header", got)
 	}
 	for _, bad := range []string{"=x", "a=", "a=,=b"} {
 		if err := api.CheckBind("0.0.0.0:9090", bad); err == nil || !strings.Contains(err.Error(), "token") {
@@ -569,18 +573,18 @@ func TestLiveDomains(t *testing.T) {
 }
 
 func TestVerbs(t *testing.T) {
-	e := newEnv(t, api.Options{Verbs: map[string]http.HandlerFunc{
-		"service/stop": func(w http.ResponseWriter, r *http.Request) {
+	e := newEnv(t, api.Options{Verbs: map[string]api.Verb{
+		"service/stop": {Handle: func(w http.ResponseWriter, r *http.Request) {
 			b, err := io.ReadAll(r.Body)
 			if err != nil {
 				api.WriteError(w, err)
 				return
 			}
 			api.WriteJSON(w, 200, map[string]any{"stopped": string(b)})
-		},
-		"sync": func(w http.ResponseWriter, r *http.Request) { api.WriteJSON(w, 200, map[string]any{"ok": true}) },
+		}},
+		"sync": {Handle: func(w http.ResponseWriter, r *http.Request) { api.WriteJSON(w, 200, map[string]any{"ok": true}) }},
 		// A verb replaces the built-in route of the same path.
-		"alert/delete": func(w http.ResponseWriter, r *http.Request) { api.WriteJSON(w, 200, map[string]any{"mine": true}) },
+		"alert/delete": {Handle: func(w http.ResponseWriter, r *http.Request) { api.WriteJSON(w, 200, map[string]any{"mine": true}) }},
 	}})
 	if r := e.do("POST", "/api/alert/delete", `{"id": "x"}`).must(t, 200); r.body["mine"] != true {
 		t.Errorf("verb did not replace the built-in: %s", r.raw)
@@ -588,7 +592,10 @@ func TestVerbs(t *testing.T) {
 	if r := e.do("POST", "/api/service/stop", `{"id":"x"}`).must(t, 200); r.body["stopped"] != `{"id":"x"}` {
 		t.Errorf("verb got %s", r.raw)
 	}
-	e.do("GET", "/api/service/stop?id=x", "").must(t, 200)
+	// A verb that changes state never answers GET.
+	if r := e.do("GET", "/api/service/stop?id=x", ""); r.code != 405 || r.header.Get("Allow") != "POST" {
+		t.Errorf("GET on a write verb: %d Allow=%q, want 405 Allow=POST", r.code, r.header.Get("Allow"))
+	}
 	e.do("POST", "/api/sync", "").must(t, 200)
 	if r := e.do("DELETE", "/api/service/stop", ""); r.code != 405 {
 		t.Errorf("DELETE verb: %d", r.code)
@@ -670,7 +677,8 @@ func TestJSONEverywhere(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != 201 {
-		t.Errorf("create with text/plain: %d", resp.StatusCode)
+	if resp.StatusCode != 415 {
+		t.Errorf("create with text/plain: %d, want 415", resp.StatusCode)
 	}
+	e.do("GET", "/api/model/get?id=x", "").must(t, 404)
 }

@@ -36,3 +36,12 @@ func loopback(host string) bool {
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
 }
+
+// DoorFor is the door of an agent listening on addr: loopback names always;
+// any IP literal too when it listens off loopback (a DNS-rebinding page
+// cannot make a browser send an IP literal as its Host); hosts and origins
+// from the local settings.
+func DoorFor(addr string, hosts, origins []string) Door {
+	host, _, _ := net.SplitHostPort(addr)
+	return Door{Hosts: hosts, Origins: origins, AnyIP: !loopback(host)}
+}

@@ -18,8 +18,8 @@ import (
 // addBuiltins registers the built-in units.
 func addBuiltins(r *Registry) {
 	for _, k := range []*state.Kind{state.KindModel, state.KindService} {
-		r.Add(Unit{Name: k.Name + ".list", Description: "List the " + k.Name + "s", Run: listUnit(k)})
-		r.Add(Unit{Name: k.Name + ".get", Description: "Show one " + k.Name, Params: map[string]string{"name": "the " + k.Name}, Run: getUnit(k)})
+		r.Add(Unit{Name: k.Name + ".list", Read: true, Description: "List the " + k.Name + "s", Run: listUnit(k)})
+		r.Add(Unit{Name: k.Name + ".get", Read: true, Description: "Show one " + k.Name, Params: map[string]string{"name": "the " + k.Name}, Run: getUnit(k)})
 		r.Add(Unit{Name: k.Name + ".delete", Description: "Delete a " + k.Name + " (its file; one commit)", Params: map[string]string{"name": "the " + k.Name}, Run: deleteUnit(k)})
 	}
 	r.Add(Unit{Name: "model.create", Description: "Create a model (params are its fields)", Params: map[string]string{"name": "model name", "source": "ollama, huggingface, ...", "repo": "repository at the source"}, Run: createModel})
@@ -35,12 +35,12 @@ func addBuiltins(r *Registry) {
 		r.Add(Unit{Name: "service." + verb, Description: "Set a service's state to " + want + " (commit), converge, report its status",
 			Params: map[string]string{"name": "the service", "wait": "wait until it is " + want + " or failed", "timeout": "how long to wait (default 2m)"}, Run: stateUnit(want)})
 	}
-	r.Add(Unit{Name: "service.status", Description: "The observed status of a service", Params: map[string]string{"name": "the service"}, Run: statusUnit})
-	r.Add(Unit{Name: "catalog.match", Description: "Rank the recipes for this machine's hardware (or the given one)",
+	r.Add(Unit{Name: "service.status", Read: true, Description: "The observed status of a service", Params: map[string]string{"name": "the service"}, Run: statusUnit})
+	r.Add(Unit{Name: "catalog.match", Read: true, Description: "Rank the recipes for this machine's hardware (or the given one)",
 		Params: map[string]string{"gpu_vendor": "GPU vendor (default: detected)", "gpu_model": "GPU model", "gpu_arch": "GPU architecture", "vram": "GPU memory in GB", "os": "operating system"}, Run: catalogMatch})
 	r.Add(Unit{Name: "catalog.apply", Description: "Write a recipe's models and a service in one commit; the sync loop deploys them",
 		Params: map[string]string{"recipe": "the recipe", "service": "service name (default: the recipe's)"}, Run: catalogApply})
-	r.Add(Unit{Name: "skill.search", Description: "Search the enabled skills (name and keyword hits rank first)", Params: map[string]string{"query": "search terms"}, Run: skillSearch})
+	r.Add(Unit{Name: "skill.search", Read: true, Description: "Search the enabled skills (name and keyword hits rank first)", Params: map[string]string{"query": "search terms"}, Run: skillSearch})
 	for _, on := range []bool{true, false} {
 		verb := "enable"
 		if !on {
@@ -50,10 +50,10 @@ func addBuiltins(r *Registry) {
 	}
 	r.Add(Unit{Name: "inference.chat", Description: "Send a chat message to a running service of a model",
 		Params: map[string]string{"model": "the model", "message": "the user message", "messages": "or the whole message list"}, Run: inferenceChat})
-	r.Add(Unit{Name: "device.detect", Description: "GPUs, CPU, memory and OS of this machine", Run: deviceDetect})
+	r.Add(Unit{Name: "device.detect", Read: true, Description: "GPUs, CPU, memory and OS of this machine", Run: deviceDetect})
 	r.Add(Unit{Name: "pipeline.run", Description: "Run a pipeline (a DAG of units)",
 		Params: map[string]string{"name": "the pipeline", "input": "run input, referenced as ${input.x}", "wait": "wait until the run ends"}, Run: pipelineRun})
-	r.Add(Unit{Name: "pipeline.runs", Description: "List a pipeline's runs, newest first", Params: map[string]string{"name": "the pipeline"}, Run: pipelineRuns})
+	r.Add(Unit{Name: "pipeline.runs", Read: true, Description: "List a pipeline's runs, newest first", Params: map[string]string{"name": "the pipeline"}, Run: pipelineRuns})
 	r.Add(Unit{Name: "pipeline.cancel", Description: "Cancel a run", Params: map[string]string{"run": "the run id"}, Run: pipelineCancel})
 }
 

@@ -27,10 +27,11 @@ var Routes = map[string]string{
 // registry) and POST /api/unit/call {"unit": NAME, "params": {...}}.
 // Parameters come from the query string and, for POST, a JSON object body
 // (body fields win).
-func Verbs(env *Env, reg *Registry) map[string]http.HandlerFunc {
-	v := map[string]http.HandlerFunc{}
+func Verbs(env *Env, reg *Registry) map[string]api.Verb {
+	v := map[string]api.Verb{}
 	for path, name := range Routes {
-		v[path] = func(w http.ResponseWriter, r *http.Request) {
+		u, _ := reg.Get(name)
+		v[path] = api.Verb{Read: u.Read, Handle: func(w http.ResponseWriter, r *http.Request) {
 			p, err := params(r)
 			if err != nil {
 				api.WriteError(w, err)
@@ -42,16 +43,17 @@ func Verbs(env *Env, reg *Registry) map[string]http.HandlerFunc {
 				return
 			}
 			api.WriteJSON(w, http.StatusOK, out)
-		}
+		}}
 	}
-	v["unit/list"] = func(w http.ResponseWriter, r *http.Request) {
+	v["unit/list"] = api.Verb{Read: true, Handle: func(w http.ResponseWriter, r *http.Request) {
 		items := []map[string]any{}
 		for _, u := range reg.List() {
-			items = append(items, map[string]any{"id": u.Name, "name": u.Name, "description": u.Description, "params": u.Params})
+			items = append(items, map[string]any{"id": u.Name, "name": u.Name, "description": u.Description, "params": u.Params, "read": u.Read})
 		}
 		api.WriteJSON(w, http.StatusOK, List(items))
-	}
-	v["unit/call"] = func(w http.ResponseWriter, r *http.Request) {
+	}}
+	// unit/call may call any unit, writes included: POST only.
+	v["unit/call"] = api.Verb{Handle: func(w http.ResponseWriter, r *http.Request) {
 		p, err := params(r)
 		if err != nil {
 			api.WriteError(w, err)
@@ -69,7 +71,7 @@ func Verbs(env *Env, reg *Registry) map[string]http.HandlerFunc {
 			return
 		}
 		api.WriteJSON(w, http.StatusOK, out)
-	}
+	}}
 	return v
 }
 

@@ -29,7 +29,10 @@ type Unit struct {
 	Description string
 	// Params documents the parameters, "name" → what it is.
 	Params map[string]string
-	Run    func(ctx context.Context, env *Env, params map[string]any) (map[string]any, error)
+	// Read is true when the unit changes nothing (no file, no container):
+	// the HTTP API serves it at GET; any other unit is POST only.
+	Read bool
+	Run  func(ctx context.Context, env *Env, params map[string]any) (map[string]any, error)
 }
 
 // Env is what units act on.

@@ -253,6 +253,17 @@ func (b *lockedBuffer) String() string {
 
 var apiClient = &http.Client{Timeout: 30 * time.Second}
 
+// authorize makes req what the owner's client sends: the agent's token
+// (from .local/token, as the CLI reads it) and, on a POST, a JSON body.
+func (e *aimaEnv) authorize(req *http.Request) {
+	if req.Method == http.MethodPost && req.Header.Get("Content-Type") == "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if tok, err := os.ReadFile(filepath.Join(e.dir, ".local", "token")); err == nil && req.Header.Get("Authorization") == "" {
+		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+	}
+}
+
 // call sends a request to the agent's API and returns the status code and
 // the body. A transport error is returned, not fatal: crash tests expect it.
 func (e *aimaEnv) call(method, path, body string) (int, []byte, error) {
@@ -264,9 +275,7 @@ func (e *aimaEnv) call(method, path, body string) (int, []byte, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
+	e.authorize(req)
 	resp, err := apiClient.Do(req)
 	if err != nil {
 		return 0, nil, err

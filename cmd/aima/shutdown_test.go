@@ -53,7 +53,7 @@ func TestGracefulShutdown(t *testing.T) {
 	for i := range slow {
 		pr, pw := io.Pipe()
 		req, _ := http.NewRequest("POST", "http://"+e.addr+"/api/model/create", pr)
-		req.Header.Set("Content-Type", "application/json")
+		e.authorize(req)
 		go do(fmt.Sprintf("model create %d", i), req)
 		if _, err := fmt.Fprintf(pw, `{"name": "g-slow-%d", `, i); err != nil {
 			t.Fatal(err)
@@ -62,6 +62,7 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	// A service start that waits for the container to run.
 	req, _ := http.NewRequest("POST", "http://"+e.addr+"/api/service/start", strings.NewReader(`{"id": "g-svc", "wait": true, "timeout": "60s"}`))
+	e.authorize(req)
 	go do("service start --wait", req)
 	waitUntil(t, 10*time.Second, "service start committed", func() (bool, string) {
 		b, _ := os.ReadFile(filepath.Join(e.dir, "services", "g-svc.yaml"))

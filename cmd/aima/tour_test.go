@@ -44,6 +44,7 @@ func TestDomainsTour(t *testing.T) {
 		t.Errorf("chat through the agent: %v", resp)
 	}
 	req, _ := http.NewRequest("POST", "http://"+e.addr+"/v1/chat/completions", strings.NewReader(`{"model": "tiny", "stream": true, "messages": [{"role": "user", "content": "s"}]}`))
+	e.authorize(req)
 	sr, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

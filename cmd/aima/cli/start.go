@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"runtime/debug"
 	"time"
 
@@ -13,8 +15,9 @@ import (
 
 type startOptions struct {
 	addr     string
-	token    string
-	verbose  bool
+	token     string
+	tokenFile string
+	verbose   bool
 	follow   string
 	interval time.Duration
 }
@@ -27,7 +30,11 @@ func newStartCmd(g *globals) *cobra.Command {
 		Long: "start serves the HTTP API (default 127.0.0.1:9090), watches the state directory and converges\n" +
 			"Docker to it. On start it commits edits made while it was down, re-observes Docker and\n" +
 			"converges. SIGTERM finishes in-flight requests and exits 0; containers keep running.\n" +
-			"A non-loopback --addr needs --token (or AIMA_TOKEN).\n\n" +
+			"The API always needs a bearer token: the owner's is generated into .aima/.local/token\n" +
+			"(mode 0600) on the first start and the CLI reads it from there. More tokens (for other\n" +
+			"machines, CI, a team) come from AIMA_TOKEN or --token-file: a secret, or NAME=SECRET pairs\n" +
+			"whose writes commit as NAME. Requests must come to a loopback Host (or one listed in\n" +
+			".local/settings.yaml allowed_hosts) and not from another web site (cors_origins).\n\n" +
 			"--follow REMOTE/BRANCH (default: remote in aima.yaml) fetches the branch every --interval\n" +
 			"(jittered) and on POST /api/sync, and applies valid revisions as aima pull does; aima status\n" +
 			"shows the applied revision and the last error. An unreachable remote is retried.",
@@ -38,9 +45,11 @@ func newStartCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if o.token == "" {
-				o.token = os.Getenv("AIMA_TOKEN")
+			tok, err := startToken(cmd, o)
+			if err != nil {
+				return err
 			}
+			o.token = tok
 			level := slog.LevelInfo
 			if o.verbose {
 				level = slog.LevelDebug
@@ -51,9 +60,41 @@ func newStartCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&o.addr, "addr", "", "API listen address (default: api in aima.yaml, 127.0.0.1:9090)")
-	cmd.Flags().StringVar(&o.token, "token", "", "bearer token required by the API (default $AIMA_TOKEN): a secret, or NAME=SECRET,NAME2=SECRET2 (writes commit as NAME); required off loopback")
+	cmd.Flags().StringVar(&o.tokenFile, "token-file", "", "file holding more accepted tokens (a secret, or NAME=SECRET,NAME2=SECRET2: writes commit as NAME); also $AIMA_TOKEN")
+	cmd.Flags().StringVar(&o.token, "token", "", "like --token-file, inline (visible to every local user in ps: prefer $AIMA_TOKEN or --token-file)")
 	cmd.Flags().StringVar(&o.follow, "follow", "", "follow a remote branch, as REMOTE/BRANCH (e.g. origin/main)")
+	_ = cmd.Flags().MarkHidden("token")
 	cmd.Flags().DurationVar(&o.interval, "interval", agent.DefaultFollowInterval, "with --follow: how often to fetch")
 	cmd.Flags().BoolVarP(&o.verbose, "verbose", "v", false, "log every sync operation and pull progress")
 	return cmd
+}
+
+// startToken is the extra tokens of `aima start`: --token, --token-file or
+// $AIMA_TOKEN (in that order). One that is given but empty is an error, not
+// "no token".
+func startToken(cmd *cobra.Command, o *startOptions) (string, error) {
+	switch {
+	case cmd.Flags().Changed("token"):
+		if strings.TrimSpace(o.token) == "" {
+			return "", fmt.Errorf("--token: empty; give a secret (or drop the flag: the agent's own token is in .aima/.local/token)")
+		}
+		return o.token, nil
+	case o.tokenFile != "":
+		b, err := os.ReadFile(o.tokenFile)
+		if err != nil {
+			return "", fmt.Errorf("--token-file: %w", err)
+		}
+		tok := strings.TrimSpace(string(b))
+		if tok == "" {
+			return "", fmt.Errorf("--token-file: %s holds no token", o.tokenFile)
+		}
+		return tok, nil
+	}
+	if v, ok := os.LookupEnv("AIMA_TOKEN"); ok {
+		if strings.TrimSpace(v) == "" {
+			return "", fmt.Errorf("AIMA_TOKEN is set but empty; give a secret or unset it (the agent's own token is in .aima/.local/token)")
+		}
+		return v, nil
+	}
+	return "", nil
 }

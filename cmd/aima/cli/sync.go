@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"sort"
 	"strings"
 	"time"
@@ -218,8 +217,8 @@ func agentStatuses(ctx context.Context, dir string) (map[agent.Object]agent.Stat
 	if err != nil {
 		return nil, false
 	}
-	if toks := api.ParseTokens(os.Getenv("AIMA_TOKEN")); len(toks) > 0 {
-		req.Header.Set("Authorization", "Bearer "+toks[0].Secret)
+	if tok := api.ClientToken(dir); tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
