@@ -24,6 +24,7 @@ import (
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	"github.com/go-git/go-git/v5/plumbing/transport/server"
 	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
+	"gopkg.in/yaml.v3"
 
 	"github.com/aima-dev/aima/state/repo"
 )
@@ -224,9 +225,18 @@ func currentBranch(g *git.Repository) string {
 	return repo.DefaultBranch
 }
 
+// incomingRef is where Fetch puts what it downloaded from branch of remote:
+// refs/aima/incoming/<remote>/<branch>, a ref that is never pushed.
+func incomingRef(remote, branch string) plumbing.ReferenceName {
+	return plumbing.ReferenceName("refs/aima/incoming/" + remote + "/" + branch)
+}
+
 // Fetch downloads branch of remote ("" for each: origin, and the branch
-// HEAD points at) into refs/remotes/<remote>/<branch> and returns the
-// commit it is at. It changes neither the files nor HEAD.
+// HEAD points at) into refs/aima/incoming/<remote>/<branch> and returns the
+// commit it is at. It changes neither the files, HEAD nor the
+// remote-tracking branch refs/remotes/<remote>/<branch>: that one moves
+// only when a revision is accepted (see Pull), so a refused revision is
+// never taken as the remote's known history.
 func (s *Store) Fetch(ctx context.Context, remote, branch string) (string, error) {
 	g, rm, auth, err := s.remote(remote)
 	if err != nil {
@@ -236,9 +246,9 @@ func (s *Store) Fetch(ctx context.Context, remote, branch string) (string, error
 	if branch == "" {
 		branch = currentBranch(g)
 	}
-	track := plumbing.NewRemoteReferenceName(remote, branch)
+	track := incomingRef(remote, branch)
 	spec := config.RefSpec(fmt.Sprintf("+%s:%s", plumbing.NewBranchReferenceName(branch), track))
-	err = rm.FetchContext(ctx, &git.FetchOptions{RefSpecs: []config.RefSpec{spec}, Auth: auth, Tags: git.NoTags})
+	err = rm.FetchContext(ctx, &git.FetchOptions{RemoteName: remote, RefSpecs: []config.RefSpec{spec}, Auth: auth, Tags: git.NoTags})
 	rawURL := rm.Config().URLs[0]
 	switch {
 	case err == nil, errors.Is(err, git.NoErrAlreadyUpToDate):
@@ -284,7 +294,9 @@ func (s *Store) Push(ctx context.Context, remote, branch string) (PushResult, er
 	}
 	res.Revision = head.Hash().String()
 	spec := config.RefSpec(fmt.Sprintf("%s:%s", plumbing.NewBranchReferenceName(local), plumbing.NewBranchReferenceName(branch)))
-	err = rm.PushContext(ctx, &git.PushOptions{RefSpecs: []config.RefSpec{spec}, Auth: auth})
+	// RemoteName must be the remote's own name: go-git refuses a push whose
+	// options name another remote, and defaults them to origin.
+	err = rm.PushContext(ctx, &git.PushOptions{RemoteName: remote, RefSpecs: []config.RefSpec{spec}, Auth: auth})
 	switch {
 	case err == nil:
 	case errors.Is(err, git.NoErrAlreadyUpToDate):
@@ -318,12 +330,22 @@ type PullResult struct {
 	Kept     []string `json:"kept,omitempty"`
 }
 
-// PullOptions choose how conflicts are settled.
+// PullOptions choose how conflicts are settled and what incoming history
+// is trusted. aima pull and the agent's follower share them.
 type PullOptions struct {
 	// Resolve settles files changed differently on both sides: "" refuses
 	// the pull (ConflictError), "ours" keeps the local file, "theirs" takes
 	// the remote's. Either way both histories are kept in a merge commit.
 	Resolve string
+	// VerifySignatures applies an incoming revision only when its commit
+	// (the remote branch's tip) carries an OpenPGP signature by a key in
+	// .local/trusted-keys/ (TrustedKeyRing); an unsigned commit, or one
+	// signed by another key, is a RefusedError. No trusted key is an error.
+	VerifySignatures bool
+	// AllowRewrite accepts a remote branch whose new tip does not contain
+	// the tip accepted from it before (a force-push). By default that is a
+	// RefusedError.
+	AllowRewrite bool
 }
 
 // ConflictError: a file was changed differently here and in the remote.
@@ -343,21 +365,28 @@ func (e *ConflictError) Error() string {
 
 func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
 
-// RefusedError: the incoming revision holds invalid files, so it was not
-// applied and the state stays at its last good revision.
+// RefusedError: the incoming revision holds invalid files (Problems), or
+// is not trusted (Reason: unsigned, signed by an unknown key, rewritten
+// history), so it was not applied and the state stays at its last good
+// revision.
 type RefusedError struct {
 	Source   string
 	Revision string
 	Problems []Problem
+	Reason   string
 }
 
 func (e *RefusedError) Error() string {
-	parts := make([]string, len(e.Problems))
-	for i, p := range e.Problems {
-		parts[i] = p.String()
+	why := e.Reason
+	if why == "" {
+		parts := make([]string, len(e.Problems))
+		for i, p := range e.Problems {
+			parts[i] = p.String()
+		}
+		why = "invalid: " + strings.Join(parts, "; ")
 	}
-	return fmt.Sprintf("revision %.12s of %s is not applied (the state stays at its last good revision): invalid: %s",
-		e.Revision, e.Source, strings.Join(parts, "; "))
+	return fmt.Sprintf("revision %.12s of %s is not applied (the state stays at its last good revision): %s",
+		e.Revision, e.Source, why)
 }
 
 func (e *RefusedError) Is(target error) bool { return target == ErrInvalid }
@@ -372,16 +401,23 @@ func (s *Store) Pull(ctx context.Context, remote, branch string, opts PullOption
 			branch = currentBranch(g)
 		}
 	}
+	if opts.VerifySignatures {
+		if _, _, err := s.TrustedKeyRing(); err != nil { // before any download
+			return PullResult{Source: remote + "/" + branch}, err
+		}
+	}
 	rev, err := s.Fetch(ctx, remote, branch)
 	if err != nil {
 		return PullResult{Source: remote + "/" + branch}, err
 	}
-	return s.Integrate(rev, remote+"/"+branch, opts)
+	return s.integrate(rev, remote+"/"+branch, plumbing.NewRemoteReferenceName(remote, branch), opts)
 }
 
 // Integrate applies commit rev (already fetched; source names it, like
 // "origin/main") to the state directory, under the write lock:
 //
+//  0. With opts.VerifySignatures, rev must be signed by a trusted key
+//     (RefusedError otherwise).
 //  1. Every file of rev that differs from HEAD is validated (object files
 //     against their kind's schema, aima.yaml against the settings schema,
 //     and only plain files at safe paths); any problem refuses rev with a
@@ -396,13 +432,36 @@ func (s *Store) Pull(ctx context.Context, remote, branch string, opts PullOption
 // Files are written before the branch moves, so a crash in between leaves
 // them as uncommitted edits, which the next start commits; a later pull
 // then merges cleanly. Local commits are never dropped: HEAD only moves to a
-// descendant of itself.
+// descendant of itself. A pulled aima.yaml may not change this machine's
+// local settings (checkPulledSettings).
 func (s *Store) Integrate(rev, source string, opts PullOptions) (PullResult, error) {
+	return s.integrate(rev, source, "", opts)
+}
+
+// integrate is Integrate; when track (the remote-tracking branch of the
+// source, refs/remotes/<remote>/<branch>) is set, it also refuses
+// rewritten history and records an accepted rev in track.
+//
+// How a force-push is recognised, across restarts: the remote-tracking
+// branch is the remote tip this state last accepted (applied, or found
+// already included; Push sets it too, as git does). Fetch never moves it,
+// so a refused revision, or a crash between fetch and apply, never makes a
+// rewritten tip look known. A new tip that does not contain it is rewritten
+// history. With no remote-tracking branch yet (the first pull of a remote)
+// there is nothing to compare with, and nothing is refused for it.
+func (s *Store) integrate(rev, source string, track plumbing.ReferenceName, opts PullOptions) (PullResult, error) {
 	res := PullResult{Source: source, Incoming: rev}
 	switch opts.Resolve {
 	case "", "ours", "theirs":
 	default:
 		return res, fmt.Errorf("%w: resolve %q: want ours or theirs", ErrInvalid, opts.Resolve)
+	}
+	keyRing := ""
+	if opts.VerifySignatures {
+		var err error
+		if keyRing, _, err = s.TrustedKeyRing(); err != nil {
+			return res, err
+		}
 	}
 	if err := ensureDir(s.Dir); err != nil {
 		return res, err
@@ -415,6 +474,30 @@ func (s *Store) Integrate(rev, source string, opts PullOptions) (PullResult, err
 	if err != nil {
 		return res, err
 	}
+	if track != "" {
+		prev, err := acceptedTip(s.Dir, track)
+		if err != nil {
+			return res, err
+		}
+		if prev != "" && prev != rev && !opts.AllowRewrite {
+			base, err := r.MergeBase(prev, rev)
+			if err != nil {
+				return res, err
+			}
+			if base != prev {
+				return res, &RefusedError{Source: source, Revision: rev, Reason: fmt.Sprintf(
+					"the history of %s was rewritten (force-pushed): its new tip %s does not contain %s, the tip accepted from it before. "+
+						"Rewritten history is refused unless allowed (aima pull --allow-rewrite, or aima start --follow %s --allow-rewrite)",
+					source, rev, prev, source)}
+			}
+		}
+	}
+	accept := func() error {
+		if track == "" {
+			return nil
+		}
+		return setAcceptedTip(s.Dir, track, rev)
+	}
 	head, err := r.Head()
 	if err != nil && !errors.Is(err, repo.ErrNoCommits) {
 		return res, err
@@ -422,7 +505,7 @@ func (s *Store) Integrate(rev, source string, opts PullOptions) (PullResult, err
 	res.Before, res.Head = head, head
 	if head == rev {
 		res.Outcome = PullUpToDate
-		return res, nil
+		return res, accept()
 	}
 	theirs, err := r.Files(rev)
 	if err != nil {
@@ -439,7 +522,13 @@ func (s *Store) Integrate(rev, source string, opts PullOptions) (PullResult, err
 		}
 		if base == rev {
 			res.Outcome = PullAhead
-			return res, nil
+			return res, accept()
+		}
+	}
+	// The signature first: an untrusted revision's files are not even read.
+	if keyRing != "" {
+		if why := s.verifyCommit(rev, keyRing); why != "" {
+			return res, &RefusedError{Source: source, Revision: rev, Reason: why}
 		}
 	}
 	if probs := s.checkRevision(r, rev, theirs, ours); len(probs) > 0 {
@@ -504,6 +593,13 @@ func (s *Store) Integrate(rev, source string, opts PullOptions) (PullResult, err
 			return res, err
 		}
 	}
+	for _, c := range changes {
+		if c.Path == "aima.yaml" && !c.Delete {
+			if probs := s.checkPulledSettings(c.Data); len(probs) > 0 {
+				return res, &RefusedError{Source: source, Revision: rev, Problems: probs}
+			}
+		}
+	}
 	if len(conflicts) > 0 {
 		return res, &ConflictError{Source: source, Local: head, Remote: rev, Paths: conflicts}
 	}
@@ -535,7 +631,7 @@ func (s *Store) Integrate(rev, source string, opts PullOptions) (PullResult, err
 			return res, err
 		}
 		res.Head, res.Outcome = rev, PullFastForward
-		return res, nil
+		return res, accept()
 	}
 	msg := fmt.Sprintf("pull: merge %s (%.12s)\n", source, rev)
 	if len(res.Paths) > 0 {
@@ -549,7 +645,76 @@ func (s *Store) Integrate(rev, source string, opts PullOptions) (PullResult, err
 		return res, err
 	}
 	res.Head, res.Outcome = h, PullMerge
-	return res, nil
+	return res, accept()
+}
+
+// acceptedTip is the commit of the remote-tracking branch track, "" when
+// there is none.
+func acceptedTip(dir string, track plumbing.ReferenceName) (string, error) {
+	g, err := git.PlainOpen(dir)
+	if err != nil {
+		return "", fmt.Errorf("open git repository %s: %w", dir, err)
+	}
+	ref, err := g.Reference(track, true)
+	if errors.Is(err, plumbing.ErrReferenceNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", track, err)
+	}
+	return ref.Hash().String(), nil
+}
+
+// setAcceptedTip moves the remote-tracking branch track to rev.
+func setAcceptedTip(dir string, track plumbing.ReferenceName, rev string) error {
+	g, err := git.PlainOpen(dir)
+	if err != nil {
+		return fmt.Errorf("open git repository %s: %w", dir, err)
+	}
+	if err := g.Storer.SetReference(plumbing.NewHashReference(track, plumbing.NewHash(rev))); err != nil {
+		return fmt.Errorf("update %s: %w", track, err)
+	}
+	return nil
+}
+
+// localSettings are the settings of aima.yaml that belong to the machine,
+// not to the shared state: where its API listens (api), which host ports it
+// hands out (port_range) and which address published ports bind (host_ip).
+// A pulled commit that would change one of them is refused unless the local
+// policy sets pulled_settings: true. (instance is kept by pinInstance.)
+var localSettings = []string{"api", "port_range", "host_ip"}
+
+// checkPulledSettings compares the local settings of an incoming aima.yaml
+// with the local aima.yaml.
+func (s *Store) checkPulledSettings(incoming []byte) []Problem {
+	if p, _ := s.Policy(); p.PulledSettings {
+		return nil
+	}
+	cur, err := os.ReadFile(s.path("aima.yaml"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // a new state directory (aima init --from) takes the remote's
+	}
+	var here, there map[string]any
+	_ = yaml.Unmarshal(cur, &here) // an unreadable local file compares as empty: fail closed
+	if err := yaml.Unmarshal(incoming, &there); err != nil {
+		return []Problem{{File: "aima.yaml", Message: err.Error()}}
+	}
+	show := func(m map[string]any, k string) string {
+		v, ok := m[k]
+		if !ok || v == nil {
+			return "unset"
+		}
+		return fmt.Sprintf("%q", fmt.Sprint(v))
+	}
+	var probs []Problem
+	for _, k := range localSettings {
+		if a, b := show(here, k), show(there, k); a != b {
+			probs = append(probs, Problem{File: "aima.yaml", Field: "/" + k, Message: fmt.Sprintf(
+				"policy: a pulled commit may not change this machine's local setting %s (%s here, %s in the commit); "+
+					"set it locally, or allow it with pulled_settings: true in %s", k, a, b, PolicyPath)})
+		}
+	}
+	return probs
 }
 
 func unionPaths(maps ...map[string]repo.File) []string {
@@ -749,7 +914,7 @@ func (s *Store) InitFrom(ctx context.Context, rawURL, branch string) (PullResult
 		cleanup()
 		return PullResult{}, err
 	}
-	res, err := s.Integrate(rev, DefaultRemote+"/"+branch, PullOptions{})
+	res, err := s.integrate(rev, DefaultRemote+"/"+branch, plumbing.NewRemoteReferenceName(DefaultRemote, branch), PullOptions{})
 	if err != nil {
 		cleanup()
 		return res, err
