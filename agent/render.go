@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"bytes"
 	"fmt"
 	"math"
 	"os"
@@ -9,7 +8,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"text/template"
 
 	"github.com/aima-dev/aima/agent/container"
 	"github.com/aima-dev/aima/agent/plan"
@@ -141,7 +139,7 @@ func renderService(st *state.Store, refs *refs, host Host, svc *state.Service, r
 	for k, v := range svc.Labels {
 		spec.Labels[k] = v
 	}
-	data := map[string]any{"Port": cport, "ModelName": model.Name, "Repo": model.Repo, "ModelPath": ""}
+	data := state.ArgData{Port: cport, ModelName: model.Name, Repo: model.Repo}
 	if model.Path != "" {
 		if !filepath.IsAbs(model.Path) {
 			w.Err = fmt.Errorf("model %q: path %q must be absolute", model.Name, model.Path)
@@ -156,16 +154,16 @@ func renderService(st *state.Store, refs *refs, host Host, svc *state.Service, r
 			target += "/" + filepath.Base(model.Path)
 		}
 		spec.Mounts = []container.Mount{{Source: model.Path, Target: target, ReadOnly: true}}
-		data["ModelPath"] = target
+		data.ModelPath = target
 	}
-	for i, a := range eng.Args {
-		s, err := expand(a, data)
-		if err != nil {
-			w.Err = fmt.Errorf("engine %q: args[%d]: %v", eng.Name, i, err)
-			return w
-		}
-		spec.Cmd = append(spec.Cmd, s)
+	// Bounded templates: a file or built-in that slipped past validation
+	// is refused here, before Docker is asked anything.
+	args, err := state.ExpandArgs(eng.Args, data)
+	if err != nil {
+		w.Err = fmt.Errorf("engine %q: %v", eng.Name, err)
+		return w
 	}
+	spec.Cmd = append(spec.Cmd, args...)
 	spec.Cmd = append(spec.Cmd, svc.Args...)
 	env := map[string]string{}
 	for k, v := range eng.Env {
@@ -243,21 +241,6 @@ func breaksPolicy(st *state.Store, kind string, o state.Object) error {
 		return fmt.Errorf("%s %q: %s: %s", kind, o.ObjectName(), strings.TrimPrefix(p.Field, "/"), p.Message)
 	}
 	return nil
-}
-
-func expand(tmpl string, data map[string]any) (string, error) {
-	if !strings.Contains(tmpl, "{{") {
-		return tmpl, nil
-	}
-	t, err := template.New("arg").Option("missingkey=error").Parse(tmpl)
-	if err != nil {
-		return "", err
-	}
-	var b bytes.Buffer
-	if err := t.Execute(&b, data); err != nil {
-		return "", err
-	}
-	return b.String(), nil
 }
 
 // resolveEnv turns the env map into sorted KEY=VALUE pairs, resolving

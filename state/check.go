@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"text/template"
 
 	"github.com/robfig/cron/v3"
 )
@@ -40,8 +39,10 @@ func check(o Object) error {
 		checkEnv(o.Env, add)
 	case *Engine:
 		for i, a := range o.Args {
-			if _, err := template.New("arg").Option("missingkey=error").Parse(a); err != nil {
-				add(fmt.Sprintf("/args/%d", i), "bad template: %v", err)
+			if _, err := ParseArg(a); err != nil {
+				// Named with the engine's file even for a request body:
+				// the argument is refused before anything is written.
+				probs = append(probs, Problem{File: o.filePath(), Field: fmt.Sprintf("/args/%d", i), Message: err.Error()})
 			}
 		}
 		checkEnv(o.Env, add)

@@ -119,7 +119,9 @@ func (k *Kind) fromGeneric(file string, m map[string]any, pos map[string][2]int)
 		var ie *InvalidError
 		if errors.As(err, &ie) {
 			for i := range ie.Problems {
-				ie.Problems[i].File = file
+				if file != "" { // a body's problems may name the file it would be written to
+					ie.Problems[i].File = file
+				}
 				ie.Problems[i] = withPos(ie.Problems[i], pos)
 			}
 		}
