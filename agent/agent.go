@@ -114,6 +114,9 @@ type Options struct {
 	// in aima.yaml), fetched every FollowInterval (default 30s).
 	Follow         string
 	FollowInterval time.Duration
+	// FollowOptions are the pull options of the follower: VerifySignatures
+	// and AllowRewrite (aima start --verify-signatures, --allow-rewrite).
+	FollowOptions state.PullOptions
 }
 
 // Run is `aima start`: it repairs the state directory, serves the API,
@@ -238,7 +241,7 @@ func Run(ctx context.Context, opts Options) error {
 	for k, v := range AlertVerbs(alerts) {
 		verbs[k] = v
 	}
-	follower, err := newFollower(st, opts.Follow, set.Remote, opts.FollowInterval, log, kick)
+	follower, err := newFollower(st, opts.Follow, set.Remote, opts.FollowInterval, opts.FollowOptions, log, kick)
 	if err != nil {
 		return err
 	}

@@ -32,6 +32,10 @@ const followTimeout = 60 * time.Second
 type FollowState struct {
 	Source   string `json:"source"` // remote/branch
 	Interval string `json:"interval"`
+	// What incoming history is trusted (aima start --verify-signatures,
+	// --allow-rewrite).
+	VerifySignatures bool `json:"verify_signatures,omitempty"`
+	AllowRewrite     bool `json:"allow_rewrite,omitempty"`
 	// Applied is the remote revision last applied (or found already
 	// included); Head is the local HEAD that resulted.
 	Applied   string    `json:"applied_revision,omitempty"`
@@ -56,7 +60,8 @@ func ReadFollowState(dir string) (FollowState, bool) {
 
 // Follower keeps the state directory on a remote branch: it fetches every
 // interval (jittered) and on request, and applies valid revisions with the
-// same rules as aima pull (state.Store.Integrate). A refused revision or
+// same rules and options as aima pull (state.Store.Pull with its
+// PullOptions: signatures, rewritten history). A refused revision or
 // an unreachable remote is reported and retried; the state stays on its
 // last good revision and the agent keeps running. Applied files are seen by
 // the watcher like any edit, and the sync loop converges the containers.
@@ -65,6 +70,7 @@ type Follower struct {
 	remote   string
 	branch   string
 	interval time.Duration
+	opts     state.PullOptions
 	log      *slog.Logger
 	kick     func()
 
@@ -89,17 +95,29 @@ func ParseFollow(spec string) (remote, branch string, err error) {
 }
 
 // newFollower returns the follower for spec (or, when empty, the remote
-// setting of aima.yaml); nil when there is nothing to follow.
-func newFollower(st *state.Store, spec, setting string, interval time.Duration, log *slog.Logger, kick func()) (*Follower, error) {
+// setting of aima.yaml); nil when there is nothing to follow. opts are
+// those of aima pull (Resolve is not used: a follower never settles a
+// conflict by itself). With opts.VerifySignatures and no trusted key it is
+// an error, so the agent does not start following what it cannot verify.
+func newFollower(st *state.Store, spec, setting string, interval time.Duration, opts state.PullOptions, log *slog.Logger, kick func()) (*Follower, error) {
 	if spec == "" {
 		spec = setting
 	}
 	if spec == "" {
+		if opts.VerifySignatures || opts.AllowRewrite {
+			return nil, fmt.Errorf("%w: --verify-signatures and --allow-rewrite apply to a followed branch: add --follow REMOTE/BRANCH (or remote in aima.yaml)", state.ErrInvalid)
+		}
 		return nil, nil
 	}
 	remote, branch, err := ParseFollow(spec)
 	if err != nil {
 		return nil, err
+	}
+	opts.Resolve = ""
+	if opts.VerifySignatures {
+		if _, _, err := st.TrustedKeyRing(); err != nil {
+			return nil, fmt.Errorf("follow %s: %w", spec, err)
+		}
 	}
 	if interval <= 0 {
 		interval = DefaultFollowInterval
@@ -109,9 +127,11 @@ func newFollower(st *state.Store, spec, setting string, interval time.Duration, 
 		remote:   remote,
 		branch:   branch,
 		interval: interval,
+		opts:     opts,
 		log:      log,
 		kick:     kick,
-		state:    FollowState{Source: remote + "/" + branch, Interval: interval.String()},
+		state: FollowState{Source: remote + "/" + branch, Interval: interval.String(),
+			VerifySignatures: opts.VerifySignatures, AllowRewrite: opts.AllowRewrite},
 		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "aima", Subsystem: "follow", Name: "attempts_total",
 			Help: "Fetch-and-apply attempts of the followed remote branch, by outcome (applied, up_to_date, refused, conflict, unavailable, error).",
@@ -178,7 +198,7 @@ func (f *Follower) Sync(ctx context.Context) FollowState {
 	defer f.run.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, followTimeout)
 	defer cancel()
-	res, err := f.st.Pull(ctx, f.remote, f.branch, state.PullOptions{})
+	res, err := f.st.Pull(ctx, f.remote, f.branch, f.opts)
 	now := time.Now().UTC()
 
 	f.mu.Lock()

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"os"
@@ -10,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
@@ -53,7 +56,7 @@ func TestFollowerAppliesValidRevisionsOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	kicks := 0
-	f, err := newFollower(st, "origin/main", "", time.Hour, slog.New(slog.DiscardHandler), func() { kicks++ })
+	f, err := newFollower(st, "origin/main", "", time.Hour, state.PullOptions{}, slog.New(slog.DiscardHandler), func() { kicks++ })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,4 +120,110 @@ func metricValue(m prometheus.Metric) float64 {
 		return d.Counter.GetValue()
 	}
 	return d.Gauge.GetValue()
+}
+
+// TestFollowerVerifySignatures: a follower with VerifySignatures refuses to
+// start without trusted keys (naming the directory) and reports an unsigned
+// revision as refused, naming the commit and why, without applying it; a
+// default follower refuses a force-pushed branch the same way.
+func TestFollowerVerifySignatures(t *testing.T) {
+	ctx := context.Background()
+	tmp := t.TempDir()
+	bare := filepath.Join(tmp, "remote.git")
+	followGit(t, tmp, "init", "--bare", "-q", "-b", "main", bare)
+	url := "file://" + bare
+	pub, _ := state.Open(filepath.Join(tmp, "pub"))
+	if _, err := pub.Init(); err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.AddRemote("origin", url); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pub.Push(ctx, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := state.Open(filepath.Join(tmp, "follower"))
+	if _, err := st.InitFrom(ctx, url, ""); err != nil {
+		t.Fatal(err)
+	}
+	good := followGit(t, st.Dir, "rev-parse", "HEAD")
+	quiet := slog.New(slog.DiscardHandler)
+
+	verify := state.PullOptions{VerifySignatures: true}
+	if _, err := newFollower(st, "origin/main", "", time.Hour, verify, quiet, nil); err == nil || !strings.Contains(err.Error(), filepath.Join(st.Dir, ".local", "trusted-keys")) {
+		t.Fatalf("a verifying follower without trusted keys: %v, want an error naming the directory", err)
+	}
+	if _, err := newFollower(st, "", "", time.Hour, verify, quiet, nil); err == nil {
+		t.Error("--verify-signatures without anything to follow was accepted")
+	}
+	keys := filepath.Join(st.Dir, ".local", "trusted-keys")
+	os.MkdirAll(keys, 0o700)
+	// Any valid public key: the point is that the commit is not signed.
+	os.WriteFile(filepath.Join(keys, "owner.asc"), armoredPublicKey(t), 0o644)
+	f, err := newFollower(st, "origin/main", "", time.Hour, verify, quiet, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pub.Create(state.KindModel, &state.Model{Name: "m1", Source: "ollama", Repo: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pub.Push(ctx, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	unsigned := followGit(t, pub.Dir, "rev-parse", "HEAD")
+	got := f.Sync(ctx)
+	if got.LastOutcome != "refused" || !strings.Contains(got.LastError, unsigned) || !strings.Contains(got.LastError, "not signed") || !got.VerifySignatures {
+		t.Errorf("after an unsigned push: %+v", got)
+	}
+	if h := followGit(t, st.Dir, "rev-parse", "HEAD"); h != good {
+		t.Errorf("HEAD moved to %s", h)
+	}
+
+	// A default follower applies it; then the publisher rewrites history.
+	d, err := newFollower(st, "origin/main", "", time.Hour, state.PullOptions{}, quiet, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := d.Sync(ctx); got.Applied != unsigned {
+		t.Fatalf("default follower: %+v", got)
+	}
+	work := filepath.Join(tmp, "work")
+	followGit(t, tmp, "clone", "-q", url, work)
+	followGit(t, work, "reset", "-q", "--hard", "HEAD~1")
+	followGit(t, work, "commit", "-q", "--allow-empty", "-m", "rewritten")
+	followGit(t, work, "push", "-q", "--force", "origin", "HEAD:main")
+	rewritten := followGit(t, work, "rev-parse", "HEAD")
+	got = d.Sync(ctx)
+	if got.LastOutcome != "refused" || !strings.Contains(got.LastError, rewritten) || !strings.Contains(got.LastError, unsigned) || !strings.Contains(got.LastError, "rewritten") {
+		t.Errorf("after a force-push: %+v", got)
+	}
+	if disk, ok := ReadFollowState(st.Dir); !ok || disk.LastError != got.LastError {
+		t.Errorf(".local/follow.json: %+v", disk)
+	}
+	a, err := newFollower(st, "origin/main", "", time.Hour, state.PullOptions{AllowRewrite: true}, quiet, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := a.Sync(ctx); got.LastError != "" || got.Applied != rewritten {
+		t.Errorf("with AllowRewrite: %+v", got)
+	}
+}
+
+// armoredPublicKey is a new OpenPGP public key, armored.
+func armoredPublicKey(t *testing.T) []byte {
+	t.Helper()
+	e, err := openpgp.NewEntity("owner", "", "owner@example.com", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	w, err := armor.Encode(&b, openpgp.PublicKeyType, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Serialize(w); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	return b.Bytes()
 }

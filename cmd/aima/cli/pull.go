@@ -12,11 +12,11 @@ import (
 // Exit codes of push and pull that scripts branch on.
 const (
 	exitConflict = 3 // a file changed on both sides (pull), or the remote is ahead (push)
-	exitRefused  = 4 // the incoming revision holds invalid files; nothing applied
+	exitRefused  = 4 // the incoming revision is refused (invalid files, untrusted signature, rewritten history); nothing applied
 )
 
 func newPullCmd(g *globals) *cobra.Command {
-	var resolve string
+	var opts state.PullOptions
 	cmd := &cobra.Command{
 		Use:   "pull [REMOTE] [BRANCH]",
 		Short: "Fetch a remote branch (default origin, this branch), validate it and apply it",
@@ -25,14 +25,19 @@ func newPullCmd(g *globals) *cobra.Command {
 			"files. A revision with an invalid file is refused (exit 4) and the state stays at its last\n" +
 			"good revision. A file changed differently on both sides is a conflict (exit 3): nothing is\n" +
 			"applied and the local file is kept, unless --resolve ours|theirs settles it. No local\n" +
-			"commit is ever lost. The agent sees the changed files and converges the containers.",
+			"commit is ever lost. The agent sees the changed files and converges the containers.\n\n" +
+			"What a remote may not do (each refused with exit 4): files that break .local/policy.yaml (host\n" +
+			"mounts, ${env:} names, images); an aima.yaml that changes api, port_range or host_ip (unless\n" +
+			"pulled_settings: true there); rewritten history, where the remote branch no longer contains the\n" +
+			"revision pulled before (a force-push), unless --allow-rewrite. With --verify-signatures the\n" +
+			"incoming tip commit must be signed by an OpenPGP key in .aima/.local/trusted-keys/.",
 		Args: cobra.MaximumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			st, err := g.store()
 			if err != nil {
 				return err
 			}
-			res, err := st.Pull(cmd.Context(), argAt(args, 0), argAt(args, 1), state.PullOptions{Resolve: resolve})
+			res, err := st.Pull(cmd.Context(), argAt(args, 0), argAt(args, 1), opts)
 			if err != nil {
 				return remoteExit(err)
 			}
@@ -45,7 +50,9 @@ func newPullCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&resolve, "resolve", "", "settle files changed on both sides: ours (keep the local file) or theirs")
+	cmd.Flags().StringVar(&opts.Resolve, "resolve", "", "settle files changed on both sides: ours (keep the local file) or theirs")
+	cmd.Flags().BoolVar(&opts.VerifySignatures, "verify-signatures", false, "apply only if the incoming tip commit is signed by an OpenPGP key in .aima/.local/trusted-keys/ (*.asc, *.gpg, *.pub)")
+	cmd.Flags().BoolVar(&opts.AllowRewrite, "allow-rewrite", false, "accept a force-pushed remote branch whose history no longer contains the revision pulled before")
 	return cmd
 }
 

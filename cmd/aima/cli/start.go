@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/aima-dev/aima/agent"
+	"github.com/aima-dev/aima/state"
 )
 
 type startOptions struct {
@@ -20,6 +21,7 @@ type startOptions struct {
 	verbose   bool
 	follow   string
 	interval time.Duration
+	trust     state.PullOptions
 }
 
 func newStartCmd(g *globals) *cobra.Command {
@@ -37,7 +39,13 @@ func newStartCmd(g *globals) *cobra.Command {
 			".local/settings.yaml allowed_hosts) and not from another web site (cors_origins).\n\n" +
 			"--follow REMOTE/BRANCH (default: remote in aima.yaml) fetches the branch every --interval\n" +
 			"(jittered) and on POST /api/sync, and applies valid revisions as aima pull does; aima status\n" +
-			"shows the applied revision and the last error. An unreachable remote is retried.",
+			"shows the applied revision and the last error. An unreachable remote is retried.\n\n" +
+			"Anyone who can push to the followed branch is not trusted by default: a revision whose files\n" +
+			"break .local/policy.yaml (host mounts, ${env:} names, images) or whose aima.yaml changes api,\n" +
+			"port_range or host_ip (unless pulled_settings: true) is refused, and so is rewritten history\n" +
+			"(a force-push that drops the revision applied before) unless --allow-rewrite.\n" +
+			"--verify-signatures also requires the branch's tip commit to be signed by an OpenPGP key in\n" +
+			".aima/.local/trusted-keys/ (*.asc, *.gpg, *.pub); without a key there, start fails.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			debug.SetGCPercent(100) // long-running: the default keeps RSS low
@@ -56,7 +64,7 @@ func newStartCmd(g *globals) *cobra.Command {
 			}
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
 			return agent.Run(cmd.Context(), agent.Options{Dir: st.Dir, Addr: o.addr, Token: o.token, Version: Version, Log: log,
-				Follow: o.follow, FollowInterval: o.interval})
+				Follow: o.follow, FollowInterval: o.interval, FollowOptions: o.trust})
 		},
 	}
 	cmd.Flags().StringVar(&o.addr, "addr", "", "API listen address (default: api in aima.yaml, 127.0.0.1:9090)")
@@ -65,6 +73,8 @@ func newStartCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&o.follow, "follow", "", "follow a remote branch, as REMOTE/BRANCH (e.g. origin/main)")
 	_ = cmd.Flags().MarkHidden("token")
 	cmd.Flags().DurationVar(&o.interval, "interval", agent.DefaultFollowInterval, "with --follow: how often to fetch")
+	cmd.Flags().BoolVar(&o.trust.VerifySignatures, "verify-signatures", false, "with --follow: apply only revisions whose tip commit is signed by an OpenPGP key in .aima/.local/trusted-keys/ (*.asc, *.gpg, *.pub)")
+	cmd.Flags().BoolVar(&o.trust.AllowRewrite, "allow-rewrite", false, "with --follow: accept a force-pushed branch whose history no longer contains the revision applied before (refused by default)")
 	cmd.Flags().BoolVarP(&o.verbose, "verbose", "v", false, "log every sync operation and pull progress")
 	return cmd
 }

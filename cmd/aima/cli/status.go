@@ -118,6 +118,9 @@ func agentState(ctx context.Context, addr string) string {
 // followLine summarises what the agent's follower last did.
 func followLine(f agent.FollowState) string {
 	line := f.Source
+	if f.VerifySignatures {
+		line += " (signatures verified)"
+	}
 	if f.Applied != "" {
 		line += fmt.Sprintf(" at %.12s (applied %s)", f.Applied, f.AppliedAt.Local().Format("2006-01-02 15:04:05"))
 	} else {
