@@ -32,6 +32,12 @@ func (k *Kind) Decode(file string, data []byte) (Object, error) {
 	stem := ""
 	if file != "" {
 		_, stem, _ = KindOfPath(file)
+		// An empty file is not an object with every field unset: it is
+		// most likely a save cut short or a placeholder, and must not
+		// replace (or delete) the object it stands for.
+		if len(bytes.TrimSpace(data)) == 0 {
+			return nil, invalid(file, "", "the file is empty; an object file holds the object's fields (write them, or delete the file to delete the object)")
+		}
 	}
 	src, body, lineOffset, err := k.split(file, data)
 	if err != nil {
@@ -44,6 +50,9 @@ func (k *Kind) Decode(file string, data []byte) (Object, error) {
 	m, ok := v.(map[string]any)
 	if !ok {
 		if v == nil {
+			if file != "" && strings.TrimSpace(body) == "" {
+				return nil, invalid(file, "", "the file holds no fields, only comments or blank lines; write the object's fields (or delete the file to delete the object)")
+			}
 			m = map[string]any{}
 		} else {
 			return nil, &InvalidError{Problems: []Problem{{File: file, Line: 1 + lineOffset, Column: 1, Message: "the file must hold a mapping of fields (name: value)"}}}
