@@ -138,7 +138,22 @@ func (s *Store) Init() (created bool, err error) {
 		return false, err
 	}
 	defer s.unlockAll()
-	return s.initLocked()
+	created, err = s.initLocked()
+	if err == nil {
+		err = s.writeDefaultPolicy()
+	}
+	return created, err
+}
+
+// writeDefaultPolicy writes the commented default policy into
+// .local/policy.yaml when there is none, so the owner finds the rules
+// where they are changed. An existing policy is never touched.
+func (s *Store) writeDefaultPolicy() error {
+	path := s.path(PolicyPath)
+	if _, err := os.Lstat(path); !errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return WriteFile(path, []byte(DefaultPolicyFile))
 }
 
 func (s *Store) initLocked() (bool, error) {
