@@ -32,6 +32,7 @@ type Wanted struct {
 	Err     error         // a reason the container cannot be made (terminal until the files change)
 	Health  state.Health  // the engine's readiness probe (services)
 	Port    int           // host port of the endpoint
+	HostIP  string        // host address the ports are published on (Endpoint derives the reachable one)
 	Model   string
 	Service *state.Service // the service file (services only)
 }
@@ -48,6 +49,15 @@ type Host struct {
 // carries its reason in Wanted.Err.
 func Render(st *state.Store, host Host, revision string) ([]Wanted, error) {
 	var out []Wanted
+	// aima.yaml's host_ip is the default publish address of every service
+	// and app (read each pass: editing it is a change like any other), and
+	// 127.0.0.1 when it has none: nothing is exposed beyond this machine
+	// unless a file says so. Containers of an aima that published on every
+	// address are recreated once (see plan.Hash).
+	set, err := st.SettingsInEffect()
+	if err != nil {
+		return nil, err
+	}
 	services, err := st.List(state.KindService)
 	if err != nil {
 		return nil, err
@@ -57,7 +67,7 @@ func Render(st *state.Store, host Host, revision string) ([]Wanted, error) {
 		if e.Object == nil {
 			continue // invalid file with no valid committed version
 		}
-		out = append(out, renderService(st, refs, host, e.Object.(*state.Service), revision))
+		out = append(out, renderService(st, refs, host, set, e.Object.(*state.Service), revision))
 	}
 	apps, err := st.List(state.KindApp)
 	if err != nil {
@@ -67,7 +77,7 @@ func Render(st *state.Store, host Host, revision string) ([]Wanted, error) {
 		if e.Object == nil {
 			continue
 		}
-		out = append(out, renderApp(st, host, e.Object.(*state.App), revision))
+		out = append(out, renderApp(st, host, set, e.Object.(*state.App), revision))
 	}
 	return out, nil
 }
@@ -92,8 +102,8 @@ func (r *refs) get(k *state.Kind, name string) state.Object {
 	return o
 }
 
-func renderService(st *state.Store, refs *refs, host Host, svc *state.Service, revision string) Wanted {
-	w := Wanted{Object: Object{"service", svc.Name}, Running: svc.State != "stopped", Port: svc.Port, Model: svc.Model, Service: svc}
+func renderService(st *state.Store, refs *refs, host Host, set state.Settings, svc *state.Service, revision string) Wanted {
+	w := Wanted{Object: Object{"service", svc.Name}, Running: svc.State != "stopped", Port: svc.Port, HostIP: set.PublishIP(svc.HostIP), Model: svc.Model, Service: svc}
 	eo := refs.get(state.KindEngine, svc.Engine)
 	if eo == nil {
 		w.Err = fmt.Errorf("engine %q: not found", svc.Engine)
@@ -133,7 +143,7 @@ func renderService(st *state.Store, refs *refs, host Host, svc *state.Service, r
 		Name:       plan.Name("service", svc.Name),
 		Image:      eng.Image,
 		Entrypoint: eng.Command,
-		Ports:      []container.Port{{HostPort: svc.Port, ContainerPort: cport}},
+		Ports:      []container.Port{{HostIP: w.HostIP, HostPort: svc.Port, ContainerPort: cport}},
 		Labels:     map[string]string{container.LabelEngine: eng.Name, container.LabelModel: model.Name},
 	}
 	for k, v := range svc.Labels {
@@ -191,8 +201,8 @@ func renderService(st *state.Store, refs *refs, host Host, svc *state.Service, r
 	return w
 }
 
-func renderApp(st *state.Store, host Host, app *state.App, revision string) Wanted {
-	w := Wanted{Object: Object{"app", app.Name}, Running: app.State != "stopped"}
+func renderApp(st *state.Store, host Host, set state.Settings, app *state.App, revision string) Wanted {
+	w := Wanted{Object: Object{"app", app.Name}, Running: app.State != "stopped", HostIP: set.PublishIP(app.HostIP)}
 	if !w.Running {
 		return w
 	}
@@ -208,7 +218,7 @@ func renderApp(st *state.Store, host Host, app *state.App, revision string) Want
 		h, c, _ := strings.Cut(p, ":")
 		hp, _ := strconv.Atoi(h)
 		cp, _ := strconv.Atoi(c)
-		spec.Ports = append(spec.Ports, container.Port{HostPort: hp, ContainerPort: cp})
+		spec.Ports = append(spec.Ports, container.Port{HostIP: w.HostIP, HostPort: hp, ContainerPort: cp})
 		if w.Port == 0 {
 			w.Port = hp
 		}

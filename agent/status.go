@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -102,6 +104,24 @@ func (s *Syncer) Statuses(ctx context.Context) (map[Object]Status, error) {
 	return out, nil
 }
 
+// Endpoint is the URL this machine reaches a port published on hostIP at:
+// 127.0.0.1 for a port published on 127.0.0.1 or on every IPv4 address
+// (0.0.0.0, or "" as Docker says it), ::1 for every IPv6 address (::), and
+// the address itself otherwise (a port published on one interface's
+// address answers only there). The health probe and inference use it.
+func Endpoint(hostIP string, port int) string {
+	host := "127.0.0.1"
+	if a, err := netip.ParseAddr(hostIP); err == nil {
+		switch {
+		case a == netip.IPv6Unspecified():
+			host = "::1"
+		case !a.IsUnspecified():
+			host = a.String()
+		}
+	}
+	return "http://" + net.JoinHostPort(host, strconv.Itoa(port))
+}
+
 // status derives everything but the health probe.
 func (s *Syncer) status(w Wanted, obs Observed, conflict string) Status {
 	s.mu.Lock()
@@ -111,14 +131,14 @@ func (s *Syncer) status(w Wanted, obs Observed, conflict string) Status {
 	s.mu.Unlock()
 	st := Status{Restarts: restarts}
 	if w.Port > 0 {
-		st.Endpoint = "http://127.0.0.1:" + strconv.Itoa(w.Port)
+		st.Endpoint = Endpoint(w.HostIP, w.Port)
 	}
 	c, found := obs.find(w.Object)
 	if found {
 		st.Container = c.Name
 		st.Since = c.Created
 		if w.Desired != nil {
-			st.Drift = !plan.Matches(w.Desired.Spec, c.Labels[container.LabelSpecHash])
+			st.Drift = !plan.Matches(w.Desired.Spec, c.Labels[container.LabelSpecHash]) || plan.Misplaced(w.Desired.Spec, c.Ports) != ""
 		}
 	}
 	switch {

@@ -149,7 +149,8 @@ func TestPassCreatesLabelledContainerThenNothing(t *testing.T) {
 	if diff := cmp.Diff([]string{"--addr", ":8000", "--model", "tiny"}, spec.Cmd); diff != "" {
 		t.Errorf("cmd (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]container.Port{{HostPort: port, ContainerPort: 8000}}, spec.Ports); diff != "" {
+	// Published on 127.0.0.1 only: no host_ip in the file or in aima.yaml.
+	if diff := cmp.Diff([]container.Port{{HostIP: "127.0.0.1", HostPort: port, ContainerPort: 8000}}, spec.Ports); diff != "" {
 		t.Errorf("ports (-want +got):\n%s", diff)
 	}
 

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -56,4 +57,34 @@ func hostIPProblems(o any) []Problem {
 		return []Problem{{Field: "/host_ip", Message: err.Error()}}
 	}
 	return nil
+}
+
+// SettingsInEffect returns aima.yaml as Settings does, except that when the
+// file in the work tree is invalid (a hand edit not fixed yet) the committed
+// version stays in effect, as for every other file: a typo elsewhere in
+// aima.yaml must not move every container to another address. The error is
+// returned only when no valid version can be read at all. (The committed
+// version comes without Settings' filled-in defaults; the sync loop reads
+// host_ip from it, through PublishIP.)
+func (s *Store) SettingsInEffect() (Settings, error) {
+	set, err := s.Settings()
+	if err == nil || !errors.Is(err, ErrInvalid) {
+		return set, err
+	}
+	r, rerr := s.Repo()
+	if rerr != nil {
+		return set, err
+	}
+	b, rerr := r.Read("", "aima.yaml")
+	if rerr != nil {
+		return set, err
+	}
+	committed, rerr := decodeSettings(b)
+	if rerr != nil {
+		return set, err
+	}
+	if id := s.localInstance(); id != "" {
+		committed.Instance = id
+	}
+	return committed, nil
 }

@@ -51,8 +51,10 @@ func (h holder) String() string {
 //     never happen with deterministic names; the newest is kept and the
 //     rest removed.
 //   - A running object without a container is created. One whose container
-//     does not match (spec hash, see Matches, or container name) is
-//     recreated, listing the changed fields when the summary label allows.
+//     does not match (spec hash, see Matches, or container name), or
+//     publishes a port where the spec does not (see Misplaced), is
+//     recreated, listing the changed fields when the summary label allows
+//     and naming the misplaced port.
 //     One whose container is created or exited is started. A dead container
 //     cannot be started, so it is recreated.
 //   - A stopped object has no container: that is what `aima service stop`
@@ -257,19 +259,32 @@ func decide(d *Desired, cur *container.Container) (Operation, bool) {
 		return op, false
 	}
 	hashOK := Matches(d.Spec, cur.Labels[container.LabelSpecHash])
-	if !hashOK || cur.Name != d.Spec.Name {
+	// Where the ports are published is read back from the container, not
+	// only from its labels: a port exposed on an address the files do not
+	// ask for is a recreate whatever the labels say.
+	misplaced := Misplaced(d.Spec, cur.Ports)
+	if !hashOK || cur.Name != d.Spec.Name || misplaced != "" {
 		var changed []string
 		if !hashOK {
 			changed = Changed(d.Spec, cur.Labels[LabelSpec])
 		}
 		if cur.Name != d.Spec.Name {
 			changed = append(changed, "name")
-			slices.Sort(changed)
 		}
+		if misplaced != "" && !slices.Contains(changed, "ports") {
+			changed = append(changed, "ports")
+		}
+		slices.Sort(changed)
 		op.Op, op.Cause = Recreate, "spec changed"
 		if len(changed) > 0 {
 			op.Changed = changed
 			op.Cause += ": " + strings.Join(changed, ", ")
+		}
+		switch {
+		case hashOK && cur.Name == d.Spec.Name:
+			op.Cause = misplaced // the files did not change; the container is not as they say
+		case misplaced != "":
+			op.Cause += "; " + misplaced
 		}
 		return op, true
 	}

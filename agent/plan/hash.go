@@ -29,6 +29,19 @@ import (
 // aima.name, aima.spec-hash, aima.revision, aima.spec), so a new git
 // revision alone does not recreate a container. Env, ports, mounts and GPU
 // ids are sorted; maps are encoded with sorted keys.
+//
+// Publishing on 127.0.0.1 by default (the host_ip field, issue 11) changed
+// what is rendered, not the encoding: host_ip has been part of v1 from the
+// start, so there is no v2. Containers of earlier versions, rendered
+// without an address (Docker: every address), therefore hash differently
+// and are recreated once, on 127.0.0.1 or the host_ip the files now say.
+// That is deliberate: it is a security fix, and keeping them would leave
+// every existing service exposed on the network until its next change. `aima
+// diff` names it ("spec changed: ports; port 8000 published on every
+// address, want 127.0.0.1"); a directory that wants the old exposure sets
+// host_ip: 0.0.0.0 in aima.yaml (also one recreate). Where a running
+// container is published is also read back from Docker (Misplaced), so the
+// labels alone never keep an exposed container.
 func Hash(spec container.Spec) string {
 	return hashV1(spec)
 }

@@ -13,6 +13,10 @@
 //     not know them otherwise); Inspect reports the configured ports in
 //     every state. For an exited container List and Inspect agree on the
 //     exit code.
+//   - A port is published on the spec's HostIP, and List reports that
+//     address: a specific one as it is, every address ("", 0.0.0.0 or ::)
+//     as "", once. The sync loop reads it back to recreate a container
+//     exposed where the files do not say.
 //   - After Remove, Inspect, Start, Stop, Logs and Remove itself are
 //     ErrNotFound: Remove of a missing container is an error too, and
 //     callers that only want it gone ignore ErrNotFound.
@@ -30,6 +34,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -84,6 +89,7 @@ func Run(t *testing.T, h Harness) {
 		fn   func(t *testing.T)
 	}{
 		{"CreateList", c.createList},
+		{"PublishAddress", c.publishAddress},
 		{"StartStop", c.startStop},
 		{"Logs", c.logs},
 		{"NameConflict", c.nameConflict},
@@ -264,6 +270,36 @@ func (c *contract) createList(t *testing.T) {
 	// Inspect by name finds the same container.
 	if byName := c.inspect(ctx, t, spec.Name); byName.ID != id {
 		t.Errorf("Inspect(%s) = id %q, want %q", spec.Name, byName.ID, id)
+	}
+}
+
+// publishAddress: the address a port is published on is the spec's, and
+// List reads it back; a binding on every address is reported as "".
+func (c *contract) publishAddress(t *testing.T) {
+	ctx := c.ctx(t)
+	f := c.fixture(t)
+	for i, tc := range []struct{ hostIP, listed string }{
+		{"127.0.0.1", "127.0.0.1"},
+		{"0.0.0.0", ""},
+		{"", ""},
+	} {
+		spec := f.spec(t, fmt.Sprintf("publish%d", i))
+		spec.Ports[0].HostIP = tc.hostIP
+		id := c.create(ctx, t, spec)
+		c.start(ctx, t, id)
+		if in := c.inspect(ctx, t, id); len(in.Ports) != 1 || in.Ports[0] != spec.Ports[0] {
+			t.Errorf("HostIP %q: Inspect ports %v, want the configured %v", tc.hostIP, in.Ports, spec.Ports)
+		}
+		want := []container.Port{{HostIP: tc.listed, HostPort: spec.Ports[0].HostPort, ContainerPort: spec.Ports[0].ContainerPort}}
+		var got container.Container
+		c.poll(t, fmt.Sprintf("container published on %q listed running", tc.hostIP), func() (bool, string) {
+			var ok bool
+			got, ok = c.listed(ctx, t, id)
+			return ok && got.State == container.StateRunning, fmt.Sprintf("listed %v, state %q", ok, got.State)
+		})
+		if diff := cmp.Diff(want, got.Ports); diff != "" {
+			t.Errorf("HostIP %q: List ports (-want +got):\n%s", tc.hostIP, diff)
+		}
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net/netip"
 	"slices"
 	"sort"
 	"strings"
@@ -186,7 +187,8 @@ func (r *Runtime) Ping(ctx context.Context) error {
 }
 
 // List returns the containers labelled aima.managed=true, oldest first.
-// Like Docker's list, it reports ports only for running containers.
+// Like Docker's list, it reports ports only for running containers, and a
+// port published on every address ("", 0.0.0.0 or ::) with HostIP "".
 func (r *Runtime) List(ctx context.Context) ([]container.Container, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -202,6 +204,16 @@ func (r *Runtime) List(ctx context.Context) ([]container.Container, error) {
 		if c.State != container.StateRunning {
 			c.Ports = nil
 		}
+		var ports []container.Port
+		for _, p := range c.Ports {
+			if a, err := netip.ParseAddr(p.HostIP); err == nil && a.IsUnspecified() {
+				p.HostIP = ""
+			}
+			if !slices.Contains(ports, p) {
+				ports = append(ports, p)
+			}
+		}
+		c.Ports = ports
 		out = append(out, c)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
