@@ -495,7 +495,7 @@ func (e *env) startAgent(dir, name string) (*agentProc, error) {
 	defer f.Close()
 	a.cmd = exec.Command(e.aima, "--dir", dir, "start", "--addr", a.addr)
 	a.cmd.Stdout, a.cmd.Stderr = f, f
-	a.cmd.Env = append(os.Environ(), "AIMA_AUTHOR=bench <bench@localhost>")
+	a.cmd.Env = append(os.Environ(), "AIMA_AUTHOR=bench <bench@localhost>", "AIMA_TOKEN="+benchToken)
 	a.t0 = time.Now()
 	if err := a.cmd.Start(); err != nil {
 		return nil, err
@@ -533,7 +533,20 @@ func (a *agentProc) logTail() string {
 	return tail(string(b), 1500)
 }
 
-var httpc = &http.Client{Timeout: 5 * time.Second}
+// benchToken is the token the bench's agents accept (AIMA_TOKEN) and its
+// client sends, as the owner's CLI sends .local/token.
+const benchToken = "aima-bench-token"
+
+var httpc = &http.Client{Timeout: 5 * time.Second, Transport: bearer{http.DefaultTransport}}
+
+// bearer adds the bench's token to every request to an agent.
+type bearer struct{ rt http.RoundTripper }
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+benchToken)
+	return b.rt.RoundTrip(r)
+}
 
 // waitReady polls /health and then /metrics (aima_sync_passes_total >= 1)
 // and returns when each first succeeded (measured from a.t0).
