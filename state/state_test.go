@@ -55,8 +55,12 @@ func TestSchemasAreFresh(t *testing.T) {
 }
 
 // TestExamplesAndDemoAreValid loads every file under examples/ and the demo
-// state directory .aima/ as aima does.
+// state directory .aima/ as aima does, and checks them against the default
+// local policy (examples may also read HF_TOKEN, which their comments say
+// to allow), so a copied example is not refused on a default machine.
 func TestExamplesAndDemoAreValid(t *testing.T) {
+	pol := state.DefaultPolicy()
+	pol.Env = []string{"HF_TOKEN"}
 	for _, root := range []string{"../examples", "../.aima"} {
 		n := 0
 		for _, k := range state.Kinds {
@@ -66,8 +70,13 @@ func TestExamplesAndDemoAreValid(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if _, err := k.Decode(k.Dir+"/"+filepath.Base(f), b); err != nil {
+				o, err := k.Decode(k.Dir+"/"+filepath.Base(f), b)
+				if err != nil {
 					t.Errorf("%s: %v", f, err)
+					continue
+				}
+				if probs := pol.Check(o); len(probs) > 0 {
+					t.Errorf("%s breaks the default policy: %v", f, probs)
 				}
 				n++
 			}

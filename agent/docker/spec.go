@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 
 	dcontainer "github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/mount"
@@ -60,8 +61,12 @@ func createConfig(spec container.Spec) (*dcontainer.Config, *dcontainer.HostConf
 		// A bind mount (not a Binds entry) fails when the source is
 		// missing instead of creating an empty directory in its place:
 		// a mistyped model path must be an error, not an empty model.
+		typ := mount.TypeBind
+		if !strings.HasPrefix(m.Source, "/") {
+			typ = mount.TypeVolume // a named volume: Docker creates it on first use
+		}
 		hcfg.Mounts = append(hcfg.Mounts, mount.Mount{
-			Type:     mount.TypeBind,
+			Type:     typ,
 			Source:   m.Source,
 			Target:   m.Target,
 			ReadOnly: m.ReadOnly,

@@ -29,6 +29,7 @@ func TestCreateConfig(t *testing.T) {
 		Mounts: []container.Mount{
 			{Source: "/models/qwen", Target: "/model", ReadOnly: true},
 			{Source: "/cache", Target: "/root/.cache"},
+			{Source: "aima-1234_webui-data", Target: "/data"},
 		},
 		Memory:   8 << 30,
 		NanoCPUs: 2e9,
@@ -57,6 +58,7 @@ func TestCreateConfig(t *testing.T) {
 		Mounts: []mount.Mount{
 			{Type: mount.TypeBind, Source: "/models/qwen", Target: "/model", ReadOnly: true},
 			{Type: mount.TypeBind, Source: "/cache", Target: "/root/.cache"},
+			{Type: mount.TypeVolume, Source: "aima-1234_webui-data", Target: "/data"},
 		},
 		Resources: dcontainer.Resources{Memory: 8 << 30, NanoCPUs: 2e9},
 	}
