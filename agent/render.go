@@ -227,8 +227,14 @@ func renderApp(st *state.Store, host Host, set state.Settings, app *state.App, r
 		parts := strings.Split(v, ":")
 		m := container.Mount{Source: parts[0], Target: parts[1], ReadOnly: len(parts) > 2 && parts[2] == "ro"}
 		if !filepath.IsAbs(m.Source) {
-			w.Err = fmt.Errorf("volumes: %q: the source must be an absolute host path", v)
-			return w
+			// A named volume, in this instance's namespace as compose
+			// prefixes the project: two state directories (or a pushed
+			// file) never reach another's volume by naming it.
+			if !state.VolumeName(m.Source) {
+				w.Err = fmt.Errorf("volumes: %q: the source must be an absolute host path or a volume name", v)
+				return w
+			}
+			m.Source = set.Instance + "_" + m.Source
 		}
 		spec.Mounts = append(spec.Mounts, m)
 	}

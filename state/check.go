@@ -47,6 +47,11 @@ func check(o Object) error {
 		}
 		checkEnv(o.Env, add)
 	case *App:
+		for i, v := range o.Volumes {
+			if src, _, _ := strings.Cut(v, ":"); !strings.HasPrefix(src, "/") && !VolumeName(src) {
+				add(fmt.Sprintf("/volumes/%d", i), "%q: the source is an absolute host path or a volume name (letters, digits, '_', '.', '-')", v)
+			}
+		}
 		for i, p := range o.Ports {
 			h, c, _ := strings.Cut(p, ":")
 			if !portOK(h) || !portOK(c) {
@@ -83,6 +88,11 @@ func ParseSchedule(spec string) (cron.Schedule, error) {
 	}
 	return sched, nil
 }
+
+var volumeRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+
+// VolumeName reports whether s names a Docker volume (rather than a path).
+func VolumeName(s string) bool { return volumeRE.MatchString(s) }
 
 func portOK(s string) bool {
 	n, err := strconv.Atoi(s)
