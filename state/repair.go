@@ -56,16 +56,28 @@ func (s *Store) Record(paths []string) (Recorded, error) {
 		}
 		var changes []repo.Change
 		for _, rel := range dedupe(paths) {
+			if kindOfDir(rel) != nil {
+				// A kind directory replaced by a link (the watcher reports
+				// it as a file): reported, never followed.
+				if err := CheckKindDir(s.path(rel), rel); err != nil {
+					out.Problems = append(out.Problems, Problems(err)...)
+				}
+				continue
+			}
 			k, _, ok := KindOfPath(rel)
 			if !ok && rel != "aima.yaml" {
 				continue
 			}
-			b, err := os.ReadFile(s.path(rel))
+			b, err := s.readObject(rel) // a link is reported, never read or committed
+			var ie *InvalidError
 			switch {
 			case errors.Is(err, fs.ErrNotExist):
 				if committed(rel) != "" {
 					changes = append(changes, repo.Change{Path: rel, Delete: true})
 				}
+				continue
+			case errors.As(err, &ie):
+				out.Problems = append(out.Problems, ie.Problems...)
 				continue
 			case err != nil:
 				return nil, "", err
@@ -101,6 +113,9 @@ func (s *Store) removeTempFiles() {
 		dirs = append(dirs, k.Dir)
 	}
 	for _, d := range dirs {
+		if d != "." && CheckKindDir(s.path(d), d) != nil {
+			continue // a link: nothing outside the state directory is touched
+		}
 		des, _ := os.ReadDir(s.path(d))
 		for _, de := range des {
 			if n := de.Name(); !de.IsDir() && strings.HasPrefix(n, ".") && strings.Contains(n, ".tmp-") {
@@ -121,6 +136,8 @@ func editMessage(paths []string) string {
 }
 
 // allObjectPaths lists every object file on disk and in the last commit.
+// A kind directory that is a link (or not a directory) is listed itself,
+// not followed, so that Record reports it.
 func (s *Store) allObjectPaths(tree map[string]string) []string {
 	var out []string
 	for p := range tree {
@@ -128,6 +145,10 @@ func (s *Store) allObjectPaths(tree map[string]string) []string {
 	}
 	out = append(out, "aima.yaml")
 	for _, k := range Kinds {
+		if err := CheckKindDir(s.path(k.Dir), k.Dir); err != nil {
+			out = append(out, k.Dir)
+			continue
+		}
 		des, _ := os.ReadDir(s.path(k.Dir))
 		for _, de := range des {
 			if !de.IsDir() {

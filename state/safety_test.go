@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/aima-dev/aima/internal/testenv"
@@ -82,4 +83,150 @@ func TestEmptyObjectFileIsInvalid(t *testing.T) {
 		t.Errorf("valid small files: %+v %v", rec, err)
 	}
 	checkRepo(t, st.Dir)
+}
+
+// TestSymlinksAreNeverFollowed: a symbolic link inside the state directory
+// (an object file, or a whole kind directory) is reported invalid naming
+// it, and its target is never served, committed, written or removed: not
+// by the loader, the repair, init, a write or a delete. The last committed
+// version of a linked object stays in effect.
+func TestSymlinksAreNeverFollowed(t *testing.T) {
+	st := testenv.NewStore(t)
+	mustCreate(t, st, state.KindModel, &state.Model{Name: "kept", Source: "ollama", Repo: "committed"})
+	mustCreate(t, st, state.KindEngine, &state.Engine{Name: "mine", Image: "img:committed"})
+	outside := t.TempDir()
+	secret := filepath.Join(outside, "secret.yaml")
+	os.WriteFile(secret, []byte("source: ollama\nrepo: outside-secret\n"), 0o644)
+	link := func(target, rel string) {
+		t.Helper()
+		p := filepath.Join(st.Dir, filepath.FromSlash(rel))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.RemoveAll(p)
+		if err := os.Symlink(target, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	link(secret, "models/stolen.yaml")
+	link(secret, "models/kept.yaml")
+	link("/etc/passwd", "services/x.yaml")
+	if err := syscall.Mkfifo(filepath.Join(st.Dir, "models", "fifo.yaml"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A kind directory that is a link, to a directory holding a valid file.
+	evil := filepath.Join(outside, "engines")
+	os.MkdirAll(evil, 0o755)
+	os.WriteFile(filepath.Join(evil, "evil.yaml"), []byte("image: evil:latest\n"), 0o644)
+	os.Rename(filepath.Join(st.Dir, "engines"), filepath.Join(st.Dir, ".engines-moved"))
+	link(evil, "engines")
+	head := git(t, st.Dir, "rev-parse", "HEAD")
+
+	for rel, committed := range map[string]string{"models/stolen.yaml": "", "models/kept.yaml": "committed", "services/x.yaml": "", "models/fifo.yaml": ""} {
+		k, name, _ := state.KindOfPath(rel)
+		e, err := st.Get(k, name)
+		if err != nil || e.Problem == nil || e.Problem.Problems[0].File != rel {
+			t.Errorf("%s: %+v %v, want a problem naming it", rel, e.Problem, err)
+			continue
+		}
+		if msg := e.Problem.Problems[0].Message; name != "fifo" && msg != state.LinkMessage {
+			t.Errorf("%s: %q", rel, msg)
+		}
+		switch m, _ := e.Object.(*state.Model); {
+		case committed == "" && e.Object != nil:
+			t.Errorf("%s: served %+v", rel, e.Object)
+		case committed != "" && (m == nil || m.Repo != committed):
+			t.Errorf("%s: %+v, want the committed version in effect", rel, e.Object)
+		}
+	}
+	engines, err := st.List(state.KindEngine)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range engines {
+		switch e.Object.ObjectName() {
+		case "evil":
+			t.Errorf("an engine was read through the linked directory: %+v", e.Object)
+		case "mine":
+			if e.Problem == nil || !strings.Contains(e.Problem.Error(), "engines/ is a symbolic link") || e.Object.(*state.Engine).Image != "img:committed" {
+				t.Errorf("engine in a linked directory: %+v %v", e.Object, e.Problem)
+			}
+		}
+	}
+
+	rec, err := st.Record(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Paths) != 0 {
+		t.Errorf("the repair committed %v", rec.Paths)
+	}
+	reported := map[string]bool{}
+	for _, p := range rec.Problems {
+		reported[p.File] = true
+	}
+	for _, rel := range []string{"models/stolen.yaml", "models/kept.yaml", "services/x.yaml", "models/fifo.yaml", "engines", "engines/mine.yaml"} {
+		if !reported[rel] {
+			t.Errorf("the repair does not report %s: %v", rel, rec.Problems)
+		}
+	}
+	// Writes never go through the linked directory, nor read or replace a
+	// linked file's target.
+	if _, err := st.Create(state.KindEngine, &state.Engine{Name: "new", Image: "img"}); err == nil || !strings.Contains(err.Error(), "symbolic link") {
+		t.Errorf("create in a linked directory: %v", err)
+	}
+	if err := st.Delete(state.KindEngine, "mine", ""); err == nil || !strings.Contains(err.Error(), "symbolic link") {
+		t.Errorf("delete in a linked directory: %v", err)
+	}
+	if _, err := st.Update(state.KindModel, "kept", "", func(o state.Object) (state.Object, error) { return o, nil }); err == nil {
+		t.Error("an update wrote over a linked file")
+	}
+	if des, _ := os.ReadDir(evil); len(des) != 1 {
+		t.Errorf("the linked directory's target was changed: %v", des)
+	}
+	if b, _ := os.ReadFile(secret); string(b) != "source: ollama\nrepo: outside-secret\n" {
+		t.Errorf("the link's target was changed: %q", b)
+	}
+	if got := git(t, st.Dir, "rev-parse", "HEAD"); got != head {
+		t.Errorf("something was committed: %s", git(t, st.Dir, "log", "--oneline", "-3"))
+	}
+
+	// A linked object file can be deleted (the link goes, its target stays).
+	if err := st.Delete(state.KindModel, "stolen", ""); err != nil {
+		t.Errorf("delete a link: %v", err)
+	}
+	if _, err := os.Stat(secret); err != nil {
+		t.Errorf("deleting the link removed its target: %v", err)
+	}
+
+	// The legitimate path: plain files again, recorded as usual.
+	os.Remove(filepath.Join(st.Dir, "engines"))
+	os.Rename(filepath.Join(st.Dir, ".engines-moved"), filepath.Join(st.Dir, "engines"))
+	os.Remove(filepath.Join(st.Dir, "models", "kept.yaml"))
+	os.WriteFile(filepath.Join(st.Dir, "models", "kept.yaml"), []byte("source: ollama\nrepo: plain-again\n"), 0o644)
+	os.Remove(filepath.Join(st.Dir, "services", "x.yaml"))
+	os.Remove(filepath.Join(st.Dir, "models", "fifo.yaml"))
+	rec, err = st.Record(nil)
+	if err != nil || len(rec.Problems) != 0 || strings.Join(rec.Paths, " ") != "models/kept.yaml" {
+		t.Errorf("after the links are gone: %+v %v", rec, err)
+	}
+	if _, err := st.Create(state.KindEngine, &state.Engine{Name: "new", Image: "img"}); err != nil {
+		t.Errorf("create: %v", err)
+	}
+	checkRepo(t, st.Dir)
+
+	// init of a directory with files but no repository commits the plain
+	// files and not the links.
+	fresh, err := state.Open(filepath.Join(t.TempDir(), ".aima"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(fresh.Dir, "models"), 0o755)
+	os.WriteFile(filepath.Join(fresh.Dir, "models", "plain.yaml"), []byte("source: ollama\nrepo: plain\n"), 0o644)
+	os.Symlink(secret, filepath.Join(fresh.Dir, "models", "linked.yaml"))
+	os.Symlink(evil, filepath.Join(fresh.Dir, "engines"))
+	if _, err := fresh.Init(); err != nil {
+		t.Fatal(err)
+	}
+	if files := git(t, fresh.Dir, "ls-files"); strings.Contains(files, "linked") || strings.Contains(files, "engines") || !strings.Contains(files, "models/plain.yaml") {
+		t.Errorf("init committed:\n%s", files)
+	}
 }

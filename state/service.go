@@ -1,9 +1,9 @@
 package state
 
 import (
+	"errors"
 	"fmt"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 
@@ -110,7 +110,13 @@ func (s *Store) portClaims() (map[int]string, error) {
 		}
 		for _, n := range names {
 			rel := k.Path(n)
-			b, err := os.ReadFile(s.path(rel))
+			b, err := s.readObject(rel)
+			if errors.Is(err, ErrInvalid) {
+				// A link is never read; its committed version still claims.
+				if r, rerr := s.gitRepo(); rerr == nil {
+					b, err = r.Read("", rel)
+				}
+			}
 			if err != nil || len(b) > MaxFileSize {
 				continue
 			}

@@ -197,8 +197,11 @@ func (s *Store) initLocked() (bool, error) {
 	}
 	var changes []repo.Change
 	for _, rel := range dedupe(all) {
-		b, err := os.ReadFile(s.path(rel))
+		b, err := s.readObject(rel) // links are never read or committed
 		if err != nil {
+			if rel == "aima.yaml" && errors.Is(err, ErrInvalid) {
+				return false, err
+			}
 			continue
 		}
 		if k, _, ok := KindOfPath(rel); ok {
@@ -271,18 +274,11 @@ func (s *Store) Get(k *Kind, name string) (Entry, error) {
 // Problem set and the last committed valid version (if any) as Object.
 func (s *Store) loadFile(k *Kind, name string) (Entry, error) {
 	rel := k.Path(name)
-	fi, err := os.Stat(s.path(rel))
-	if err != nil {
-		return Entry{}, err
+	b, err := s.readObject(rel) // a link, or a file over the limit, is invalid and never read
+	var o Object
+	if err == nil {
+		o, err = s.Decode(k, rel, b)
 	}
-	if fi.Size() > MaxFileSize {
-		return s.invalidEntry(k, rel, invalid(rel, "", "file is %d bytes; the limit is %d", fi.Size(), MaxFileSize).(*InvalidError))
-	}
-	b, err := os.ReadFile(s.path(rel))
-	if err != nil {
-		return Entry{}, err
-	}
-	o, err := s.Decode(k, rel, b)
 	if err != nil {
 		var ie *InvalidError
 		if !errors.As(err, &ie) {
@@ -343,6 +339,13 @@ func (s *Store) List(k *Kind) ([]Entry, error) {
 // names lists the object names that have files of kind k. Files whose names
 // are not valid object names are skipped here and reported by Problems.
 func (s *Store) names(k *Kind) ([]string, error) {
+	if err := dirProblem(s.path(k.Dir), k.Dir); errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	} else if err != nil {
+		// A link (or a file) in place of the kind directory is never
+		// followed: the committed objects stay in effect, each reported.
+		return s.committedNames(k), nil
+	}
 	des, err := os.ReadDir(s.path(k.Dir))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -365,7 +368,7 @@ func (s *Store) names(k *Kind) ([]string, error) {
 
 // Exists reports whether the named object has a file or is built in.
 func (s *Store) Exists(k *Kind, name string) bool {
-	if _, err := os.Stat(s.path(k.Path(name))); err == nil {
+	if _, err := os.Lstat(s.path(k.Path(name))); err == nil {
 		return true
 	}
 	_, ok := Builtin(k, name)
@@ -453,14 +456,24 @@ func (s *Store) Delete(k *Kind, name, rev string) error {
 			return nil, "", err
 		}
 		rel := k.Path(name)
-		b, err := os.ReadFile(s.path(rel))
-		if errors.Is(err, fs.ErrNotExist) {
+		if err := s.parentProblem(rel); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, "", err // never through a linked directory
+		}
+		b, err := s.readObject(rel)
+		var ie *InvalidError
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
 			if _, ok := Builtin(k, name); ok {
 				return nil, "", fmt.Errorf("%w: %s %q is built in and cannot be deleted", ErrInvalid, k.Name, name)
 			}
 			return nil, "", fmt.Errorf("%s %q: %w", k.Name, name, ErrNotFound)
-		}
-		if err != nil {
+		case errors.As(err, &ie):
+			// A link or an oversized file can be deleted (only its
+			// directory entry goes), but has no revision to match.
+			if rev != "" {
+				return nil, "", fmt.Errorf("%s %q: %w: revision %s is not the current one (%v)", k.Name, name, ErrConflict, rev, ie)
+			}
+		case err != nil:
 			return nil, "", err
 		}
 		if rev != "" && rev != repo.BlobHash(b) {
@@ -558,6 +571,12 @@ func (s *Store) commitPlan(plan func() ([]repo.Change, string, error), writeFile
 			undo[i]()
 		}
 	}()
+	for _, c := range changes {
+		// Never write (or remove) through a linked kind directory.
+		if err := s.parentProblem(c.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
 	for _, c := range changes {
 		abs := s.path(c.Path)
 		old, rerr := os.ReadFile(abs)

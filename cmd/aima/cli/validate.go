@@ -37,7 +37,11 @@ func newValidateCmd(g *globals) *cobra.Command {
 			}
 			bad := 0
 			for _, f := range files {
-				if err := validateFile(f.abs, f.rel, f.kind); err != nil {
+				err := f.problem
+				if err == nil {
+					err = validateFile(f.abs, f.rel, f.kind)
+				}
+				if err != nil {
 					bad++
 					fmt.Fprintln(cmd.ErrOrStderr(), fieldError(err))
 				}
@@ -54,6 +58,7 @@ func newValidateCmd(g *globals) *cobra.Command {
 type objectFile struct {
 	abs, rel string
 	kind     *state.Kind
+	problem  error // found without reading (a kind directory that is a link)
 }
 
 // objectFiles finds the object files under root: a state directory, a kind
@@ -76,6 +81,11 @@ func objectFiles(root string) ([]objectFile, error) {
 	}
 	var out []objectFile
 	for _, k := range state.Kinds {
+		// A kind directory that is a link is reported, never followed.
+		if err := state.CheckKindDir(filepath.Join(root, k.Dir), k.Dir); err != nil {
+			out = append(out, objectFile{abs: filepath.Join(root, k.Dir), rel: k.Dir, kind: k, problem: err})
+			continue
+		}
 		fs, err := kindFiles(filepath.Join(root, k.Dir), k)
 		if err != nil {
 			return nil, err
@@ -104,14 +114,7 @@ func kindFiles(dir string, k *state.Kind) ([]objectFile, error) {
 }
 
 func validateFile(abs, rel string, k *state.Kind) error {
-	fi, err := os.Stat(abs)
-	if err != nil {
-		return err
-	}
-	if fi.Size() > state.MaxFileSize {
-		return fmt.Errorf("%s: file is %d bytes; the limit is %d", rel, fi.Size(), state.MaxFileSize)
-	}
-	b, err := os.ReadFile(abs)
+	b, err := state.ReadPlainFile(abs, rel) // a link is invalid, never followed
 	if err != nil {
 		return err
 	}
