@@ -416,8 +416,12 @@ func (s *Store) Pull(ctx context.Context, remote, branch string, opts PullOption
 // Integrate applies commit rev (already fetched; source names it, like
 // "origin/main") to the state directory, under the write lock:
 //
-//  0. With opts.VerifySignatures, rev must be signed by a trusted key
-//     (RefusedError otherwise).
+//  0. With opts.VerifySignatures, rev itself (the remote branch's tip, as
+//     Flux's spec.verify and Argo CD check it; the commits under it are
+//     covered by its signature over the tree and parents) must be signed
+//     by a key in .local/trusted-keys/, whenever anything is to be applied
+//     (a rev already in HEAD's history changes nothing and is not
+//     checked); otherwise a RefusedError, before any file is read.
 //  1. Every file of rev that differs from HEAD is validated (object files
 //     against their kind's schema, aima.yaml against the settings schema,
 //     and only plain files at safe paths); any problem refuses rev with a
