@@ -2,8 +2,11 @@ package state_test
 
 import (
 	"errors"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -92,5 +95,51 @@ func TestPublishIP(t *testing.T) {
 		if got := (state.Settings{HostIP: c.dir}).PublishIP(c.own); got != c.want {
 			t.Errorf("PublishIP(own %q, aima.yaml %q) = %q, want %q", c.own, c.dir, got, c.want)
 		}
+	}
+}
+
+// TestPortAllocationSkipsLoopbackHolder: the port-allocation probe still
+// sees a port held on 127.0.0.1 only (as a container published the default
+// way holds it), so a new service is not given a port a service of another
+// state directory publishes on this machine.
+func TestPortAllocationSkipsLoopbackHolder(t *testing.T) {
+	var held net.Listener
+	var lo int
+	for range 50 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := ln.Addr().(*net.TCPAddr).Port
+		if next, err := net.Listen("tcp", ":"+strconv.Itoa(p+1)); err == nil && p < 65535 {
+			next.Close()
+			held, lo = ln, p
+			break
+		}
+		ln.Close()
+	}
+	if held == nil {
+		t.Fatal("no two consecutive free ports")
+	}
+	defer held.Close()
+	st := testenv.NewStore(t)
+	b, err := os.ReadFile(filepath.Join(st.Dir, "aima.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keep []string
+	for _, l := range strings.SplitAfter(string(b), "\n") {
+		if !strings.HasPrefix(l, "port_range:") {
+			keep = append(keep, l)
+		}
+	}
+	keep = append(keep, fmt.Sprintf("port_range: %d-%d\n", lo, lo+1))
+	if err := os.WriteFile(filepath.Join(st.Dir, "aima.yaml"), []byte(strings.Join(keep, "")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustCreate(t, st, state.KindModel, &state.Model{Name: "m"})
+	svc := mustCreate(t, st, state.KindService, &state.Service{Name: "s", Model: "m", Engine: "stub"}).Object.(*state.Service)
+	if svc.Port != lo+1 {
+		t.Errorf("allocated port %d, want %d (port %d is held on 127.0.0.1)", svc.Port, lo+1, lo)
 	}
 }
