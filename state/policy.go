@@ -38,7 +38,7 @@ type Policy struct {
 	// files to take).
 	Env []string `yaml:"env"`
 	// PulledSettings lets a pulled commit change aima.yaml's local settings
-	// (api, port_range, host_ip). Default: false.
+	// (api, port_range, host_ip, remote). Default: false.
 	PulledSettings bool `yaml:"pulled_settings"`
 
 	dir string // the state directory, for .local/models/
@@ -67,7 +67,7 @@ host_paths: []
 env: []
 
 # Whether a pulled commit may change aima.yaml's local settings
-# (api, port_range, host_ip).
+# (api, port_range, host_ip, remote).
 pulled_settings: false
 `
 

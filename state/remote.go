@@ -683,10 +683,12 @@ func setAcceptedTip(dir string, track plumbing.ReferenceName, rev string) error 
 
 // localSettings are the settings of aima.yaml that belong to the machine,
 // not to the shared state: where its API listens (api), which host ports it
-// hands out (port_range) and which address published ports bind (host_ip).
+// hands out (port_range), which address published ports bind (host_ip) and
+// which remote branch it follows (remote: a pushed change would point the
+// follower at a branch it never accepted, skipping the rewrite check).
 // A pulled commit that would change one of them is refused unless the local
 // policy sets pulled_settings: true. (instance is kept by pinInstance.)
-var localSettings = []string{"api", "port_range", "host_ip"}
+var localSettings = []string{"api", "port_range", "host_ip", "remote"}
 
 // checkPulledSettings compares the local settings of an incoming aima.yaml
 // with the local aima.yaml.

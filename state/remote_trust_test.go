@@ -286,11 +286,11 @@ func TestRemotePulledSettingsAreRefused(t *testing.T) {
 	orig := fileOf(t, b, "aima.yaml")
 
 	w := newPusher(t, url)
-	w.write("aima.yaml", setting(setting(orig, "api", "0.0.0.0:9999"), "port_range", "1-65535"))
+	w.write("aima.yaml", setting(setting(setting(orig, "api", "0.0.0.0:9999"), "port_range", "1-65535"), "remote", "origin/evil"))
 	evil := w.commit("listen everywhere", nil)
 	w.push(false)
 	_, err := pullWith(b, state.PullOptions{})
-	refused(t, err, evil, "aima.yaml", "/api", "/port_range", "0.0.0.0:9999", state.PolicyPath, "pulled_settings")
+	refused(t, err, evil, "aima.yaml", "/api", "/port_range", "/remote", "0.0.0.0:9999", state.PolicyPath, "pulled_settings")
 	unchanged(t, b, good, "")
 	if fileOf(t, b, "aima.yaml") != orig {
 		t.Errorf("aima.yaml changed by a refused pull:\n%s", fileOf(t, b, "aima.yaml"))
