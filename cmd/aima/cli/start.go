@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strings"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,12 +15,12 @@ import (
 )
 
 type startOptions struct {
-	addr     string
+	addr      string
 	token     string
 	tokenFile string
 	verbose   bool
-	follow   string
-	interval time.Duration
+	follow    string
+	interval  time.Duration
 	trust     state.PullOptions
 }
 
