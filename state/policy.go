@@ -37,6 +37,10 @@ type Policy struct {
 	// Default: none (the agent's HF_TOKEN or AIMA_GIT_TOKEN is not for the
 	// files to take).
 	Env []string `yaml:"env"`
+	// HostIPs are the addresses services and apps may publish their ports
+	// on (host_ip; the default 127.0.0.1 is always allowed). Default: any;
+	// a follower that must not be exposed by a pushed file lists none.
+	HostIPs []string `yaml:"host_ips"`
 	// PulledSettings lets a pulled commit change aima.yaml's local settings
 	// (api, port_range, host_ip, remote). Default: false.
 	PulledSettings bool `yaml:"pulled_settings"`
@@ -45,7 +49,7 @@ type Policy struct {
 }
 
 // DefaultPolicy is the policy of a state directory without a policy file.
-func DefaultPolicy() Policy { return Policy{Images: []string{"*"}} }
+func DefaultPolicy() Policy { return Policy{Images: []string{"*"}, HostIPs: []string{"*"}} }
 
 // DefaultPolicyFile is what `aima init` writes: the default policy, with
 // each rule explained.
@@ -62,6 +66,11 @@ images: ["*"]
 # may mount. This state directory's .local/models/ and named volumes are
 # always allowed; /, /etc, /root and the Docker socket only if listed here.
 host_paths: []
+
+# Addresses services and apps may publish ports on (host_ip); 127.0.0.1 is
+# always allowed. ["*"] allows any; [] keeps every port on loopback, whatever
+# a pulled file says.
+host_ips: ["*"]
 
 # Names ${env:NAME} may read from the agent's environment, e.g. [HF_TOKEN].
 env: []
@@ -127,6 +136,9 @@ func ParsePolicy(b []byte) (Policy, error) {
 	if p.Images == nil {
 		p.Images = DefaultPolicy().Images
 	}
+	if p.HostIPs == nil {
+		p.HostIPs = DefaultPolicy().HostIPs
+	}
 	for i, h := range p.HostPaths {
 		if !filepath.IsAbs(h) {
 			return Policy{}, fmt.Errorf("host_paths[%d]: %q is not an absolute path", i, h)
@@ -158,6 +170,11 @@ func (p Policy) Check(o Object) []Problem {
 			}
 		}
 	}
+	hostIP := func(ip string) {
+		if ip != "" && ip != "127.0.0.1" && !p.HostIPAllowed(ip) {
+			add("/host_ip", "publishing on %s is not allowed (%s host_ips: %s)", ip, PolicyPath, strings.Join(p.HostIPs, ", "))
+		}
+	}
 	switch o := o.(type) {
 	case *Model:
 		if o.Path != "" && !p.PathAllowed(o.Path) {
@@ -170,8 +187,10 @@ func (p Policy) Check(o Object) []Problem {
 		}
 		env(o.Env)
 	case *Service:
+		hostIP(o.HostIP)
 		env(o.Env)
 	case *App:
+		hostIP(o.HostIP)
 		image("/image", o.Image)
 		for i, v := range o.Volumes {
 			src, _, _ := strings.Cut(v, ":")
@@ -215,6 +234,16 @@ func (p Policy) PathAllowed(path string) bool {
 func (p Policy) ImageAllowed(ref string) bool {
 	for _, pat := range p.Images {
 		if globMatch(pat, ref) {
+			return true
+		}
+	}
+	return false
+}
+
+// HostIPAllowed reports whether ports may be published on ip.
+func (p Policy) HostIPAllowed(ip string) bool {
+	for _, pat := range p.HostIPs {
+		if globMatch(pat, ip) {
 			return true
 		}
 	}

@@ -91,6 +91,14 @@ func TestPolicyAllows(t *testing.T) {
 	wantPolicyProblem(t, "image outside the patterns", err, "/image")
 	_, err = st.Create(state.KindApp, &state.App{Name: "sibling", Image: "aima-test/x", Volumes: []string{data + "-other:/data"}})
 	wantPolicyProblem(t, "a sibling of an allowed path", err, "/volumes/0")
+
+	// A follower that must stay on loopback whatever a pushed file says.
+	setPolicy(t, st, "host_ips: []\n")
+	_, err = st.Create(state.KindApp, &state.App{Name: "lan", Image: "aima-test/x", HostIP: "0.0.0.0"})
+	wantPolicyProblem(t, "host_ip outside host_ips", err, "/host_ip")
+	if _, err := st.Create(state.KindApp, &state.App{Name: "lo", Image: "aima-test/x", HostIP: "127.0.0.1"}); err != nil {
+		t.Errorf("host_ip 127.0.0.1 with host_ips: []: %v", err)
+	}
 }
 
 // TestPolicyEditsAndBrokenPolicy: a hand edit that breaks the policy is
