@@ -105,8 +105,9 @@ func (s *Store) Record(paths []string) (Recorded, error) {
 }
 
 // removeTempFiles removes the temporary files of atomic writes (WriteFile's
-// ".<name>.tmp-XXXX") that a process killed mid-write left behind. It runs
-// under the write lock, so no live writer owns one.
+// ".<name>.tmp-XXXX") and the backups of writes in progress (writeUndo's
+// ".<name>.undo-XXXX") that a process killed mid-write left behind. It
+// runs under the write lock, so no live writer owns one.
 func (s *Store) removeTempFiles() {
 	dirs := []string{"."}
 	for _, k := range Kinds {
@@ -118,7 +119,7 @@ func (s *Store) removeTempFiles() {
 		}
 		des, _ := os.ReadDir(s.path(d))
 		for _, de := range des {
-			if n := de.Name(); !de.IsDir() && strings.HasPrefix(n, ".") && strings.Contains(n, ".tmp-") {
+			if n := de.Name(); !de.IsDir() && isWriteLeftover(n) {
 				os.Remove(s.path(d + "/" + n))
 			}
 		}

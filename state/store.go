@@ -538,7 +538,7 @@ func (s *Store) write(plan func() ([]repo.Change, string, error)) error {
 }
 
 // commitPlan is write; writeFiles=false commits files already on disk as they are.
-func (s *Store) commitPlan(plan func() ([]repo.Change, string, error), writeFiles bool) error {
+func (s *Store) commitPlan(plan func() ([]repo.Change, string, error), writeFiles bool) (err error) {
 	if err := ensureDir(s.Dir); err != nil {
 		return err
 	}
@@ -563,12 +563,16 @@ func (s *Store) commitPlan(plan func() ([]repo.Change, string, error), writeFile
 		}
 		return err
 	}
-	// Write (or remove) the files, remembering what was there, so that a
-	// failed commit puts them back: a write is either committed or undone.
-	var undo []func()
+	// Write (or remove) the files, keeping what was there, so that a
+	// failed commit puts them back: a write is either committed or undone,
+	// even on a full disk (see writeUndo).
+	var u writeUndo
+	committed := false
 	defer func() {
-		for i := len(undo) - 1; i >= 0; i-- {
-			undo[i]()
+		if !committed {
+			if uerr := u.undo(); uerr != nil {
+				err = errors.Join(err, fmt.Errorf("undo the write: %w", uerr))
+			}
 		}
 	}()
 	for _, c := range changes {
@@ -579,20 +583,12 @@ func (s *Store) commitPlan(plan func() ([]repo.Change, string, error), writeFile
 	}
 	for _, c := range changes {
 		abs := s.path(c.Path)
-		old, rerr := os.ReadFile(abs)
-		existed := rerr == nil
-		undo = append(undo, func() {
-			if existed {
-				_ = WriteFile(abs, old)
-			} else {
-				_ = os.Remove(abs)
-			}
-		})
+		if err := u.keep(abs); err != nil {
+			return err
+		}
 		if c.Delete {
-			if existed {
-				if err := RemoveFile(abs); err != nil {
-					return err
-				}
+			if err := RemoveFile(abs); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
 			}
 			continue
 		}
@@ -600,9 +596,13 @@ func (s *Store) commitPlan(plan func() ([]repo.Change, string, error), writeFile
 			return err
 		}
 	}
-	_, err = s.commit(changes, msg)
-	if err == nil || errors.Is(err, repo.ErrNoChange) {
-		undo = nil
+	h, err := s.commit(changes, msg)
+	if err == nil || errors.Is(err, repo.ErrNoChange) || h != "" {
+		// Committed (h with an error: the branch moved but git's index
+		// could not be updated; the index is rewritten at the next start,
+		// and the write is acknowledged as the commit it is).
+		committed = true
+		u.done()
 		return nil
 	}
 	return err
@@ -616,11 +616,10 @@ func (s *Store) commit(changes []repo.Change, msg string) (string, error) {
 	if s.OnBehalf != "" {
 		msg += "\n\nOn-behalf-of: " + s.OnBehalf
 	}
-	h, err := r.Commit(changes, msg, s.Author, time.Now())
-	if err != nil {
-		return "", fmt.Errorf("commit %q: %w", msg, err)
-	}
-	return h, nil
+	// The error names the commit ("commit \"model update: x\": ..."); h
+	// is set with an error when the commit was made but git's index could
+	// not be updated.
+	return r.Commit(changes, msg, s.Author, time.Now())
 }
 
 // Repo returns the git repository of the state directory, initialising git

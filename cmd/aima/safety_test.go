@@ -4,13 +4,21 @@ package main
 // binary and shows that the attack fails and the legitimate path works.
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/aima-dev/aima/internal/testenv"
 )
 
 // TestEngineTemplateBombRefused: a 30-byte {{range}} in an engine's args
@@ -106,4 +114,117 @@ func TestEngineTemplateBombRefused(t *testing.T) {
 		return !strings.Contains(string(b), "engines/good.yaml"), string(b)
 	})
 	e.checkGit(false)
+}
+
+// TestFullDiskCLIWriteLeavesTheFile: `aima model update` and `aima model
+// delete` on a full disk (a small tmpfs, filled, then given 0, 1, 2, ...
+// free pages) fail with an error saying so, and leave the file's bytes,
+// the branch and the work tree exactly as they were; with room they work.
+func TestFullDiskCLIWriteLeavesTheFile(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the test mounts a small tmpfs to fill it (run as root, or in a container with CAP_SYS_ADMIN)")
+	}
+	bin := testenv.Aima(t)
+	mnt := t.TempDir()
+	if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, "size=2m,mode=0755"); err != nil {
+		t.Skipf("cannot mount a tmpfs (%v): the test needs a small disk to fill", err)
+	}
+	filler, err := os.OpenFile(filepath.Join(mnt, "filler"), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		filler.Close()
+		if err := syscall.Unmount(mnt, syscall.MNT_DETACH); err != nil {
+			t.Errorf("unmount: %v", err)
+		}
+	})
+	const page = 4096
+	// leave fills the disk, then frees exactly pages pages.
+	leave := func(pages int) {
+		t.Helper()
+		buf := bytes.Repeat([]byte{'f'}, page)
+		size, _ := filler.Seek(0, io.SeekEnd)
+		for {
+			n, err := filler.WriteAt(buf, size)
+			size += int64(n)
+			if errors.Is(err, syscall.ENOSPC) {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := filler.Truncate(size/page*page - int64(pages*page)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := filepath.Join(mnt, ".aima")
+	home := t.TempDir()
+	run := func(args ...string) (string, int) {
+		t.Helper()
+		c := exec.Command(bin, args...)
+		c.Env = append(os.Environ(), "AIMA_DIR="+dir, "AIMA_AUTHOR=aima-test <test@aima.invalid>", "HOME="+home)
+		out, err := c.CombinedOutput()
+		var ee *exec.ExitError
+		if err != nil && !errors.As(err, &ee) {
+			t.Fatalf("aima %s: %v", strings.Join(args, " "), err)
+		}
+		return string(out), c.ProcessState.ExitCode()
+	}
+	git := func(args ...string) string {
+		t.Helper()
+		c := exec.Command("git", append([]string{"-C", dir}, args...)...)
+		c.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "HOME="+home)
+		out, err := c.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	for _, args := range [][]string{{"init"}, {"model", "create", "--name", "upd", "--source", "ollama", "--repo", "original"},
+		{"model", "create", "--name", "del", "--source", "ollama", "--repo", "original"}} {
+		if out, code := run(args...); code != 0 {
+			t.Fatalf("aima %s: %d %s", strings.Join(args, " "), code, out)
+		}
+	}
+	failed := 0
+	for free := 0; free <= 24; free++ {
+		for _, args := range [][]string{
+			{"model", "update", "upd", "--repo", fmt.Sprintf("changed-%d-%s", free, strings.Repeat("x", 2*page))},
+			{"model", "delete", "del"},
+		} {
+			file := filepath.Join(dir, "models", args[2]+".yaml")
+			before, _ := os.ReadFile(file)
+			head := git("rev-parse", "HEAD")
+			leave(free)
+			out, code := run(args...)
+			filler.Truncate(0)
+			if code == 0 {
+				if git("rev-parse", "HEAD") == head {
+					t.Errorf("aima %s succeeded without a commit", strings.Join(args[:3], " "))
+				}
+				if args[1] == "delete" {
+					run("model", "create", "--name", "del", "--source", "ollama", "--repo", "again")
+				}
+				continue
+			}
+			failed++
+			if !strings.Contains(out, "no space left on device") {
+				t.Errorf("aima %s with %d free pages: exit %d: %s, want the disk named as full", strings.Join(args[:3], " "), free, code, out)
+			}
+			if now, _ := os.ReadFile(file); !bytes.Equal(now, before) {
+				t.Fatalf("aima %s with %d free pages failed but changed the file:\nwas %.200q\nnow %.200q", strings.Join(args[:3], " "), free, before, now)
+			}
+			if git("rev-parse", "HEAD") != head {
+				t.Fatalf("aima %s with %d free pages failed but committed", strings.Join(args[:3], " "), free)
+			}
+			if st := git("status", "--porcelain", "--untracked-files=all"); st != "" {
+				t.Fatalf("aima %s with %d free pages left the work tree changed:\n%s", strings.Join(args[:3], " "), free, st)
+			}
+		}
+	}
+	if failed == 0 {
+		t.Fatal("no write failed: the disk was never full enough")
+	}
 }
