@@ -894,12 +894,13 @@ func (s *Store) InitFrom(ctx context.Context, rawURL, branch string) (PullResult
 		} else {
 			os.RemoveAll(filepath.Join(s.Dir, ".git"))
 			os.Remove(s.path(localInstancePath))
+			os.Remove(s.path(RepoMarkerPath)) // no repository was made here
 		}
 	}
 	if err := ensureDir(s.Dir); err != nil {
 		return PullResult{}, err
 	}
-	if _, err := s.gitRepo(); err != nil {
+	if _, err := s.newRepo(); err != nil { // asked for: a lost one's marker is no obstacle
 		cleanup()
 		return PullResult{}, err
 	}

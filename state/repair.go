@@ -25,6 +25,9 @@ type Recorded struct {
 // those state-directory paths; nil checks the whole directory.
 func (s *Store) Record(paths []string) (Recorded, error) {
 	var out Recorded
+	if err := s.repoMissing(); err != nil {
+		return out, err // never a new, empty history (see RepoMarkerPath)
+	}
 	if !s.Initialized() {
 		return out, nil
 	}

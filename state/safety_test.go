@@ -1,6 +1,8 @@
 package state_test
 
 import (
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -229,4 +231,110 @@ func TestSymlinksAreNeverFollowed(t *testing.T) {
 	if files := git(t, fresh.Dir, "ls-files"); strings.Contains(files, "linked") || strings.Contains(files, "engines") || !strings.Contains(files, "models/plain.yaml") {
 		t.Errorf("init committed:\n%s", files)
 	}
+}
+
+// TestMissingGitIsRefused: when .git disappears from a state directory
+// that had one, a write, the repair and init are refused (nothing written,
+// no new repository), with a message saying how to recover; a directory
+// that never had a repository (files only, like the demo .aima/) is still
+// initialised; restoring .git, `aima init --from` into the emptied
+// directory, or removing the marker each recover.
+func TestMissingGitIsRefused(t *testing.T) {
+	st, url := published(t) // a state directory with one model, pushed
+	if _, err := os.Stat(filepath.Join(st.Dir, state.RepoMarkerPath)); err != nil {
+		t.Fatalf("no marker after init: %v", err)
+	}
+	gitDir := filepath.Join(st.Dir, ".git")
+	saved := filepath.Join(t.TempDir(), "git")
+	if err := os.Rename(gitDir, saved); err != nil {
+		t.Fatal(err)
+	}
+	snapshot := func(dir string) string {
+		var b strings.Builder
+		filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && !strings.Contains(p, "/.local/") {
+				data, _ := os.ReadFile(p)
+				b.WriteString(p + "=" + string(data) + "\n")
+			}
+			return nil
+		})
+		return b.String()
+	}
+	before := snapshot(st.Dir)
+	refused := func(what string, err error) {
+		t.Helper()
+		if !errors.Is(err, state.ErrNoRepository) || !strings.Contains(err.Error(), "aima init --from") || !strings.Contains(err.Error(), state.RepoMarkerPath) {
+			t.Errorf("%s without .git: %v", what, err)
+		}
+		if _, err := os.Stat(gitDir); err == nil {
+			t.Fatalf("%s created a new repository", what)
+		}
+	}
+	_, err := st.Create(state.KindModel, &state.Model{Name: "new", Source: "ollama", Repo: "x"})
+	refused("create through the store that had it open", err)
+	fresh, _ := state.Open(st.Dir) // another process: only the marker tells
+	_, err = fresh.Create(state.KindModel, &state.Model{Name: "new", Source: "ollama", Repo: "x"})
+	refused("create", err)
+	refused("delete", fresh.Delete(state.KindModel, "m1", ""))
+	_, err = fresh.Record(nil)
+	refused("repair", err)
+	_, err = fresh.Init()
+	refused("init", err)
+	if after := snapshot(st.Dir); after != before {
+		t.Errorf("the refused writes changed files:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+	// Reads still work: the files are there.
+	if e, err := fresh.Get(state.KindModel, "m1"); err != nil || e.Object == nil {
+		t.Errorf("read without .git: %+v %v", e, err)
+	}
+
+	// Recovery 1: .git restored.
+	os.Rename(saved, gitDir)
+	again, _ := state.Open(st.Dir)
+	mustCreate(t, again, state.KindModel, &state.Model{Name: "after-restore", Source: "ollama", Repo: "x"})
+	if log := git(t, st.Dir, "log", "--format=%s"); !strings.Contains(log, "model create: m1") {
+		t.Errorf("history lost:\n%s", log)
+	}
+
+	// Recovery 2: the marker removed: a new history from the files.
+	os.RemoveAll(gitDir)
+	os.Remove(filepath.Join(st.Dir, state.RepoMarkerPath))
+	anew, _ := state.Open(st.Dir)
+	if created, err := anew.Init(); err != nil || !created {
+		t.Errorf("init after removing the marker: %v %v", created, err)
+	}
+	if files := git(t, st.Dir, "ls-files"); !strings.Contains(files, "models/after-restore.yaml") {
+		t.Errorf("the new history does not hold the files:\n%s", files)
+	}
+
+	// Recovery 3: init --from into the emptied directory (only .local, with
+	// the marker of the lost repository).
+	des, _ := os.ReadDir(st.Dir)
+	for _, de := range des {
+		if de.Name() != ".local" {
+			os.RemoveAll(filepath.Join(st.Dir, de.Name()))
+		}
+	}
+	clone, _ := state.Open(st.Dir)
+	if _, err := clone.InitFrom(context.Background(), url, ""); err != nil {
+		t.Errorf("init --from over a lost repository: %v", err)
+	} else if e, err := clone.Get(state.KindModel, "m1"); err != nil || e.Object == nil {
+		t.Errorf("the clone lacks the pushed model: %v", err)
+	}
+
+	// A directory that never had a repository (files only) is initialised.
+	plain, _ := state.Open(filepath.Join(t.TempDir(), ".aima"))
+	os.MkdirAll(filepath.Join(plain.Dir, "models"), 0o755)
+	os.WriteFile(filepath.Join(plain.Dir, "aima.yaml"), []byte("format: 1\ninstance: aima-test\n"), 0o644)
+	os.WriteFile(filepath.Join(plain.Dir, "models", "demo.yaml"), []byte("source: ollama\nrepo: tinyllama\n"), 0o644)
+	if created, err := plain.Init(); err != nil || !created {
+		t.Fatalf("init of a directory that never had a repository: %v %v", created, err)
+	}
+	if files := git(t, plain.Dir, "ls-files"); !strings.Contains(files, "models/demo.yaml") {
+		t.Errorf("init did not commit the files:\n%s", files)
+	}
+	if _, err := os.Stat(filepath.Join(plain.Dir, state.RepoMarkerPath)); err != nil {
+		t.Errorf("no marker: %v", err)
+	}
+	checkRepo(t, plain.Dir)
 }

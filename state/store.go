@@ -160,6 +160,9 @@ func (s *Store) initLocked() (bool, error) {
 	if s.Initialized() {
 		return false, nil
 	}
+	if err := s.repoMissing(); err != nil {
+		return false, err // before anything is written
+	}
 	// A directory may hold files but no repository yet (the demo state, a
 	// copied directory): keep its aima.yaml and commit what is there.
 	var files []repo.Change
@@ -627,6 +630,11 @@ func (s *Store) commit(changes []repo.Change, msg string) (string, error) {
 func (s *Store) Repo() (*repo.Repo, error) { return s.gitRepo() }
 
 func (s *Store) gitRepo() (*repo.Repo, error) {
+	// A .git that disappeared is never replaced by a new one (see
+	// RepoMarkerPath), also not under a store that had it open.
+	if err := s.repoMissing(); err != nil {
+		return nil, err
+	}
 	if s.repo != nil {
 		return s.repo, nil
 	}
@@ -634,6 +642,7 @@ func (s *Store) gitRepo() (*repo.Repo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open git repository in %s: %w", s.Dir, err)
 	}
+	s.markRepository()
 	s.repo = r
 	return r, nil
 }

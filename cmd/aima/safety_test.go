@@ -5,6 +5,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -227,4 +228,55 @@ func TestFullDiskCLIWriteLeavesTheFile(t *testing.T) {
 	if failed == 0 {
 		t.Fatal("no write failed: the disk was never full enough")
 	}
+}
+
+// TestMissingGitRefusedByStart: `aima start` and a CLI write on a state
+// directory whose .git disappeared exit with a message saying how to
+// recover, and create no repository; the demo state directory, committed
+// in this project as files without .git, still starts as `make run` does
+// (its repository is created, its service converges).
+func TestMissingGitRefusedByStart(t *testing.T) {
+	e := newAimaEnv(t, 2)
+	e.mustAima("model", "create", "--name", "tiny", "--source", "ollama", "--repo", "tinyllama")
+	if err := os.RemoveAll(filepath.Join(e.dir, ".git")); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"start", "--addr", e.addr}, {"model", "create", "--name", "other", "--source", "ollama", "--repo", "x"}} {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		c := e.command(ctx, args...)
+		out, err := c.CombinedOutput()
+		timedOut := ctx.Err() != nil
+		cancel()
+		if err == nil || timedOut || !strings.Contains(string(out), "git repository is missing") || !strings.Contains(string(out), "aima init --from") || !strings.Contains(string(out), ".local/repository") {
+			t.Errorf("aima %s without .git: %v\n%s", args[0], err, out)
+		}
+		if _, err := os.Stat(filepath.Join(e.dir, ".git")); err == nil {
+			t.Fatalf("aima %s created a new repository", args[0])
+		}
+	}
+
+	// The demo directory: files, no .git, no marker. Its settings are made
+	// this test's own (instance, API address, ports), nothing else.
+	demo := &aimaEnv{t: t, bin: e.bin, docker: e.docker, dir: filepath.Join(t.TempDir(), ".aima"), instance: testenv.Instance(t),
+		addr: fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)), home: t.TempDir()}
+	testenv.RemoveContainers(t, demo.docker, demo.instance)
+	if out, err := exec.Command("cp", "-r", filepath.Join("..", "..", ".aima"), demo.dir).CombinedOutput(); err != nil {
+		t.Fatalf("copy the demo: %v %s", err, out)
+	}
+	os.RemoveAll(filepath.Join(demo.dir, ".git"))
+	os.RemoveAll(filepath.Join(demo.dir, ".local"))
+	lo := freeRange(t, 2)
+	os.WriteFile(filepath.Join(demo.dir, "aima.yaml"), []byte(fmt.Sprintf("format: 1\ninstance: %s\napi: %s\nresync: 3s\nport_range: %d-%d\n", demo.instance, demo.addr, lo, lo+1)), 0o644)
+	svc := filepath.Join(demo.dir, "services", "tinyllama-stub.yaml")
+	b, err := os.ReadFile(svc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(svc, []byte(strings.Replace(string(b), "port: 8000", fmt.Sprintf("port: %d", lo), 1)), 0o644)
+	demo.startAgent()
+	if files := demo.mustGit("ls-files"); !strings.Contains(files, "services/tinyllama-stub.yaml") || !strings.Contains(files, "models/tinyllama.yaml") {
+		t.Errorf("the demo's files are not committed:\n%s", files)
+	}
+	demo.waitStatus("tinyllama-stub", "running", 60*time.Second)
+	demo.checkGit(false)
 }
