@@ -13,8 +13,10 @@
 //     pulled by the ollama engine itself (it stores them in its own volume);
 //     ModelScope's API is not implemented.
 //
-// Weights go to .aima/.local/models/<name>/ (never in git) unless a
-// directory is given; the model file's path (and size, when empty) is set
+// Weights go to .aima/.local/models/<name>/ (never in git), or to another
+// directory under .aima/.local/models/ (Options.Dir, `--to`; a relative one
+// is taken from there): a pull never writes anywhere else, so a request
+// cannot use it to drop files into the host (see Target). The model file's path (and size, when empty) is set
 // in one commit, so services of the model are recreated with the weights
 // mounted. A file already present is not downloaded again; a download is
 // written to a .part file and renamed when complete, so an interrupted
@@ -50,7 +52,9 @@ type Result struct {
 
 // Options configure Pull.
 type Options struct {
-	// Dir is where the weights go (default .aima/.local/models/<name>).
+	// Dir is where the weights go: a directory under .aima/.local/models/
+	// (default .aima/.local/models/<name>; a relative Dir is taken from
+	// .aima/.local/models/). Anything else is refused (see Target).
 	Dir string
 	// Client does the downloads (default: no overall timeout; weights are
 	// large, and ctx bounds the pull).
@@ -59,6 +63,8 @@ type Options struct {
 	Getenv func(string) string
 	// Progress, when set, is told about each file.
 	Progress func(string)
+
+	root string // the models directory, its links resolved: every file written must be under it
 }
 
 // Pull downloads the weights of the named model and records their path in
@@ -83,9 +89,9 @@ func Pull(ctx context.Context, st *state.Store, name string, o Options) (Result,
 	}
 	dir := o.Dir
 	if dir == "" {
-		dir = filepath.Join(st.Dir, ".local", "models", name)
+		dir = name
 	}
-	if dir, err = filepath.Abs(dir); err != nil {
+	if dir, o.root, err = Target(st.Dir, dir); err != nil {
 		return Result{}, err
 	}
 	var res Result
@@ -118,6 +124,69 @@ func Pull(ctx context.Context, st *state.Store, name string, o Options) (Result,
 		return mm, nil
 	})
 	return res, err
+}
+
+// Target resolves where a pull into to (the `to` parameter) writes: a
+// directory strictly under the state directory's .local/models/ (a
+// relative to is taken from there). An absolute path elsewhere, ".."
+// climbing out and a symbolic link leading out are refused, naming to.
+// The models directory itself may be a link (the owner's choice, under the
+// trusted .local/); it is created if missing. It returns the directory and
+// the models directory with its links resolved.
+func Target(stateDir, to string) (dir, root string, err error) {
+	models := state.ModelsDir(stateDir)
+	if models, err = filepath.Abs(models); err != nil {
+		return "", "", err
+	}
+	refuse := func(why string) error {
+		return invalid("/to", "%q: %s; weights go into a directory under %s (a relative to is taken from there)", to, why, models)
+	}
+	dir = to
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join(models, dir)
+	}
+	dir = filepath.Clean(dir)
+	if dir == models {
+		return "", "", refuse("that is the models directory itself, shared by every model")
+	}
+	if !strings.HasPrefix(dir, models+string(filepath.Separator)) {
+		return "", "", refuse("outside the state directory's .local/models/")
+	}
+	if err := os.MkdirAll(models, 0o755); err != nil {
+		return "", "", err
+	}
+	if root, err = filepath.EvalSymlinks(models); err != nil {
+		return "", "", err
+	}
+	if err := within(root, dir); err != nil {
+		return "", "", refuse(err.Error())
+	}
+	return dir, root, nil
+}
+
+// within checks that path, once the links of the part of it that exists
+// are resolved, is under root (itself resolved). What does not exist yet
+// is created by the pull as plain directories and files.
+func within(root, path string) error {
+	existing := path
+	for {
+		if _, err := os.Lstat(existing); err == nil {
+			break
+		}
+		parent := filepath.Dir(existing)
+		if parent == existing {
+			return fmt.Errorf("no part of it exists")
+		}
+		existing = parent
+	}
+	real, err := filepath.EvalSymlinks(existing)
+	if err != nil {
+		return err
+	}
+	if real != root && !strings.HasPrefix(real, root+string(filepath.Separator)) {
+		return fmt.Errorf("%s leads to %s, outside the models directory (a symbolic link)", existing, real)
+	}
+	return nil
 }
 
 func invalid(field, format string, args ...any) error {
@@ -224,7 +293,7 @@ func escapePath(p string) string {
 // ("sha256:HEX") when given. It returns dst's size and 1 when it
 // downloaded, 0 when the file was there.
 func fetch(ctx context.Context, o Options, src, dst, checksum string, header http.Header) (int64, int, error) {
-	if fi, err := os.Stat(dst); err == nil && fi.Mode().IsRegular() {
+	if fi, err := os.Lstat(dst); err == nil && fi.Mode().IsRegular() { // a link is replaced, not taken for the file
 		if err := verify(dst, checksum); err != nil {
 			return 0, 0, err
 		}
@@ -233,6 +302,13 @@ func fetch(ctx context.Context, o Options, src, dst, checksum string, header htt
 	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return 0, 0, err
+	}
+	if o.root != "" {
+		// A link met on the way (a directory of the repository's files
+		// that is a link) does not take the download out.
+		if err := within(o.root, filepath.Dir(dst)); err != nil {
+			return 0, 0, fmt.Errorf("download %s: %w", src, err)
+		}
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, src, nil)
 	if err != nil {
@@ -250,7 +326,8 @@ func fetch(ctx context.Context, o Options, src, dst, checksum string, header htt
 		return 0, 0, fmt.Errorf("download %s: %s%s", src, resp.Status, hint(resp.StatusCode))
 	}
 	part := dst + ".part"
-	f, err := os.Create(part)
+	os.Remove(part)                                                       // one left by an interrupted pull
+	f, err := os.OpenFile(part, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644) // never through a link
 	if err != nil {
 		return 0, 0, err
 	}

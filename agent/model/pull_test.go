@@ -157,14 +157,14 @@ func TestPullHTTP(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	dir := t.TempDir()
+	dir := filepath.Join(state.ModelsDir(st.Dir), "downloads") // --to downloads
 
 	create(t, st, &state.Model{Name: "bad-sum", Source: "http", URL: srv.URL + "/tiny.gguf", Checksum: sum("something else")})
-	if _, err := model.Pull(context.Background(), st, "bad-sum", model.Options{Dir: dir}); err == nil || !strings.Contains(err.Error(), "checksum mismatch") {
+	if _, err := model.Pull(context.Background(), st, "bad-sum", model.Options{Dir: "downloads"}); err == nil || !strings.Contains(err.Error(), "checksum mismatch") {
 		t.Errorf("checksum mismatch: %v", err)
 	}
 	create(t, st, &state.Model{Name: "cut", Source: "http", URL: srv.URL + "/cut.gguf"})
-	if _, err := model.Pull(context.Background(), st, "cut", model.Options{Dir: dir}); err == nil {
+	if _, err := model.Pull(context.Background(), st, "cut", model.Options{Dir: "downloads"}); err == nil {
 		t.Error("a truncated download succeeded")
 	}
 	if left, _ := os.ReadDir(dir); len(left) != 0 {
@@ -172,7 +172,7 @@ func TestPullHTTP(t *testing.T) {
 	}
 
 	create(t, st, &state.Model{Name: "tiny", Source: "http", URL: srv.URL + "/tiny.gguf", Checksum: sum(body)})
-	res, err := model.Pull(context.Background(), st, "tiny", model.Options{Dir: dir})
+	res, err := model.Pull(context.Background(), st, "tiny", model.Options{Dir: "downloads"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,13 +189,14 @@ func TestPullHTTP(t *testing.T) {
 // why they are not pulled here; each error names the field.
 func TestPullOtherSources(t *testing.T) {
 	st := testenv.NewStore(t)
-	f := filepath.Join(t.TempDir(), "w.gguf")
+	f := filepath.Join(state.ModelsDir(st.Dir), "w.gguf") // where the default policy allows model paths
+	os.MkdirAll(filepath.Dir(f), 0o755)
 	os.WriteFile(f, []byte("w"), 0o644)
 	create(t, st, &state.Model{Name: "loc", Source: "local", Path: f, Checksum: sum("w")})
 	if res, err := model.Pull(context.Background(), st, "loc", model.Options{}); err != nil || res.Path != f || res.Downloaded != 0 {
 		t.Errorf("local: %+v %v", res, err)
 	}
-	create(t, st, &state.Model{Name: "gone", Source: "local", Path: "/nonexistent/w.gguf"})
+	create(t, st, &state.Model{Name: "gone", Source: "local", Path: filepath.Join(state.ModelsDir(st.Dir), "nonexistent.gguf")})
 	create(t, st, &state.Model{Name: "ol", Source: "ollama", Repo: "tinyllama"})
 	create(t, st, &state.Model{Name: "ms", Source: "modelscope", Repo: "a/b"})
 	for name, field := range map[string]string{"gone": "/path", "ol": "/source", "ms": "/source"} {

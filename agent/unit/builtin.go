@@ -24,7 +24,7 @@ func addBuiltins(r *Registry) {
 	}
 	r.Add(Unit{Name: "model.create", Description: "Create a model (params are its fields)", Params: map[string]string{"name": "model name", "source": "ollama, huggingface, ...", "repo": "repository at the source"}, Run: createModel})
 	r.Add(Unit{Name: "model.pull", Description: "Download a model's weights (http, huggingface; checks local) and set its path (one commit)",
-		Params: map[string]string{"name": "the model", "to": "directory for the weights (default .aima/.local/models/<name>)"}, Run: pullModel})
+		Params: map[string]string{"name": "the model", "to": "directory for the weights, under .aima/.local/models/ (a relative one is taken from there; default <name>)"}, Run: pullModel})
 	r.Add(Unit{Name: "service.create", Description: "Create a service of a model on an engine (name or type); port allocated",
 		Params: map[string]string{"model": "model to serve", "engine": "engine name or type", "name": "service name (default <model>-<engine>)", "port": "host port"}, Run: createService})
 	for _, want := range []string{"running", "stopped"} {
