@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"os"
@@ -11,11 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ProtonMail/go-crypto/openpgp"
-	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/aima-dev/aima/internal/testenv"
 	"github.com/aima-dev/aima/state"
 )
 
@@ -32,16 +30,16 @@ func followGit(t *testing.T, dir string, args ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
-// TestFollowerAppliesValidRevisionsOnly drives one follower through an
-// applied revision, a refused one and an unreachable remote.
-func TestFollowerAppliesValidRevisionsOnly(t *testing.T) {
+// publisherAndFollower makes a bare remote, a state directory that pushed
+// to it and a follower cloned from it.
+func publisherAndFollower(t *testing.T) (pub, follower *state.Store, url, bare string) {
+	t.Helper()
 	ctx := context.Background()
 	tmp := t.TempDir()
-	bare := filepath.Join(tmp, "remote.git")
+	bare = filepath.Join(tmp, "remote.git")
 	followGit(t, tmp, "init", "--bare", "-q", "-b", "main", bare)
-	url := "file://" + bare
-
-	pub, _ := state.Open(filepath.Join(tmp, "pub"))
+	url = "file://" + bare
+	pub, _ = state.Open(filepath.Join(tmp, "pub"))
 	if _, err := pub.Init(); err != nil {
 		t.Fatal(err)
 	}
@@ -51,10 +49,19 @@ func TestFollowerAppliesValidRevisionsOnly(t *testing.T) {
 	if _, err := pub.Push(ctx, "", ""); err != nil {
 		t.Fatal(err)
 	}
-	st, _ := state.Open(filepath.Join(tmp, "follower"))
-	if _, err := st.InitFrom(ctx, url, ""); err != nil {
+	follower, _ = state.Open(filepath.Join(tmp, "follower"))
+	if _, err := follower.InitFrom(ctx, url, ""); err != nil {
 		t.Fatal(err)
 	}
+	return pub, follower, url, bare
+}
+
+// TestFollowerAppliesValidRevisionsOnly drives one follower through an
+// applied revision, a refused one and an unreachable remote.
+func TestFollowerAppliesValidRevisionsOnly(t *testing.T) {
+	ctx := context.Background()
+	tmp := t.TempDir()
+	pub, st, url, bare := publisherAndFollower(t)
 	kicks := 0
 	f, err := newFollower(st, "origin/main", "", time.Hour, state.PullOptions{}, slog.New(slog.DiscardHandler), func() { kicks++ })
 	if err != nil {
@@ -129,23 +136,7 @@ func metricValue(m prometheus.Metric) float64 {
 func TestFollowerVerifySignatures(t *testing.T) {
 	ctx := context.Background()
 	tmp := t.TempDir()
-	bare := filepath.Join(tmp, "remote.git")
-	followGit(t, tmp, "init", "--bare", "-q", "-b", "main", bare)
-	url := "file://" + bare
-	pub, _ := state.Open(filepath.Join(tmp, "pub"))
-	if _, err := pub.Init(); err != nil {
-		t.Fatal(err)
-	}
-	if err := pub.AddRemote("origin", url); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pub.Push(ctx, "", ""); err != nil {
-		t.Fatal(err)
-	}
-	st, _ := state.Open(filepath.Join(tmp, "follower"))
-	if _, err := st.InitFrom(ctx, url, ""); err != nil {
-		t.Fatal(err)
-	}
+	pub, st, url, _ := publisherAndFollower(t)
 	good := followGit(t, st.Dir, "rev-parse", "HEAD")
 	quiet := slog.New(slog.DiscardHandler)
 
@@ -159,7 +150,7 @@ func TestFollowerVerifySignatures(t *testing.T) {
 	keys := filepath.Join(st.Dir, ".local", "trusted-keys")
 	os.MkdirAll(keys, 0o700)
 	// Any valid public key: the point is that the commit is not signed.
-	os.WriteFile(filepath.Join(keys, "owner.asc"), armoredPublicKey(t), 0o644)
+	os.WriteFile(filepath.Join(keys, "owner.asc"), pubKey(t), 0o644)
 	f, err := newFollower(st, "origin/main", "", time.Hour, verify, quiet, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -209,21 +200,7 @@ func TestFollowerVerifySignatures(t *testing.T) {
 	}
 }
 
-// armoredPublicKey is a new OpenPGP public key, armored.
-func armoredPublicKey(t *testing.T) []byte {
-	t.Helper()
-	e, err := openpgp.NewEntity("owner", "", "owner@example.com", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b bytes.Buffer
-	w, err := armor.Encode(&b, openpgp.PublicKeyType, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Serialize(w); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
-	return b.Bytes()
+func pubKey(t *testing.T) []byte {
+	_, pub := testenv.NewKey(t, "owner")
+	return pub
 }

@@ -13,41 +13,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
-	"github.com/ProtonMail/go-crypto/openpgp/armor"
-	gogit "github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/aima-dev/aima/internal/testenv"
 	"github.com/aima-dev/aima/state"
 )
-
-// pgpKey generates an OpenPGP key in-process (no gpg binary).
-func pgpKey(t *testing.T, name string) *openpgp.Entity {
-	t.Helper()
-	e, err := openpgp.NewEntity(name, "", name+"@example.com", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e
-}
-
-// publicKey is the armored public key of e ("gpg --armor --export").
-func publicKey(t *testing.T, e *openpgp.Entity) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	w, err := armor.Encode(&b, openpgp.PublicKeyType, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Serialize(w); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
-	return b.Bytes()
-}
 
 // trust puts e's public key in st's .local/trusted-keys/ as file.
 func trust(t *testing.T, st *state.Store, file string, data []byte) {
@@ -91,20 +62,7 @@ func (p *pusher) write(rel, content string) {
 func (p *pusher) commit(msg string, key *openpgp.Entity) string {
 	p.t.Helper()
 	gitEnv(p.t, p.dir, "add", "-A")
-	g, err := gogit.PlainOpen(p.dir)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	wt, err := g.Worktree()
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	who := &object.Signature{Name: "Outsider", Email: "out@example.com", When: time.Now()}
-	h, err := wt.Commit(msg, &gogit.CommitOptions{Author: who, Committer: who, SignKey: key, AllowEmptyCommits: true})
-	if err != nil {
-		p.t.Fatalf("commit %q: %v", msg, err)
-	}
-	return h.String()
+	return testenv.Commit(p.t, p.dir, msg, key)
 }
 
 func (p *pusher) push(force bool) {
@@ -157,14 +115,15 @@ func TestRemoteVerifySignatures(t *testing.T) {
 	b := cloneStore(t, url)
 	good := head(t, b)
 	verify := state.PullOptions{VerifySignatures: true}
-	owner, stranger := pgpKey(t, "owner"), pgpKey(t, "stranger")
+	owner, ownerPub := testenv.NewKey(t, "owner")
+	stranger, _ := testenv.NewKey(t, "stranger")
 
 	// No trusted key: an error naming the directory, before any fetch.
 	_, err := pullWith(b, verify)
 	if err == nil || !strings.Contains(err.Error(), filepath.Join(b.Dir, state.TrustedKeysDir)) {
 		t.Fatalf("--verify-signatures without trusted keys: %v, want an error naming the directory", err)
 	}
-	trust(t, b, "owner.asc", publicKey(t, owner))
+	trust(t, b, "owner.asc", ownerPub)
 
 	// An unsigned commit: refused, nothing applied.
 	w := newPusher(t, url)

@@ -10,7 +10,6 @@ package main
 // and the legitimate path still working.
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -24,10 +23,7 @@ import (
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
-	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/docker/docker/api/types/container"
-	gogit "github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/aima-dev/aima/internal/testenv"
 )
@@ -150,45 +146,13 @@ func (o *outsider) read(rel string) string {
 func (o *outsider) commit(msg string, key *openpgp.Entity, force bool) string {
 	o.t.Helper()
 	o.git("add", "-A")
-	g, err := gogit.PlainOpen(o.dir)
-	if err != nil {
-		o.t.Fatal(err)
-	}
-	wt, err := g.Worktree()
-	if err != nil {
-		o.t.Fatal(err)
-	}
-	who := &object.Signature{Name: "Outsider", Email: "out@example.com", When: time.Now()}
-	h, err := wt.Commit(msg, &gogit.CommitOptions{Author: who, Committer: who, SignKey: key, AllowEmptyCommits: true})
-	if err != nil {
-		o.t.Fatalf("commit %q: %v", msg, err)
-	}
+	h := testenv.Commit(o.t, o.dir, msg, key)
 	args := []string{"push", "-q", "origin", "HEAD:main"}
 	if force {
 		args = append(args, "--force")
 	}
 	o.git(args...)
-	return h.String()
-}
-
-// newKey makes an OpenPGP key in-process and returns it with its armored
-// public key.
-func newKey(t *testing.T, name string) (*openpgp.Entity, []byte) {
-	t.Helper()
-	e, err := openpgp.NewEntity(name, "", name+"@example.com", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b bytes.Buffer
-	w, err := armor.Encode(&b, openpgp.PublicKeyType, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Serialize(w); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
-	return e, b.Bytes()
+	return h
 }
 
 // trustKey puts a public key in the state directory's .local/trusted-keys/.
@@ -310,8 +274,8 @@ func TestAttackFollowUnsignedCommit(t *testing.T) {
 	if code == 0 || !strings.Contains(errOut, filepath.Join(fol.dir, ".local", "trusted-keys")) {
 		t.Fatalf("start --verify-signatures without trusted keys: exit %d: %s", code, errOut)
 	}
-	owner, ownerPub := newKey(t, "owner")
-	stranger, _ := newKey(t, "stranger")
+	owner, ownerPub := testenv.NewKey(t, "owner")
+	stranger, _ := testenv.NewKey(t, "stranger")
 	fol.trustKey("owner.asc", ownerPub)
 	p.follow([]string{"--verify-signatures"})
 	good := fol.head()
