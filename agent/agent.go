@@ -284,9 +284,10 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", addr, err)
 	}
-	// ReadTimeout bounds a request's body (the API lifts it once the body
-	// is in); no WriteTimeout: chats and logs stream for as long as they
-	// take, and a client that goes away cancels them.
+	// ReadTimeout bounds how long a client may take to send its request
+	// (net/http lifts it once the body is in, so long answers are not cut);
+	// no WriteTimeout: chats and logs stream for as long as they take, and
+	// a client that goes away cancels them.
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()

@@ -14,7 +14,6 @@ package api
 import (
 	"context"
 	"crypto/subtle"
-	"io"
 	"net/http"
 	"net/mail"
 	"sort"
@@ -226,7 +225,6 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Body != nil {
 		r.Body = http.MaxBytesReader(sw, r.Body, MaxBody)
 	}
-	liftReadDeadline(sw, r)
 	if a, who, err := s.authorOf(r); err == nil { // a bad header fails the write itself, with 400
 		ctx := state.WithAuthor(r.Context(), a)
 		if who != "" {
@@ -393,34 +391,6 @@ func (s *Server) Write(r *http.Request, fn func(st *state.Store) error) error {
 		s.opts.Trigger()
 	}
 	return err
-}
-
-// liftReadDeadline: the server's ReadTimeout bounds how long a client may
-// take to send its request (a slow-loris body holds a connection no
-// longer); once the body is in, the deadline is lifted, else a long answer
-// (a streamed chat, logs, a wait) would be cut when it expires.
-func liftReadDeadline(w http.ResponseWriter, r *http.Request) {
-	rc := http.NewResponseController(w)
-	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
-		_ = rc.SetReadDeadline(time.Time{})
-		return
-	}
-	r.Body = &eofBody{ReadCloser: r.Body, atEOF: func() { _ = rc.SetReadDeadline(time.Time{}) }}
-}
-
-type eofBody struct {
-	io.ReadCloser
-	atEOF func()
-	done  bool
-}
-
-func (b *eofBody) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	if err == io.EOF && !b.done {
-		b.done = true
-		b.atEOF()
-	}
-	return n, err
 }
 
 // statusWriter records the status code written, for metrics.

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -681,4 +682,61 @@ func TestJSONEverywhere(t *testing.T) {
 		t.Errorf("create with text/plain: %d, want 415", resp.StatusCode)
 	}
 	e.do("GET", "/api/model/get?id=x", "").must(t, 404)
+}
+
+// TestReadTimeout: the server's ReadTimeout cuts a client that trickles
+// its body (slow loris), but an answer that streams for longer than the
+// timeout once the body is in is not cut.
+func TestReadTimeout(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), ".aima")
+	st, _ := state.Open(dir)
+	if _, err := st.Init(); err != nil {
+		t.Fatal(err)
+	}
+	const timeout = 300 * time.Millisecond
+	srv := api.New(api.Options{Store: st, Verbs: map[string]api.Verb{
+		"sync": {Handle: func(w http.ResponseWriter, r *http.Request) {
+			io.ReadAll(r.Body)
+			for i := range 6 { // 6 × 100 ms: twice the read timeout
+				fmt.Fprintf(w, "chunk %d\n", i)
+				w.(http.Flusher).Flush()
+				select {
+				case <-r.Context().Done():
+					return
+				case <-time.After(timeout / 3):
+				}
+			}
+		}},
+	}})
+	ts := httptest.NewUnstartedServer(srv.Handler())
+	ts.Config.ReadTimeout = timeout
+	ts.Start()
+	t.Cleanup(ts.Close)
+
+	resp, err := http.Post(ts.URL+"/api/sync", "application/json", strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || !strings.Contains(string(b), "chunk 5") {
+		t.Errorf("a long answer was cut: %q %v", b, err)
+	}
+
+	pr, pw := io.Pipe()
+	go func() {
+		pw.Write([]byte(`{"a":`))
+		<-time.After(3 * timeout)
+		pw.Write([]byte(`1}`))
+		pw.Close()
+	}()
+	start := time.Now()
+	resp, err = http.Post(ts.URL+"/api/sync", "application/json", pr)
+	if err == nil {
+		b, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+	}
+	if err == nil && strings.Contains(string(b), "chunk 5") {
+		t.Errorf("a body trickled over %s was served in full after %s", 3*timeout, time.Since(start))
+	}
 }
