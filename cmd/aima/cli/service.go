@@ -90,7 +90,7 @@ func newStateCmd(g *globals, k *state.Kind, want string) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&o.wait, "wait", false, "wait until it is running (or stopped), or has failed")
-	cmd.Flags().DurationVar(&o.timeout, "timeout", 2*time.Minute, "give up after this long")
+	durationVar(cmd.Flags(), &o.timeout, "timeout", 2*time.Minute, "give up after this long")
 	return cmd
 }
 

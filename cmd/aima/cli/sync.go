@@ -150,7 +150,7 @@ func newSyncCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "only print the plan (same as aima diff)")
 	cmd.Flags().BoolVar(&o.wait, "wait", false, "wait until every running service and app is healthy (or failed)")
-	cmd.Flags().DurationVar(&o.timeout, "timeout", 5*time.Minute, "give up after this long")
+	durationVar(cmd.Flags(), &o.timeout, "timeout", 5*time.Minute, "give up after this long")
 	return cmd
 }
 
