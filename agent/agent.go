@@ -261,23 +261,12 @@ func Run(ctx context.Context, opts Options) error {
 		OwnerToken: ownerToken,
 		Door:       api.DoorFor(addr, local.AllowedHosts, local.CORSOrigins),
 		Version:    opts.Version,
-		Status: func(ctx context.Context) func(kind, name string) map[string]any {
-			sts, err := syncer.Statuses(ctx)
-			return func(kind, name string) map[string]any {
-				if err != nil && sts == nil {
-					return map[string]any{"status": StatusUnknown, "reason": err.Error()}
-				}
-				if s, ok := sts[Object{kind, name}]; ok {
-					return s.Map()
-				}
-				return nil
-			}
-		},
-		Problems: problems.get,
-		Trigger:  kick,
-		Verbs:    verbs,
-		Routes:   InferenceRoutes(syncer),
-		Extra:    follower.statusExtra,
+		Status:     syncer.Observed,
+		Problems:   problems.get,
+		Trigger:    kick,
+		Verbs:      verbs,
+		Routes:     InferenceRoutes(syncer),
+		Extra:      follower.statusExtra,
 	})
 	follower.register(srv.Metrics())
 	ln, err := net.Listen("tcp", addr)

@@ -19,9 +19,26 @@ func UnitEnv(st *state.Store, s *Syncer, kick func()) *unit.Env {
 	env := &unit.Env{Store: st, Kick: kick}
 	if s != nil {
 		env.Services = unitServices{s: s, kick: kick}
+		env.Observed = s.Observed
 	}
 	pipeline.New(env, unit.Default).Log = logOf(s)
 	return env
+}
+
+// Observed derives the observed fields of every service and app at once
+// (one container list, one probe each) and returns a lookup by object; an
+// unreachable Docker makes every object "unknown" with the reason.
+func (s *Syncer) Observed(ctx context.Context) func(kind, name string) map[string]any {
+	sts, err := s.Statuses(ctx)
+	return func(kind, name string) map[string]any {
+		if err != nil && sts == nil {
+			return map[string]any{"status": StatusUnknown, "reason": err.Error()}
+		}
+		if st, ok := sts[Object{kind, name}]; ok {
+			return st.Map()
+		}
+		return nil
+	}
 }
 
 // UnitVerbs serve the verbs that are units (pipeline/run, catalog/match,

@@ -144,16 +144,6 @@ func (s *Server) routes() map[string]http.Handler {
 	add("GET /metrics", promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{}).ServeHTTP)
 	add("GET /api/log", s.log)
 
-	for _, k := range state.Kinds {
-		prefix := "/api/" + k.Name + "/"
-		add("POST "+prefix+"create", s.create(k))
-		add("GET "+prefix+"list", s.list(k))
-		add("GET "+prefix+"get", s.get(k))
-		add("POST "+prefix+"update", s.update(k))
-		add("POST "+prefix+"delete", s.delete(k))
-	}
-
-	add("GET /api/device/detect", s.deviceDetect)
 	add("GET /api/device/list", s.deviceList)
 	add("GET /api/inference/list", s.inferenceList)
 	add("GET /api/remote/list", s.remoteList)
@@ -225,7 +215,12 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Body != nil {
 		r.Body = http.MaxBytesReader(sw, r.Body, MaxBody)
 	}
-	if a, who, err := s.authorOf(r); err == nil { // a bad header fails the write itself, with 400
+	a, who, err := s.authorOf(r)
+	if err != nil && r.Method == http.MethodPost {
+		WriteError(sw, err)
+		return
+	}
+	if err == nil {
 		ctx := state.WithAuthor(r.Context(), a)
 		if who != "" {
 			ctx = state.WithOnBehalf(ctx, who)

@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/aima-dev/aima/agent/api"
+	"github.com/aima-dev/aima/agent/unit"
 	"github.com/aima-dev/aima/state"
 )
 
@@ -43,6 +44,13 @@ func newEnv(t *testing.T, opts api.Options) *env {
 		t.Fatal(err)
 	}
 	opts.Store = st
+	// The operations come from the registry, as in the agent; a test's own
+	// verbs replace those of the same path.
+	verbs := unit.Verbs(&unit.Env{Store: st, Observed: opts.Status, Kick: opts.Trigger}, unit.Default)
+	for k, v := range opts.Verbs {
+		verbs[k] = v
+	}
+	opts.Verbs = verbs
 	srv := api.New(opts)
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
@@ -302,7 +310,7 @@ func TestErrors(t *testing.T) {
 	}{
 		{"bad json", "POST", "/api/model/create", `{"name": `, nil, 400, "bad_json", ""},
 		{"not an object", "POST", "/api/model/create", `[1, 2]`, nil, 400, "bad_json", ""},
-		{"empty body", "POST", "/api/alert/create", ``, nil, 400, "bad_json", ""},
+		{"empty body", "POST", "/api/alert/create", ``, nil, 422, "invalid", "/name"},
 		{"unknown route", "GET", "/nope", "", nil, 404, "not_found", ""},
 		{"unknown domain", "GET", "/api/widget/list", "", nil, 404, "not_found", ""},
 		{"unknown verb", "POST", "/api/model/frobnicate", `{}`, nil, 404, "not_found", ""},
@@ -664,7 +672,7 @@ func TestCheckBind(t *testing.T) {
 func TestJSONEverywhere(t *testing.T) {
 	e := newEnv(t, api.Options{})
 	for _, c := range []struct{ method, path string }{
-		{"GET", "/"}, {"GET", "/api"}, {"GET", "/api/"}, {"PUT", "/health"}, {"POST", "/api/device/detect"},
+		{"GET", "/"}, {"GET", "/api"}, {"GET", "/api/"}, {"PUT", "/health"}, {"PUT", "/api/device/detect"},
 	} {
 		r := e.do(c.method, c.path, "")
 		if r.code < 400 || r.body["error"] == nil {

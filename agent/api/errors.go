@@ -126,6 +126,12 @@ func readBody(r *http.Request) ([]byte, error) {
 
 // decodeBody reads a JSON object from the body. An empty body is an empty
 // object when allowEmpty is set, else an error.
+// DecodeBody reads a request's JSON object body (numbers kept exact as
+// json.Number); an empty body is {} when allowEmpty, else a 400.
+func DecodeBody(r *http.Request, allowEmpty bool) (map[string]any, error) {
+	return decodeBody(r, allowEmpty)
+}
+
 func decodeBody(r *http.Request, allowEmpty bool) (map[string]any, error) {
 	b, err := readBody(r)
 	if err != nil {

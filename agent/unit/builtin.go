@@ -17,16 +17,9 @@ import (
 
 // addBuiltins registers the built-in units.
 func addBuiltins(r *Registry) {
-	for _, k := range []*state.Kind{state.KindModel, state.KindService} {
-		r.Add(Unit{Name: k.Name + ".list", Read: true, Description: "List the " + k.Name + "s", Run: listUnit(k)})
-		r.Add(Unit{Name: k.Name + ".get", Read: true, Description: "Show one " + k.Name, Params: map[string]string{"name": "the " + k.Name}, Run: getUnit(k)})
-		r.Add(Unit{Name: k.Name + ".delete", Description: "Delete a " + k.Name + " (its file; one commit)", Params: map[string]string{"name": "the " + k.Name}, Run: deleteUnit(k)})
-	}
-	r.Add(Unit{Name: "model.create", Description: "Create a model (params are its fields)", Params: map[string]string{"name": "model name", "source": "ollama, huggingface, ...", "repo": "repository at the source"}, Run: createModel})
+	addCRUD(r)
 	r.Add(Unit{Name: "model.pull", Description: "Download a model's weights (http, huggingface; checks local) and set its path (one commit)",
 		Params: map[string]string{"name": "the model", "to": "directory for the weights, under .aima/.local/models/ (a relative one is taken from there; default <name>)"}, Run: pullModel})
-	r.Add(Unit{Name: "service.create", Description: "Create a service of a model on an engine (name or type); port allocated",
-		Params: map[string]string{"model": "model to serve", "engine": "engine name or type", "name": "service name (default <model>-<engine>)", "port": "host port"}, Run: createService})
 	for _, want := range []string{"running", "stopped"} {
 		verb := "start"
 		if want == "stopped" {
@@ -72,58 +65,6 @@ func pullModel(ctx context.Context, env *Env, p map[string]any) (map[string]any,
 	return map[string]any{"id": name, "name": name, "path": res.Path, "files": res.Files, "downloaded": res.Downloaded, "bytes": res.Bytes}, nil
 }
 
-func listUnit(k *state.Kind) func(context.Context, *Env, map[string]any) (map[string]any, error) {
-	return func(ctx context.Context, env *Env, _ map[string]any) (map[string]any, error) {
-		entries, err := env.Store.List(k)
-		if err != nil {
-			return nil, err
-		}
-		items := make([]map[string]any, 0, len(entries))
-		for _, e := range entries {
-			it := e.Map()
-			if k == state.KindService && env.Services != nil {
-				st, _ := env.Services.Status(ctx, k.Name, e.Object.ObjectName())
-				merge(it, st)
-			}
-			items = append(items, it)
-		}
-		return List(items), nil
-	}
-}
-
-func getUnit(k *state.Kind) func(context.Context, *Env, map[string]any) (map[string]any, error) {
-	return func(ctx context.Context, env *Env, p map[string]any) (map[string]any, error) {
-		name, err := Required(p, "name", "id")
-		if err != nil {
-			return nil, err
-		}
-		e, err := env.Store.Get(k, name)
-		if err != nil {
-			return nil, err
-		}
-		it := e.Map()
-		if k == state.KindService && env.Services != nil {
-			st, _ := env.Services.Status(ctx, k.Name, name)
-			merge(it, st)
-		}
-		return it, nil
-	}
-}
-
-func deleteUnit(k *state.Kind) func(context.Context, *Env, map[string]any) (map[string]any, error) {
-	return func(ctx context.Context, env *Env, p map[string]any) (map[string]any, error) {
-		name, err := Required(p, "name", "id")
-		if err != nil {
-			return nil, err
-		}
-		if err := env.Store.Delete(k, name, ""); err != nil {
-			return nil, err
-		}
-		env.kick()
-		return map[string]any{"id": name, "name": name, "kind": k.Name, "deleted": true}, nil
-	}
-}
-
 // merge copies the keys of src that dst does not have.
 func merge(dst, src map[string]any) {
 	for k, v := range src {
@@ -133,71 +74,13 @@ func merge(dst, src map[string]any) {
 	}
 }
 
-// fields copies the params that are fields of the object (a unit's params
-// may carry others, such as wait).
-func fields(p map[string]any, drop ...string) map[string]any {
-	m := map[string]any{}
-	for k, v := range p {
-		m[k] = v
-	}
-	for _, k := range append(drop, "id", "wait", "timeout") {
-		delete(m, k)
-	}
-	return m
-}
-
-func createModel(ctx context.Context, env *Env, p map[string]any) (map[string]any, error) {
-	m := fields(p)
-	if _, ok := m["name"]; !ok && String(p, "id") != "" {
-		m["name"] = String(p, "id")
-	}
-	o, err := state.KindModel.FromMap(m)
-	if err != nil {
-		return nil, err
-	}
-	e, err := env.Store.Create(state.KindModel, o)
-	if err != nil {
-		return nil, err
-	}
-	return e.Map(), nil
-}
-
-func createService(ctx context.Context, env *Env, p map[string]any) (map[string]any, error) {
-	m := fields(p, "model_id", "engine_type")
-	model, err := Required(p, "model", "model_id")
-	if err != nil {
-		return nil, err
-	}
-	engine, err := Required(p, "engine", "engine_type")
-	if err != nil {
-		return nil, err
-	}
-	if engine, err = env.Store.ResolveEngine(engine); err != nil {
-		return nil, err
-	}
-	m["model"], m["engine"] = model, engine
-	if _, ok := m["name"]; !ok && state.ValidName(model) {
-		m["name"] = env.Store.ServiceName(model, engine)
-	}
-	o, err := state.KindService.FromMap(m)
-	if err != nil {
-		return nil, err
-	}
-	e, err := env.Store.Create(state.KindService, o)
-	if err != nil {
-		return nil, err
-	}
-	env.kick()
-	return e.Map(), nil
-}
-
 func stateUnit(want string) func(context.Context, *Env, map[string]any) (map[string]any, error) {
 	return func(ctx context.Context, env *Env, p map[string]any) (map[string]any, error) {
 		name, err := Required(p, "name", "id")
 		if err != nil {
 			return nil, err
 		}
-		timeout, err := Duration(p, "timeout", 2*time.Minute)
+		timeout, err := DurationParam(p, "timeout", 2*time.Minute)
 		if err != nil {
 			return nil, err
 		}

@@ -1,56 +1,62 @@
 package unit
 
 import (
-	"encoding/json"
-	"errors"
-	"io"
 	"net/http"
+	"strings"
 
 	"github.com/aima-dev/aima/agent/api"
 )
 
-// Routes maps the API's domain verbs (served at /api/<key>) to the units
-// that answer them.
-var Routes = map[string]string{
-	"model/pull":      "model.pull",
-	"pipeline/run":    "pipeline.run",
-	"pipeline/runs":   "pipeline.runs",
-	"pipeline/cancel": "pipeline.cancel",
-	"catalog/match":   "catalog.match",
-	"catalog/apply":   "catalog.apply",
-	"skill/search":    "skill.search",
-	"skill/enable":    "skill.enable",
-	"skill/disable":   "skill.disable",
+// Path is the HTTP path of a unit: "model.create" is /api/model/create;
+// the units of the state directory as a whole ("state.diff") drop their
+// domain: /api/diff.
+func Path(name string) string {
+	domain, verb, _ := strings.Cut(name, ".")
+	if domain == "state" {
+		return "/api/" + verb
+	}
+	return "/api/" + domain + "/" + verb
 }
 
-// Verbs are the HTTP handlers of Routes, plus GET /api/unit/list (the
-// registry) and POST /api/unit/call {"unit": NAME, "params": {...}}.
-// Parameters come from the query string and, for POST, a JSON object body
-// (body fields win).
+// routeKey is Path without /api/, as api.Options.Verbs keys it.
+func routeKey(name string) string { return strings.TrimPrefix(Path(name), "/api/") }
+
+// Verbs are the HTTP routes of the registry, one per unit (a read at GET and
+// POST, a write at POST only), plus GET /api/unit/list (the registry, with
+// schemas), POST /api/unit/call {"unit": NAME, "params": {...}} and GET
+// /api/openapi.json. Parameters come from the query string and a JSON
+// object body (body fields win); an If-Match header is the revision a
+// write expects. A create answers 201 with Location; an answer carrying a
+// revision sets ETag.
 func Verbs(env *Env, reg *Registry) map[string]api.Verb {
 	v := map[string]api.Verb{}
-	for path, name := range Routes {
-		u, _ := reg.Get(name)
-		v[path] = api.Verb{Read: u.Read, Handle: func(w http.ResponseWriter, r *http.Request) {
+	for _, u := range reg.List() {
+		v[routeKey(u.Name)] = api.Verb{Read: u.Read, Handle: func(w http.ResponseWriter, r *http.Request) {
 			p, err := params(r)
 			if err != nil {
 				api.WriteError(w, err)
 				return
 			}
-			out, err := reg.Call(r.Context(), env, name, p)
+			out, err := reg.Call(r.Context(), env, u.Name, p)
 			if err != nil {
 				api.WriteError(w, err)
 				return
 			}
-			api.WriteJSON(w, http.StatusOK, out)
+			code := http.StatusOK
+			if strings.HasSuffix(u.Name, ".create") {
+				code = http.StatusCreated
+				if name, ok := out["name"].(string); ok {
+					w.Header().Set("Location", Path(strings.TrimSuffix(u.Name, ".create")+".get")+"?id="+name)
+				}
+			}
+			if rev, ok := out["revision"].(string); ok && rev != "" {
+				w.Header().Set("ETag", `"`+rev+`"`)
+			}
+			api.WriteJSON(w, code, out)
 		}}
 	}
 	v["unit/list"] = api.Verb{Read: true, Handle: func(w http.ResponseWriter, r *http.Request) {
-		items := []map[string]any{}
-		for _, u := range reg.List() {
-			items = append(items, map[string]any{"id": u.Name, "name": u.Name, "description": u.Description, "params": u.Params, "read": u.Read})
-		}
-		api.WriteJSON(w, http.StatusOK, List(items))
+		api.WriteJSON(w, http.StatusOK, Catalog(reg))
 	}}
 	// unit/call may call any unit, writes included: POST only.
 	v["unit/call"] = api.Verb{Handle: func(w http.ResponseWriter, r *http.Request) {
@@ -72,10 +78,34 @@ func Verbs(env *Env, reg *Registry) map[string]api.Verb {
 		}
 		api.WriteJSON(w, http.StatusOK, out)
 	}}
+	v["openapi.json"] = api.Verb{Read: true, Handle: func(w http.ResponseWriter, r *http.Request) {
+		api.WriteJSON(w, http.StatusOK, OpenAPI(reg))
+	}}
 	return v
 }
 
-// params merges the query string and a JSON object body.
+// Catalog is GET /api/unit/list: every unit with its description, whether
+// it reads or writes, its HTTP route and the JSON Schemas of its request
+// and answer.
+func Catalog(reg *Registry) map[string]any {
+	items := []map[string]any{}
+	for _, u := range reg.List() {
+		method := "POST"
+		if u.Read {
+			method = "GET"
+		}
+		it := map[string]any{"id": u.Name, "name": u.Name, "description": u.Description, "read": u.Read,
+			"route": method + " " + Path(u.Name), "request": Schema(u.Request), "response": Schema(u.Response)}
+		if len(u.Params) > 0 {
+			it["params"] = u.Params
+		}
+		items = append(items, it)
+	}
+	return List(items)
+}
+
+// params merges the query string and a JSON object body; If-Match is the
+// revision a write expects unless the body says one.
 func params(r *http.Request) (map[string]any, error) {
 	p := map[string]any{}
 	for k, vs := range r.URL.Query() {
@@ -83,26 +113,19 @@ func params(r *http.Request) (map[string]any, error) {
 			p[k] = vs[len(vs)-1]
 		}
 	}
-	if r.Method != http.MethodPost || r.Body == nil {
-		return p, nil
+	if r.Method == http.MethodPost {
+		body, err := api.DecodeBody(r, true)
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range body {
+			p[k] = v
+		}
 	}
-	b, err := io.ReadAll(io.LimitReader(r.Body, api.MaxBody+1))
-	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) || len(b) > api.MaxBody {
-		return nil, &api.Error{Status: http.StatusRequestEntityTooLarge, Code: "too_large", Message: "request body is over the 1 MiB limit"}
-	}
-	if err != nil {
-		return nil, err
-	}
-	if len(b) == 0 {
-		return p, nil
-	}
-	body := map[string]any{}
-	if err := json.Unmarshal(b, &body); err != nil {
-		return nil, &api.Error{Status: http.StatusBadRequest, Code: "bad_request", Message: "bad JSON: " + err.Error()}
-	}
-	for k, v := range body {
-		p[k] = v
+	if h := strings.TrimSpace(r.Header.Get("If-Match")); h != "" && h != "*" {
+		if _, ok := p["revision"]; !ok {
+			p["revision"] = strings.Trim(strings.TrimPrefix(h, "W/"), `"`)
+		}
 	}
 	return p, nil
 }

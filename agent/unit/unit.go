@@ -13,6 +13,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -32,7 +33,11 @@ type Unit struct {
 	// Read is true when the unit changes nothing (no file, no container):
 	// the HTTP API serves it at GET; any other unit is POST only.
 	Read bool
-	Run  func(ctx context.Context, env *Env, params map[string]any) (map[string]any, error)
+	// Request and Response are the Go types of the parameters and of the
+	// answer (see Typed); their JSON Schemas document the unit. Nil: an
+	// object of any fields.
+	Request, Response reflect.Type
+	Run               func(ctx context.Context, env *Env, params map[string]any) (map[string]any, error)
 }
 
 // Env is what units act on.
@@ -45,6 +50,10 @@ type Env struct {
 	Pipelines Pipelines
 	// Kick, when set, asks the sync loop for a pass after a write.
 	Kick func()
+	// Observed, when set, derives the observed fields of every service and
+	// app at once and returns a lookup (status, reason, endpoint, ...);
+	// without it list and get ask Services object by object.
+	Observed func(ctx context.Context) func(kind, name string) map[string]any
 	// Detect finds the machine's devices (default device.Detect).
 	Detect func(ctx context.Context) device.Device
 }
@@ -213,6 +222,8 @@ func Bool(p map[string]any, key string) bool {
 		return b
 	case float64:
 		return v != 0
+	case json.Number:
+		return v.String() != "0"
 	}
 	return false
 }
@@ -224,6 +235,12 @@ func Float(p map[string]any, keys ...string) (float64, bool, error) {
 		case nil:
 		case float64:
 			return v, true, nil
+		case json.Number:
+			f, err := v.Float64()
+			if err != nil {
+				return 0, false, &state.InvalidError{Problems: []state.Problem{{Field: "/" + k, Message: fmt.Sprintf("%q is not a number", v)}}}
+			}
+			return f, true, nil
 		case int:
 			return float64(v), true, nil
 		case string:
@@ -240,24 +257,18 @@ func Float(p map[string]any, keys ...string) (float64, bool, error) {
 	return 0, false, nil
 }
 
-// Duration reads a Go duration ("60s") or a number of seconds.
-func Duration(p map[string]any, key string, def time.Duration) (time.Duration, error) {
-	switch v := p[key].(type) {
-	case nil:
+// DurationParam reads a duration parameter: a Go duration ("60s") or a
+// number of seconds (60 or "60"); def when it is absent.
+func DurationParam(p map[string]any, key string, def time.Duration) (time.Duration, error) {
+	v, ok := p[key]
+	if !ok || v == nil || v == "" {
 		return def, nil
-	case float64:
-		return time.Duration(v * float64(time.Second)), nil
-	case string:
-		if v == "" {
-			return def, nil
-		}
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			return 0, &state.InvalidError{Problems: []state.Problem{{Field: "/" + key, Message: fmt.Sprintf("%q is not a duration such as 60s", v)}}}
-		}
-		return d, nil
 	}
-	return 0, &state.InvalidError{Problems: []state.Problem{{Field: "/" + key, Message: "want a duration such as 60s"}}}
+	d, err := ParseDuration(v)
+	if err != nil {
+		return 0, &state.InvalidError{Problems: []state.Problem{{Field: "/" + key, Message: err.Error()}}}
+	}
+	return d, nil
 }
 
 // Map reads an object given as a map or as a JSON string.

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -242,12 +243,13 @@ func mutatingRoutes() []string {
 		}
 	}
 	out = append(out, "/api/service/start", "/api/service/stop", "/api/app/start", "/api/app/stop", "/api/sync", "/api/unit/call")
-	for path, name := range unit.Routes {
-		if u, ok := unit.Default.Get(name); ok && !u.Read {
-			out = append(out, "/api/"+path)
+	for _, u := range unit.Default.List() {
+		if !u.Read {
+			out = append(out, unit.Path(u.Name))
 		}
 	}
 	sort.Strings(out)
+	out = slices.Compact(out)
 	return out
 }
 
