@@ -192,29 +192,19 @@ func (Duration) JSONSchema() *jsonschema.Schema {
 	}}
 }
 
-// ParseDuration reads a duration given as a Go duration string or a
-// number of seconds (a JSON number or a string of digits).
+// ParseDuration reads a duration parameter: a string as
+// state.ParseDuration takes it ("90s", "2m", "60"), or a JSON number of
+// seconds.
 func ParseDuration(v any) (time.Duration, error) {
-	if n, ok := v.(json.Number); ok {
-		v = n.String()
-	}
 	switch v := v.(type) {
+	case json.Number:
+		return state.ParseDuration(v.String())
 	case float64:
-		if v < 0 {
-			return 0, fmt.Errorf("%v: a duration cannot be negative", v)
-		}
-		return time.Duration(v * float64(time.Second)), nil
+		return state.ParseDuration(strconv.FormatFloat(v, 'f', -1, 64))
 	case string:
-		if f, err := strconv.ParseFloat(v, 64); err == nil && f >= 0 {
-			return time.Duration(f * float64(time.Second)), nil
-		}
-		d, err := time.ParseDuration(v)
-		if err != nil || d < 0 {
-			return 0, fmt.Errorf("%q is not a duration such as 90s, 2m or 60 (seconds)", v)
-		}
-		return d, nil
+		return state.ParseDuration(v)
 	}
-	return 0, fmt.Errorf("want a duration such as 90s, 2m or 60 (seconds), not %v", v)
+	return 0, fmt.Errorf("want seconds such as 60, or a duration such as 90s or 2m, not %v", v)
 }
 
 // Schema is the JSON Schema of a unit's request or response type (nil
