@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"regexp"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -43,7 +44,37 @@ func (s *Store) LocalSettings() (LocalSettings, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&ls); err != nil && !errors.Is(err, io.EOF) {
-		return ls, fmt.Errorf("%s: %s", LocalSettingsPath, strings.TrimPrefix(err.Error(), "yaml: "))
+		return ls, localFileError(LocalSettingsPath, err)
 	}
 	return ls, nil
+}
+
+var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+var yamlField = regexp.MustCompile(`^field (\S+) not found in type \S+$`)
+
+// localFileError names the file and line of each problem yaml found in a
+// local file (.local/settings.yaml, .local/policy.yaml), as problems with
+// object files are shown: FILE:LINE: MESSAGE, an unknown field as
+// FILE:LINE: FIELD: unknown field "FIELD".
+func localFileError(file string, err error) error {
+	var lines []string
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		lines = te.Errors
+	} else {
+		lines = []string{err.Error()}
+	}
+	for i, l := range lines {
+		m := yamlLine.FindStringSubmatch(l)
+		if m == nil {
+			lines[i] = file + ": " + strings.TrimPrefix(l, "yaml: ")
+			continue
+		}
+		msg := m[2]
+		if f := yamlField.FindStringSubmatch(msg); f != nil {
+			msg = fmt.Sprintf("%s: unknown field %q", f[1], f[1])
+		}
+		lines[i] = fmt.Sprintf("%s:%s: %s", file, m[1], msg)
+	}
+	return errors.New(strings.Join(lines, "\n  "))
 }

@@ -116,7 +116,7 @@ func (s *Store) Policy() (Policy, error) {
 			p.dir = s.Dir
 		}
 		if rerr != nil {
-			c.err = fmt.Errorf("%s: %w", PolicyPath, rerr)
+			c.err = localFileError(PolicyPath, rerr)
 			p = DefaultPolicy()
 			p.dir = s.Dir
 		}
@@ -131,7 +131,7 @@ func ParsePolicy(b []byte) (Policy, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&p); err != nil && !errors.Is(err, io.EOF) {
-		return Policy{}, fmt.Errorf("%v", strings.TrimPrefix(err.Error(), "yaml: "))
+		return Policy{}, err // *yaml.TypeError or a syntax error, with its lines
 	}
 	if p.Images == nil {
 		p.Images = DefaultPolicy().Images

@@ -26,7 +26,9 @@ func newStatusCmd(g *globals) *cobra.Command {
 			}
 			set, err := st.Settings()
 			if err != nil {
-				return fieldError(err)
+				// Nothing can be shown without the instance id, and the
+				// agent refuses to start: say so, with every problem.
+				return fmt.Errorf("aima.yaml is invalid: aima start refuses it and no status can be shown (fix it; aima validate checks it):\n  %w", fieldError(err))
 			}
 			out := map[string]any{"dir": st.Dir, "instance": set.Instance}
 			addr := set.API

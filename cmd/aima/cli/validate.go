@@ -18,6 +18,8 @@ func newValidateCmd(g *globals) *cobra.Command {
 		Use:   "validate [PATH]",
 		Short: "Check files against the schemas (default: the whole state directory)",
 		Long: "Validate checks object files: a state directory, a kind directory in it (services/), or single files.\n" +
+			"A state directory's settings are checked too: aima.yaml, and .local/settings.yaml and .local/policy.yaml\n" +
+			"when they exist (aima start refuses to run with any of them invalid).\n" +
 			"Each problem is printed as FILE:LINE:COLUMN: FIELD: MESSAGE. The exit code is 1 when any file is invalid.",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -38,7 +40,11 @@ func newValidateCmd(g *globals) *cobra.Command {
 			bad := 0
 			for _, f := range files {
 				err := f.problem
-				if err == nil {
+				switch {
+				case err != nil:
+				case f.check != nil:
+					err = f.check()
+				default:
 					err = validateFile(f.abs, f.rel, f.kind)
 				}
 				if err != nil {
@@ -58,17 +64,22 @@ func newValidateCmd(g *globals) *cobra.Command {
 type objectFile struct {
 	abs, rel string
 	kind     *state.Kind
-	problem  error // found without reading (a kind directory that is a link)
+	problem  error        // found without reading (a kind directory that is a link)
+	check    func() error // a settings file: checked by the store that reads it
 }
 
-// objectFiles finds the object files under root: a state directory, a kind
-// directory, or one file (whose kind comes from its parent directory).
+// objectFiles finds the object files under root: a state directory (with
+// its settings files), a kind directory, or one file (whose kind comes from
+// its parent directory, or a settings file).
 func objectFiles(root string) ([]objectFile, error) {
 	fi, err := os.Stat(root)
 	if err != nil {
 		return nil, err
 	}
 	if !fi.IsDir() {
+		if f, ok := settingsFile(root); ok {
+			return []objectFile{f}, nil
+		}
 		rel := filepath.Base(filepath.Dir(root)) + "/" + filepath.Base(root)
 		k, _, ok := state.KindOfPath(rel)
 		if !ok {
@@ -79,7 +90,10 @@ func objectFiles(root string) ([]objectFile, error) {
 	if k, err := state.LookupKind(filepath.Base(root)); err == nil {
 		return kindFiles(root, k)
 	}
-	var out []objectFile
+	out, err := settingsFiles(root)
+	if err != nil {
+		return nil, err
+	}
 	for _, k := range state.Kinds {
 		// A kind directory that is a link is reported, never followed.
 		if err := state.CheckKindDir(filepath.Join(root, k.Dir), k.Dir); err != nil {
@@ -93,6 +107,61 @@ func objectFiles(root string) ([]objectFile, error) {
 		out = append(out, fs...)
 	}
 	return out, nil
+}
+
+// settingsPaths are the files of a state directory that are not objects
+// but that aima start reads (and refuses to run with when invalid).
+var settingsPaths = []string{"aima.yaml", state.LocalSettingsPath, state.PolicyPath}
+
+// settingsFiles lists the settings files that exist in the state directory
+// dir, each checked the way the agent reads it.
+func settingsFiles(dir string) ([]objectFile, error) {
+	st, err := state.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []objectFile
+	for _, rel := range settingsPaths {
+		abs := filepath.Join(dir, filepath.FromSlash(rel))
+		if _, err := os.Lstat(abs); err != nil {
+			continue
+		}
+		f := objectFile{abs: abs, rel: rel}
+		switch rel {
+		case "aima.yaml":
+			f.check = func() error { _, err := st.Settings(); return err }
+		case state.LocalSettingsPath:
+			f.check = func() error { _, err := st.LocalSettings(); return err }
+		case state.PolicyPath:
+			f.check = func() error { _, err := st.Policy(); return err }
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// settingsFile is path when it is one of a state directory's settings
+// files (aima.yaml, .local/settings.yaml, .local/policy.yaml).
+func settingsFile(path string) (objectFile, bool) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return objectFile{}, false
+	}
+	for _, rel := range settingsPaths {
+		suffix := string(filepath.Separator) + filepath.FromSlash(rel)
+		if dir, ok := strings.CutSuffix(abs, suffix); ok {
+			fs, err := settingsFiles(dir)
+			if err != nil {
+				return objectFile{}, false
+			}
+			for _, f := range fs {
+				if f.rel == rel {
+					return f, true
+				}
+			}
+		}
+	}
+	return objectFile{}, false
 }
 
 func kindFiles(dir string, k *state.Kind) ([]objectFile, error) {
