@@ -237,23 +237,22 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	// 3. The API.
 	alerts := AlertEngine(st, syncer, kick)
-	verbs := Verbs(st, syncer, kick)
-	for k, v := range AlertVerbs(alerts) {
-		verbs[k] = v
-	}
 	follower, err := newFollower(st, opts.Follow, set.Remote, opts.FollowInterval, opts.FollowOptions, log, kick)
 	if err != nil {
 		return err
 	}
-	if follower != nil {
-		v := verbs["sync"]
-		v.Handle = follower.wrapSync(v.Handle)
-		verbs["sync"] = v
-	}
+	// Every operation — CRUD, verbs, status, log, alerts — is a unit of the
+	// registry, served as a route generated from it.
 	uenv := UnitEnv(st, syncer, kick)
-	for k, v := range unit.Verbs(uenv, unit.Default) {
-		verbs[k] = v
+	services := unitServices{s: syncer, kick: kick}
+	if follower != nil {
+		services.beforeSync = func(ctx context.Context) { follower.Sync(ctx) }
 	}
+	uenv.Services = services
+	uenv.Alerts = alertUnits{alerts}
+	uenv.Problems = problems.get
+	uenv.Extra = follower.statusExtra
+	uenv.Version = opts.Version
 	sched.Runner = uenv.Pipelines.(*pipeline.Runner)
 	srv := api.New(api.Options{
 		Store:      st,
@@ -261,12 +260,10 @@ func Run(ctx context.Context, opts Options) error {
 		OwnerToken: ownerToken,
 		Door:       api.DoorFor(addr, local.AllowedHosts, local.CORSOrigins),
 		Version:    opts.Version,
-		Status:     syncer.Observed,
 		Problems:   problems.get,
 		Trigger:    kick,
-		Verbs:      verbs,
+		Verbs:      unit.Verbs(uenv, unit.Default),
 		Routes:     InferenceRoutes(syncer),
-		Extra:      follower.statusExtra,
 	})
 	follower.register(srv.Metrics())
 	ln, err := net.Listen("tcp", addr)

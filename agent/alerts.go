@@ -2,11 +2,9 @@ package agent
 
 import (
 	"context"
-	"net/http"
 	"strconv"
 
 	"github.com/aima-dev/aima/agent/alert"
-	"github.com/aima-dev/aima/agent/api"
 	"github.com/aima-dev/aima/state"
 	"github.com/aima-dev/aima/state/repo"
 )
@@ -52,28 +50,25 @@ func alertAuthor(st *state.Store) repo.Signature {
 	return repo.Signature{Name: "aima-alert", Email: st.Author.Email}
 }
 
-// AlertVerbs serve /api/alert/active and /api/alert/history.
-func AlertVerbs(e *alert.Engine) map[string]api.Verb {
-	return map[string]api.Verb{
-		"alert/active": {Read: true, Handle: func(w http.ResponseWriter, r *http.Request) {
-			items := []map[string]any{}
-			for _, a := range e.Active() {
-				items = append(items, map[string]any{"id": a.Rule, "name": a.Rule, "rule": a.Rule, "severity": a.Severity, "condition": a.Condition, "since": a.Since, "notified": a.Notified})
-			}
-			api.WriteJSON(w, http.StatusOK, map[string]any{"items": items, "total": len(items)})
-		}},
-		"alert/history": {Read: true, Handle: func(w http.ResponseWriter, r *http.Request) {
-			n, _ := strconv.Atoi(r.URL.Query().Get("n"))
-			items, err := e.History(n)
-			if err != nil {
-				api.WriteError(w, err)
-				return
-			}
-			out := []map[string]any{}
-			for i, ev := range items {
-				out = append(out, map[string]any{"id": strconv.Itoa(i + 1), "name": ev.Rule, "rule": ev.Rule, "state": ev.State, "severity": ev.Severity, "condition": ev.Condition, "action": ev.Action, "result": ev.Result, "at": ev.At})
-			}
-			api.WriteJSON(w, http.StatusOK, map[string]any{"items": out, "total": len(out)})
-		}},
+// alertUnits is unit.Alerts on the alert engine.
+type alertUnits struct{ e *alert.Engine }
+
+func (a alertUnits) Active() []map[string]any {
+	items := []map[string]any{}
+	for _, al := range a.e.Active() {
+		items = append(items, map[string]any{"id": al.Rule, "name": al.Rule, "rule": al.Rule, "severity": al.Severity, "condition": al.Condition, "since": al.Since, "notified": al.Notified})
 	}
+	return items
+}
+
+func (a alertUnits) History(n int) ([]map[string]any, error) {
+	evs, err := a.e.History(n)
+	if err != nil {
+		return nil, err
+	}
+	out := []map[string]any{}
+	for i, ev := range evs {
+		out = append(out, map[string]any{"id": strconv.Itoa(i + 1), "name": ev.Rule, "rule": ev.Rule, "state": ev.State, "severity": ev.Severity, "condition": ev.Condition, "action": ev.Action, "result": ev.Result, "at": ev.At})
+	}
+	return out, nil
 }

@@ -3,9 +3,11 @@ package agent
 import (
 	"context"
 	"fmt"
-	"github.com/aima-dev/aima/agent/api"
 	"log/slog"
+	"strings"
 	"time"
+
+	"github.com/aima-dev/aima/agent/api"
 
 	"github.com/aima-dev/aima/agent/pipeline"
 	"github.com/aima-dev/aima/agent/unit"
@@ -58,6 +60,52 @@ func logOf(s *Syncer) *slog.Logger {
 type unitServices struct {
 	s    *Syncer
 	kick func()
+	// beforeSync, when set, runs first on state.sync (a follower fetches
+	// and applies its remote).
+	beforeSync func(ctx context.Context)
+}
+
+func (u unitServices) Logs(ctx context.Context, kind, name string, tail int) (string, error) {
+	var b strings.Builder
+	err := u.s.Logs(ctx, Object{kind, name}, tail, false, &b)
+	return b.String(), unavailable(err)
+}
+
+func (u unitServices) Resources(ctx context.Context) ([]map[string]any, error) {
+	slots, err := u.s.Budgets(ctx)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	items := []map[string]any{}
+	for _, b := range slots {
+		items = append(items, map[string]any{"id": b.Name, "name": b.Name, "type": b.Type, "limit": b.Limit, "used": b.Used, "services": b.Services, "refused": b.Refused})
+	}
+	return items, nil
+}
+
+func (u unitServices) Plan(ctx context.Context) (map[string]any, error) {
+	res, err := u.s.Plan(ctx)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	return planJSON(res), nil
+}
+
+func (u unitServices) Sync(ctx context.Context) (map[string]any, error) {
+	if u.beforeSync != nil {
+		u.beforeSync(ctx)
+	}
+	res, err := u.s.Pass(ctx)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	out := planJSON(res)
+	errs := map[string]string{}
+	for o, e := range res.Errors {
+		errs[o.String()] = e.Error()
+	}
+	out["errors"] = errs
+	return out, nil
 }
 
 func (u unitServices) SetState(ctx context.Context, kind, name, want string) error {

@@ -12,7 +12,6 @@
 package api
 
 import (
-	"context"
 	"crypto/subtle"
 	"net/http"
 	"net/mail"
@@ -31,13 +30,6 @@ import (
 // an object file).
 const MaxBody = 1 << 20
 
-// StatusFunc derives the observed state of every service and app from
-// Docker (one container list, one probe per container) and returns a
-// lookup of one object's fields ("status", "reason", "container",
-// "endpoint", ...; nil when it knows nothing about the object). A request
-// calls it at most once, however many objects it shows.
-type StatusFunc func(ctx context.Context) func(kind, name string) map[string]any
-
 // Options configure a Server.
 type Options struct {
 	// Store is the state directory served. Required.
@@ -53,11 +45,9 @@ type Options struct {
 	OwnerToken string
 	// Door is the Host, Origin and content-type check (see Door).
 	Door Door
-	// Status, when set, gives the observed fields merged into service and
-	// app items (list, get, status).
-	Status StatusFunc
-	// Problems, when set, lists the invalid files the agent knows about;
-	// when nil they are found by listing the store.
+	// Problems, when set, lists the invalid files the agent knows about
+	// (the aima_invalid_files metric); when nil they are found by listing
+	// the store.
 	Problems func() []state.Problem
 	// Trigger, when set, is called after every successful write so the sync
 	// loop runs without waiting for the file watcher.
@@ -76,9 +66,6 @@ type Options struct {
 	Registry *prometheus.Registry
 	// Version is shown by /health and /api/status.
 	Version string
-	// Extra, when set, adds fields to GET /api/status (the agent's follower
-	// state); fields the API sets itself are not replaced.
-	Extra func() map[string]any
 }
 
 // Verb is one domain verb of Options.Verbs.
@@ -96,9 +83,6 @@ type Server struct {
 	metrics *Metrics
 	author  repo.Signature // default author of API writes
 	tokens  []Token        // Options.Token, parsed
-
-	// detect finds the machine's devices; a field so tests can replace it.
-	detect func(ctx context.Context) Device
 }
 
 // New returns a server for opts. It panics when opts.Store is nil or when
@@ -112,7 +96,6 @@ func New(opts Options) *Server {
 		st:     opts.Store,
 		author: repo.Signature{Name: "api", Email: opts.Store.Author.Email},
 		tokens: ParseTokens(opts.Token),
-		detect: detectDevice,
 	}
 	if s.author.Email == "" {
 		s.author.Email = "aima@localhost"
@@ -142,14 +125,6 @@ func (s *Server) routes() map[string]http.Handler {
 
 	add("GET /health", s.health)
 	add("GET /metrics", promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{}).ServeHTTP)
-	add("GET /api/log", s.log)
-
-	add("GET /api/device/list", s.deviceList)
-	add("GET /api/inference/list", s.inferenceList)
-	add("GET /api/remote/list", s.remoteList)
-	add("GET /api/agent/list", s.agentList)
-	add("GET /api/status", s.status)
-	add("GET /api/status/list", s.status)
 
 	for key, v := range s.opts.Verbs {
 		path := "/api/" + strings.Trim(strings.TrimPrefix(strings.TrimPrefix(key, "/"), "api/"), "/")
@@ -311,31 +286,6 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 		m["version"] = s.opts.Version
 	}
 	WriteJSON(w, http.StatusOK, m)
-}
-
-// observed returns the lookup of observed fields for one request, deriving
-// them on the first lookup of a service or app (never for other kinds).
-func (s *Server) observed(ctx context.Context) func(kind, name string) map[string]any {
-	var lookup func(kind, name string) map[string]any
-	return func(kind, name string) map[string]any {
-		if s.opts.Status == nil || (kind != state.KindService.Name && kind != state.KindApp.Name) {
-			return nil
-		}
-		if lookup == nil {
-			lookup = s.opts.Status(ctx)
-		}
-		return lookup(kind, name)
-	}
-}
-
-// addMissing copies the fields of src that dst lacks: observed fields never
-// hide a desired one.
-func addMissing(dst, src map[string]any) {
-	for k, v := range src {
-		if _, taken := dst[k]; !taken {
-			dst[k] = v
-		}
-	}
 }
 
 // authorOf is the author of a write made by r, and who it is on behalf of.

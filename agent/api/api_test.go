@@ -33,7 +33,7 @@ type env struct {
 	token string
 }
 
-func newEnv(t *testing.T, opts api.Options) *env {
+func newEnv(t *testing.T, opts api.Options, withEnv ...func(*unit.Env)) *env {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), ".aima")
 	st, err := state.Open(dir)
@@ -46,7 +46,11 @@ func newEnv(t *testing.T, opts api.Options) *env {
 	opts.Store = st
 	// The operations come from the registry, as in the agent; a test's own
 	// verbs replace those of the same path.
-	verbs := unit.Verbs(&unit.Env{Store: st, Observed: opts.Status, Kick: opts.Trigger}, unit.Default)
+	uenv := &unit.Env{Store: st, Kick: opts.Trigger}
+	for _, f := range withEnv {
+		f(uenv)
+	}
+	verbs := unit.Verbs(uenv, unit.Default)
 	for k, v := range opts.Verbs {
 		verbs[k] = v
 	}
@@ -508,15 +512,15 @@ func TestAuthorHeader(t *testing.T) {
 }
 
 func TestObservedStatus(t *testing.T) {
-	e := newEnv(t, api.Options{
-		Status: func(ctx context.Context) func(kind, name string) map[string]any {
+	e := newEnv(t, api.Options{}, func(env *unit.Env) {
+		env.Observed = func(ctx context.Context) func(kind, name string) map[string]any {
 			return func(kind, name string) map[string]any {
 				return map[string]any{"status": "running", "container": "c-" + name, "model": "not-this"}
 			}
-		},
-		Problems: func() []state.Problem {
+		}
+		env.Problems = func() []state.Problem {
 			return []state.Problem{{File: "models/bad.yaml", Field: "/port", Message: "x"}}
-		},
+		}
 	})
 	e.do("POST", "/api/model/create", `{"name": "m"}`).must(t, 201)
 	e.do("POST", "/api/service/create", `{"model_id": "m", "engine_type": "stub", "port": 18999}`).must(t, 201)

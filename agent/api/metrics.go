@@ -130,3 +130,12 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(invalidDesc, prometheus.GaugeValue, float64(invalidFiles(probs)))
 }
+
+// invalidFiles counts the distinct files among problems.
+func invalidFiles(probs []state.Problem) int {
+	files := map[string]bool{}
+	for _, p := range probs {
+		files[p.File] = true
+	}
+	return len(files)
+}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"time"
 
 	"github.com/aima-dev/aima/agent/catalog"
 	"github.com/aima-dev/aima/agent/model"
@@ -18,17 +17,9 @@ import (
 // addBuiltins registers the built-in units.
 func addBuiltins(r *Registry) {
 	addCRUD(r)
+	addLive(r)
 	r.Add(Unit{Name: "model.pull", Description: "Download a model's weights (http, huggingface; checks local) and set its path (one commit)",
 		Params: map[string]string{"name": "the model", "to": "directory for the weights, under .aima/.local/models/ (a relative one is taken from there; default <name>)"}, Run: pullModel})
-	for _, want := range []string{"running", "stopped"} {
-		verb := "start"
-		if want == "stopped" {
-			verb = "stop"
-		}
-		r.Add(Unit{Name: "service." + verb, Description: "Set a service's state to " + want + " (commit), converge, report its status",
-			Params: map[string]string{"name": "the service", "wait": "wait until it is " + want + " or failed", "timeout": "how long to wait (default 2m)"}, Run: stateUnit(want)})
-	}
-	r.Add(Unit{Name: "service.status", Read: true, Description: "The observed status of a service", Params: map[string]string{"name": "the service"}, Run: statusUnit})
 	r.Add(Unit{Name: "catalog.match", Read: true, Description: "Rank the recipes for this machine's hardware (or the given one)",
 		Params: map[string]string{"gpu_vendor": "GPU vendor (default: detected)", "gpu_model": "GPU model", "gpu_arch": "GPU architecture", "vram": "GPU memory in GB", "os": "operating system"}, Run: catalogMatch})
 	r.Add(Unit{Name: "catalog.apply", Description: "Write a recipe's models and a service in one commit; the sync loop deploys them",
@@ -72,65 +63,6 @@ func merge(dst, src map[string]any) {
 			dst[k] = v
 		}
 	}
-}
-
-func stateUnit(want string) func(context.Context, *Env, map[string]any) (map[string]any, error) {
-	return func(ctx context.Context, env *Env, p map[string]any) (map[string]any, error) {
-		name, err := Required(p, "name", "id")
-		if err != nil {
-			return nil, err
-		}
-		timeout, err := DurationParam(p, "timeout", 2*time.Minute)
-		if err != nil {
-			return nil, err
-		}
-		svc, err := env.services()
-		if err != nil {
-			return nil, err
-		}
-		if err := svc.SetState(ctx, "service", name, want); err != nil {
-			return nil, err
-		}
-		if err := svc.Converge(ctx); err != nil {
-			return nil, err
-		}
-		out := map[string]any{"id": name, "name": name, "state": want}
-		var st map[string]any
-		if Bool(p, "wait") {
-			st, err = svc.Wait(ctx, "service", name, want, timeout)
-			if err != nil {
-				return nil, err
-			}
-			if s, _ := st["status"].(string); s != want {
-				return nil, fmt.Errorf("service %q is %s, not %s: %v", name, s, want, st["reason"])
-			}
-		} else {
-			st, _ = svc.Status(ctx, "service", name)
-		}
-		merge(out, st)
-		return out, nil
-	}
-}
-
-func statusUnit(ctx context.Context, env *Env, p map[string]any) (map[string]any, error) {
-	name, err := Required(p, "name", "id")
-	if err != nil {
-		return nil, err
-	}
-	if _, err := env.Store.Get(state.KindService, name); err != nil {
-		return nil, err
-	}
-	svc, err := env.services()
-	if err != nil {
-		return nil, err
-	}
-	st, err := svc.Status(ctx, "service", name)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]any{"id": name, "name": name}
-	merge(out, st)
-	return out, nil
 }
 
 // catalogMatch ranks the recipes. Without GPU parameters the detected GPU

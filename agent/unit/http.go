@@ -55,6 +55,7 @@ func Verbs(env *Env, reg *Registry) map[string]api.Verb {
 			api.WriteJSON(w, code, out)
 		}}
 	}
+	v["status/list"] = v[routeKey("state.status")] // the status domain answers list like every other
 	v["unit/list"] = api.Verb{Read: true, Handle: func(w http.ResponseWriter, r *http.Request) {
 		api.WriteJSON(w, http.StatusOK, Catalog(reg))
 	}}

@@ -54,6 +54,15 @@ type Env struct {
 	// app at once and returns a lookup (status, reason, endpoint, ...);
 	// without it list and get ask Services object by object.
 	Observed func(ctx context.Context) func(kind, name string) map[string]any
+	// Alerts reaches the alert engine (alert.active, alert.history).
+	Alerts Alerts
+	// Problems, when set, lists the invalid files the agent knows of
+	// (state.status); else they are found by listing the store.
+	Problems func() []state.Problem
+	// Extra adds fields to state.status (the follower's state).
+	Extra func() map[string]any
+	// Version is shown by state.status.
+	Version string
 	// Detect finds the machine's devices (default device.Detect).
 	Detect func(ctx context.Context) device.Device
 }
@@ -71,6 +80,15 @@ type Services interface {
 	Wait(ctx context.Context, kind, name, want string, timeout time.Duration) (map[string]any, error)
 	// Route is the endpoint of a running service of the model.
 	Route(ctx context.Context, model string) (string, error)
+	// Logs is the output of the object's own container (the last tail
+	// lines; 0: all).
+	Logs(ctx context.Context, kind, name string, tail int) (string, error)
+	// Resources is each resource slot with its use.
+	Resources(ctx context.Context) ([]map[string]any, error)
+	// Plan is what a sync would do (state.diff's answer).
+	Plan(ctx context.Context) (map[string]any, error)
+	// Sync converges now (state.sync's answer).
+	Sync(ctx context.Context) (map[string]any, error)
 }
 
 // Pipelines runs pipelines (agent/pipeline implements it).
@@ -290,3 +308,5 @@ func Map(p map[string]any, key string) (map[string]any, error) {
 	}
 	return nil, &state.InvalidError{Problems: []state.Problem{{Field: "/" + key, Message: "want a JSON object"}}}
 }
+
+func reflectType[T any]() reflect.Type { return reflect.TypeFor[T]() }

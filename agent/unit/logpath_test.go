@@ -1,4 +1,4 @@
-package api
+package unit
 
 import "testing"
 
@@ -14,12 +14,12 @@ func TestLogPath(t *testing.T) {
 		"services/x.y.z":   "services/x.y.z.yaml",
 		"models/../a.yaml": "a.yaml",
 	} {
-		got, err := logPath(in)
+		got, err := LogPath(in)
 		if err != nil || got != want {
-			t.Errorf("logPath(%q) = %q, %v; want %q", in, got, err, want)
+			t.Errorf("LogPath(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
-	if _, err := logPath("../outside"); err == nil {
-		t.Errorf("logPath(../outside) accepted")
+	if _, err := LogPath("../outside"); err == nil {
+		t.Errorf("LogPath(../outside) accepted")
 	}
 }
