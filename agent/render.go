@@ -132,7 +132,7 @@ func renderService(st *state.Store, refs *refs, host Host, set state.Settings, s
 	}
 	var err error
 	if svc.Port == 0 {
-		w.Err = fmt.Errorf("no port: set port in services/%s.yaml", svc.Name)
+		w.Err = fmt.Errorf("no port: set port in services/%s.yaml (the agent, or aima sync, gives it one when it commits the file)", svc.Name)
 		return w
 	}
 	cport := eng.Port

@@ -1,12 +1,16 @@
 package state
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/aima-dev/aima/state/repo"
 )
@@ -15,6 +19,9 @@ import (
 type Recorded struct {
 	Paths    []string  // paths committed (changed, added or deleted)
 	Problems []Problem // invalid files, not committed
+	// Ports are the host ports allocated to services written without one,
+	// by path; each is written into its file and committed with it.
+	Ports map[string]int
 }
 
 // Record commits the object files that differ from the last commit because
@@ -58,6 +65,7 @@ func (s *Store) Record(paths []string) (Recorded, error) {
 			}
 		}
 		var changes []repo.Change
+		var claims map[int]string // host ports claimed by files, read once when a service needs a port
 		for _, rel := range dedupe(paths) {
 			if kindOfDir(rel) != nil {
 				// A kind directory replaced by a link (the watcher reports
@@ -88,23 +96,108 @@ func (s *Store) Record(paths []string) (Recorded, error) {
 			if committed(rel) == repo.BlobHash(b) {
 				continue
 			}
+			var o Object
 			if rel == "aima.yaml" {
 				_, err = decodeSettings(b)
 			} else {
-				_, err = s.Decode(k, rel, b)
+				o, err = s.Decode(k, rel, b)
 			}
 			if err != nil {
 				out.Problems = append(out.Problems, Problems(err)...)
 				continue
+			}
+			// A service written without a port gets one here, as
+			// `service create` gives it one: the lowest free port that no
+			// file claims, written into the file and committed with the
+			// edit, so it never changes again. (With none free the file is
+			// committed as it is and its status says it has no port.)
+			if svc, ok := o.(*Service); ok && svc.Port == 0 {
+				if claims == nil {
+					if claims, err = s.portClaims(); err != nil {
+						return nil, "", err
+					}
+				}
+				if port, err := s.freePort(claims); err == nil {
+					if nb, err := s.withPort(rel, b, svc, port); err == nil {
+						if err := WriteFile(s.path(rel), nb); err != nil {
+							return nil, "", err
+						}
+						b = nb
+						claims[port] = rel
+						if out.Ports == nil {
+							out.Ports = map[string]int{}
+						}
+						out.Ports[rel] = port
+					}
+				}
 			}
 			changes = append(changes, repo.Change{Path: rel, Data: b})
 		}
 		for _, c := range changes {
 			out.Paths = append(out.Paths, c.Path)
 		}
-		return changes, editMessage(out.Paths), nil
+		msg := editMessage(out.Paths)
+		if len(out.Ports) > 0 {
+			var lines []string
+			for rel, p := range out.Ports {
+				lines = append(lines, fmt.Sprintf("port %d allocated for %s", p, rel))
+			}
+			sort.Strings(lines)
+			msg += "\n\n" + strings.Join(lines, "\n")
+		}
+		return changes, msg, nil
 	}, false)
 	return out, err
+}
+
+// withPort returns a service file's data with port set, keeping what was
+// written as it was (comments, key order, quoting): a block mapping gets a
+// "port: N" line at its end. Anything else (flow style, a port key that is
+// there but empty) is re-encoded from its YAML nodes, and failing that
+// from the object. The result is checked to load back with that port.
+func (s *Store) withPort(rel string, data []byte, svc *Service, port int) ([]byte, error) {
+	ok := func(b []byte) bool {
+		o, err := s.Decode(KindService, rel, b)
+		got, _ := o.(*Service)
+		return err == nil && got != nil && got.Port == port
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err == nil && len(doc.Content) == 1 && doc.Content[0].Kind == yaml.MappingNode {
+		m := doc.Content[0]
+		hasPort := false
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			if m.Content[i].Value == "port" {
+				hasPort = true
+				m.Content[i+1] = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.Itoa(port)}
+			}
+		}
+		if !hasPort && m.Style&yaml.FlowStyle == 0 && len(m.Content) > 0 {
+			b := bytes.TrimRight(data, " \t\r\n")
+			indent := strings.Repeat(" ", max(m.Content[0].Column-1, 0))
+			b = fmt.Appendf(append([]byte{}, b...), "\n%sport: %d\n", indent, port)
+			if ok(b) {
+				return b, nil
+			}
+		}
+		if !hasPort {
+			m.Content = append(m.Content,
+				&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "port"},
+				&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.Itoa(port)})
+		}
+		if b, err := yaml.Marshal(&doc); err == nil && ok(b) {
+			return b, nil
+		}
+	}
+	c := *svc
+	c.Port = port
+	b, err := KindService.Encode(&c)
+	if err != nil {
+		return nil, err
+	}
+	if !ok(b) {
+		return nil, fmt.Errorf("%s: the port could not be written into the file", rel)
+	}
+	return b, nil
 }
 
 // removeTempFiles removes the temporary files of atomic writes (WriteFile's

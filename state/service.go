@@ -46,22 +46,28 @@ func (s *Store) prepare(k *Kind, o Object) error {
 			return nil
 		}
 	}
+	svc.Port, err = s.freePort(claims)
+	return err
+}
+
+// freePort is the lowest port of aima.yaml's port_range that no file
+// claims and nothing on the host is bound to.
+func (s *Store) freePort(claims map[int]string) (int, error) {
 	set, err := s.Settings()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	lo, hi, err := parseRange(set.PortRange)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	for p := lo; p <= hi; p++ {
 		if _, taken := claims[p]; taken || !hostPortFree(p) || (s.PortHeld != nil && s.PortHeld(p)) {
 			continue
 		}
-		svc.Port = p
-		return nil
+		return p, nil
 	}
-	return fmt.Errorf("%w: port: no free port in %s (set port, or port_range in aima.yaml)", ErrInvalid, set.PortRange)
+	return 0, fmt.Errorf("%w: port: no free port in %s (set port, or port_range in aima.yaml)", ErrInvalid, set.PortRange)
 }
 
 // batchItem is an object being written in the same commit (Apply).

@@ -105,11 +105,14 @@ func newSyncCmd(g *globals) *cobra.Command {
 			if o.dryRun {
 				return newDiffCmd(g).RunE(cmd, nil)
 			}
-			_, s, done, err := g.syncer()
+			st, s, done, err := g.syncer()
 			if err != nil {
 				return err
 			}
 			defer done()
+			if err := recordEdits(cmd, st); err != nil {
+				return err
+			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), o.timeout)
 			defer cancel()
 			res, err := s.Pass(ctx)
@@ -152,6 +155,29 @@ func newSyncCmd(g *globals) *cobra.Command {
 	cmd.Flags().BoolVar(&o.wait, "wait", false, "wait until every running service and app is healthy (or failed)")
 	durationVar(cmd.Flags(), &o.timeout, "timeout", 5*time.Minute, "give up after this long")
 	return cmd
+}
+
+// recordEdits commits the edits made to the files by hand (an editor, cp)
+// as the agent does when it sees them, before a sync converges to them: a
+// service written without a port gets one, and the containers' revision
+// label names a commit that has what they run. Invalid files are reported
+// and left out; their last committed version stays in effect.
+func recordEdits(cmd *cobra.Command, st *state.Store) error {
+	rec, err := st.Record(nil)
+	if err != nil {
+		return err
+	}
+	for _, p := range rec.Paths {
+		if port, ok := rec.Ports[p]; ok {
+			fmt.Fprintf(cmd.OutOrStdout(), "commit %s: edited by hand; port %d allocated\n", p, port)
+			continue
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "commit %s: edited by hand\n", p)
+	}
+	for _, p := range rec.Problems {
+		fmt.Fprintf(cmd.ErrOrStderr(), "invalid (not applied; the last committed version stays in effect): %s\n", p)
+	}
+	return nil
 }
 
 func deadline(ctx context.Context) time.Time {

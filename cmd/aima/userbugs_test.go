@@ -1,0 +1,61 @@
+package main
+
+// End-to-end tests of the bugs found trying aima as a user would (issue 12):
+// each drives the real binary the way the user did.
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestHandWrittenServiceGetsPort: a service file written by hand without a
+// port is given one — the lowest free one of port_range, as service create
+// would — written into the file and committed with the edit, by aima sync
+// without an agent (the agent does the same when its watcher records the
+// file); the service then runs on it, instead of staying "failed: no port".
+func TestHandWrittenServiceGetsPort(t *testing.T) {
+	e := newAimaEnv(t, 3)
+	e.mustAima("model", "create", "--name", "hm", "--source", "ollama", "--repo", "tinyllama")
+	file := filepath.Join(e.dir, "services", "hand.yaml")
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	written := "# written by hand\nname: hand\nmodel: hm\nengine: stub\n"
+	if err := os.WriteFile(file, []byte(written), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := e.mustAima("sync", "--wait", "--timeout", "60")
+	m := regexp.MustCompile(`commit services/hand\.yaml: edited by hand; port (\d+) allocated`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("aima sync did not allocate a port:\n%s", out)
+	}
+	port, _ := strconv.Atoi(m[1])
+	data, _ := os.ReadFile(file)
+	if want := written + fmt.Sprintf("port: %d\n", port); string(data) != want {
+		t.Errorf("services/hand.yaml:\n%s\nwant:\n%s", data, want)
+	}
+	if msg := e.mustGit("log", "-1", "--format=%B"); !strings.HasPrefix(msg, "edit: services/hand.yaml\n") || !strings.Contains(msg, fmt.Sprintf("port %d allocated for services/hand.yaml", port)) {
+		t.Errorf("commit:\n%s", msg)
+	}
+	c := e.serviceContainer("hand")
+	if c == nil || c.State != "running" {
+		t.Fatalf("no running container for hand: %s", describe(e.containers()))
+	}
+	published := false
+	for _, p := range c.Ports {
+		published = published || int(p.PublicPort) == port
+	}
+	if !published {
+		t.Errorf("container of hand publishes %+v, not port %d", c.Ports, port)
+	}
+	// Nothing is allocated twice: a second sync has nothing to commit.
+	if out := e.mustAima("sync"); strings.Contains(out, "commit ") {
+		t.Errorf("second sync committed again:\n%s", out)
+	}
+	e.checkGit(false)
+}
