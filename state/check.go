@@ -187,13 +187,33 @@ func checkSteps(steps []Step, add func(string, string, ...any)) {
 	}
 }
 
-// stepRef finds ${steps.<id>.<field>} references in step params.
-var stepRef = regexp.MustCompile(`\$\{steps\.([A-Za-z0-9_-]+)\.[^}]+\}`)
+// stepRef finds ${steps.<id>.<field>} (and ${steps.<id>}) references in
+// step params.
+var stepRef = regexp.MustCompile(`\$\{steps\.([A-Za-z0-9_-]+)(?:\.[^}]+)?\}`)
 
-// checkRefs refuses a reference to a step that does not run before the
-// referencing one (is not among its transitive depends_on): its output
-// would not exist yet.
+// anyRef is anything written like a reference: ${...}.
+var anyRef = regexp.MustCompile(`\$\{[^}]*\}`)
+
+// paramRef is what a run replaces in step params (agent/pipeline's ref):
+// ${input.FIELD...} and ${steps.ID...}. Secret references (${env:NAME},
+// ${file:NAME}) are passed on as they are, for the file a unit writes.
+var paramRef = regexp.MustCompile(`^\$\{(?:(?:input|steps)\.[^}.][^}]*|(?:env|file):[^}]+)\}$`)
+
+// checkRefs refuses what looks like a reference in step params but is not
+// one (${mk.name}, ${input}: a run would pass it on as text), and a
+// reference to a step that does not run before the referencing one (is
+// not among its transitive depends_on): its output would not exist yet.
 func checkRefs(steps []Step, ids map[string]int, add func(string, string, ...any)) {
+	for i, s := range steps {
+		walkStrings(s.Params, fmt.Sprintf("/steps/%d/params", i), func(ptr, str string) {
+			for _, m := range anyRef.FindAllString(str, -1) {
+				if !paramRef.MatchString(m) {
+					param := strings.TrimPrefix(ptr, fmt.Sprintf("/steps/%d/params/", i))
+					add(ptr, "step %q, parameter %q: %s is not a reference: a step parameter references ${input.FIELD} or ${steps.ID.FIELD} (ID one of the steps it depends on)", s.ID, param, m)
+				}
+			}
+		})
+	}
 	for i, s := range steps {
 		before := map[string]bool{}
 		var walk func(id string)
@@ -218,6 +238,27 @@ func checkRefs(steps []Step, ids map[string]int, add func(string, string, ...any
 					add(fmt.Sprintf("/steps/%d/params", i), "step %q references %s, but %q is not among the steps it depends on", s.ID, m[0], m[1])
 				}
 			}
+		}
+	}
+}
+
+// walkStrings calls fn with every string in v and its JSON pointer.
+func walkStrings(v any, ptr string, fn func(ptr, s string)) {
+	switch v := v.(type) {
+	case string:
+		fn(ptr, v)
+	case map[string]any:
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			walkStrings(v[k], ptr+"/"+strings.NewReplacer("~", "~0", "/", "~1").Replace(k), fn)
+		}
+	case []any:
+		for i, e := range v {
+			walkStrings(e, fmt.Sprintf("%s/%d", ptr, i), fn)
 		}
 	}
 }
