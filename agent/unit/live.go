@@ -306,7 +306,7 @@ func stateLog(env *Env, req LogRequest) (map[string]any, error) {
 	}
 	items := make([]map[string]any, 0, len(entries))
 	for _, c := range entries {
-		items = append(items, map[string]any{"id": c.Hash, "hash": c.Hash, "author": c.Author, "email": c.Email,
+		items = append(items, map[string]any{"id": c.Hash, "name": c.Hash[:12], "hash": c.Hash, "author": c.Author, "email": c.Email,
 			"when": c.When, "message": c.Message, "files": c.Files})
 	}
 	return List(items), nil

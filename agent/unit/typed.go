@@ -218,3 +218,8 @@ func Schema(t reflect.Type) *jsonschema.Schema {
 	s.Version = ""
 	return s
 }
+
+// Answer renders a typed answer as the generic map the doors send (what a
+// unit returns): `-o json` of a command printing a unit's typed result is
+// then the body of its HTTP route.
+func Answer(v any) (map[string]any, error) { return toAnswer(v) }

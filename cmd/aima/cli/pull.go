@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/aima-dev/aima/agent/unit"
 	"github.com/aima-dev/aima/state"
 )
 
@@ -42,9 +43,7 @@ func newPullCmd(g *globals) *cobra.Command {
 				return remoteExit(err)
 			}
 			if g.output != "table" {
-				return printObject(cmd.OutOrStdout(), g.output, map[string]any{
-					"source": res.Source, "incoming": res.Incoming, "before": res.Before, "head": res.Head,
-					"outcome": res.Outcome, "paths": nonNil(res.Paths), "kept": nonNil(res.Kept)})
+				return printAnswer(cmd, g, unit.PullAnswer(res))
 			}
 			printPull(cmd, res)
 			return nil

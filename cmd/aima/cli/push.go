@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 
+	"github.com/aima-dev/aima/agent/unit"
 	"github.com/spf13/cobra"
 )
 
@@ -24,7 +25,7 @@ func newPushCmd(g *globals) *cobra.Command {
 				return remoteExit(err)
 			}
 			if g.output != "table" {
-				return printObject(cmd.OutOrStdout(), g.output, map[string]any{"remote": res.Remote, "branch": res.Branch, "revision": res.Revision, "up_to_date": res.UpToDate})
+				return printAnswer(cmd, g, unit.PushAnswer(res))
 			}
 			if res.UpToDate {
 				fmt.Fprintf(cmd.OutOrStdout(), "%s/%s is up to date (%.12s)\n", res.Remote, res.Branch, res.Revision)
@@ -41,4 +42,14 @@ func argAt(args []string, i int) string {
 		return args[i]
 	}
 	return ""
+}
+
+// printAnswer prints a unit's typed answer as -o json|yaml shows it: the
+// body of the unit's HTTP route.
+func printAnswer(cmd *cobra.Command, g *globals, v any) error {
+	m, err := unit.Answer(v)
+	if err != nil {
+		return err
+	}
+	return printObject(cmd.OutOrStdout(), g.output, m)
 }

@@ -14,20 +14,18 @@ func newRollbackCmd(g *globals) *cobra.Command {
 			"  aima rollback 3f2a9c1 service/chat   # one object back to an older revision",
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := g.store()
-			if err != nil {
-				return err
-			}
-			path := ""
+			p := map[string]any{"rev": args[0]}
 			if len(args) == 2 {
-				if path, err = objectPath(args[1]); err != nil {
-					return err
-				}
+				p["object"] = args[1]
 			}
-			paths, err := st.Rollback(args[0], path)
+			out, err := callUnit(cmd.Context(), g, "state.rollback", p, false)
 			if err != nil {
 				return fieldError(err)
 			}
+			if g.output != "table" {
+				return printObject(cmd.OutOrStdout(), g.output, out)
+			}
+			paths, _ := out["paths"].([]any)
 			if len(paths) == 0 {
 				fmt.Fprintln(cmd.OutOrStdout(), "nothing to roll back: already as at", args[0])
 				return nil

@@ -3,13 +3,10 @@ package cli
 import (
 	"fmt"
 	"strings"
+	"time"
 
-	git "github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/aima-dev/aima/agent/unit"
 	"github.com/spf13/cobra"
-
-	"github.com/aima-dev/aima/state"
 )
 
 func newShowCmd(g *globals) *cobra.Command {
@@ -28,51 +25,35 @@ func newShowCmd(g *globals) *cobra.Command {
 			if len(args) == 1 {
 				rev = args[0]
 			}
-			gr, err := openGit(st)
+			c, err := unit.Show(st, rev)
 			if err != nil {
 				return err
 			}
-			c, err := commitAt(gr, rev)
-			if err != nil {
-				return err
-			}
-			var parent *object.Commit
-			if c.NumParents() > 0 {
-				if parent, err = c.Parent(0); err != nil {
+			parents := c.Parents
+			if g.output != "table" {
+				m, err := unit.Answer(c)
+				if err != nil {
 					return err
 				}
-			}
-			files, patch, err := treeDiff(parent, c)
-			if err != nil {
-				return err
-			}
-			parents := make([]string, 0, c.NumParents())
-			for _, p := range c.ParentHashes {
-				parents = append(parents, p.String())
-			}
-			if g.output != "table" {
-				return printObject(cmd.OutOrStdout(), g.output, map[string]any{
-					"id": c.Hash.String(), "name": c.Hash.String()[:12], "hash": c.Hash.String(),
-					"author": c.Author.Name, "email": c.Author.Email, "when": c.Author.When,
-					"message": strings.TrimRight(c.Message, "\n"), "parents": parents, "files": files, "diff": patch,
-				})
+				return printObject(cmd.OutOrStdout(), g.output, m)
 			}
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "commit %s\n", c.Hash)
+			when, _ := c.When.(time.Time)
 			if len(parents) > 1 {
 				fmt.Fprintf(w, "Merge: %s\n", strings.Join(shortHashes(parents), " "))
 			}
-			fmt.Fprintf(w, "Author: %s <%s>\nDate:   %s\n\n", c.Author.Name, c.Author.Email, c.Author.When.Format("Mon Jan 2 15:04:05 2006 -0700"))
+			fmt.Fprintf(w, "Author: %s <%s>\nDate:   %s\n\n", c.Author, c.Email, when.Format("Mon Jan 2 15:04:05 2006 -0700"))
 			for _, line := range strings.Split(strings.TrimRight(c.Message, "\n"), "\n") {
 				fmt.Fprintf(w, "    %s\n", line)
 			}
 			fmt.Fprintln(w)
-			for _, f := range files {
-				fmt.Fprintf(w, " %s %s\n", f["status"], f["path"])
+			for _, f := range c.Files {
+				fmt.Fprintf(w, " %s %s\n", f.Status, f.Path)
 			}
-			if patch != "" {
+			if c.Diff != "" {
 				fmt.Fprintln(w)
-				fmt.Fprint(w, patch)
+				fmt.Fprint(w, c.Diff)
 			}
 			return nil
 		},
@@ -98,89 +79,25 @@ func runRevDiff(cmd *cobra.Command, g *globals, arg string) error {
 			to = "HEAD"
 		}
 	}
-	gr, err := openGit(st)
-	if err != nil {
-		return fail(err)
-	}
-	a, err := commitAt(gr, from)
-	if err != nil {
-		return fail(err)
-	}
-	b, err := commitAt(gr, to)
-	if err != nil {
-		return fail(err)
-	}
-	files, patch, err := treeDiff(a, b)
+	d, err := unit.Diff(st, from, to)
 	if err != nil {
 		return fail(err)
 	}
 	if g.output != "table" {
-		if err := printObject(cmd.OutOrStdout(), g.output, map[string]any{"from": a.Hash.String(), "to": b.Hash.String(), "files": files, "diff": patch}); err != nil {
+		m, err := unit.Answer(d)
+		if err != nil {
+			return fail(err)
+		}
+		if err := printObject(cmd.OutOrStdout(), g.output, m); err != nil {
 			return fail(err)
 		}
 	} else {
-		fmt.Fprint(cmd.OutOrStdout(), patch)
+		fmt.Fprint(cmd.OutOrStdout(), d.Diff)
 	}
-	if len(files) > 0 {
+	if len(d.Files) > 0 {
 		return exitError{code: 1}
 	}
 	return nil
-}
-
-func openGit(st *state.Store) (*git.Repository, error) {
-	gr, err := git.PlainOpen(st.Dir)
-	if err != nil {
-		return nil, fmt.Errorf("open git repository %s: %w", st.Dir, err)
-	}
-	return gr, nil
-}
-
-func commitAt(gr *git.Repository, rev string) (*object.Commit, error) {
-	h, err := gr.ResolveRevision(plumbing.Revision(rev))
-	if err != nil {
-		return nil, fmt.Errorf("%w: revision %q: %v", state.ErrNotFound, rev, err)
-	}
-	return gr.CommitObject(*h)
-}
-
-// treeDiff lists the files that differ from a (nil: nothing) to b, with
-// their status (A added, M modified, D deleted), and the unified diff.
-func treeDiff(a, b *object.Commit) ([]map[string]any, string, error) {
-	var ta *object.Tree
-	if a != nil {
-		var err error
-		if ta, err = a.Tree(); err != nil {
-			return nil, "", err
-		}
-	}
-	tb, err := b.Tree()
-	if err != nil {
-		return nil, "", err
-	}
-	changes, err := object.DiffTree(ta, tb)
-	if err != nil {
-		return nil, "", err
-	}
-	files := []map[string]any{}
-	for _, ch := range changes {
-		action, err := ch.Action()
-		if err != nil {
-			return nil, "", err
-		}
-		status, path := "M", ch.To.Name
-		switch action.String() {
-		case "Insert":
-			status = "A"
-		case "Delete":
-			status, path = "D", ch.From.Name
-		}
-		files = append(files, map[string]any{"path": path, "status": status})
-	}
-	patch, err := changes.Patch()
-	if err != nil {
-		return nil, "", err
-	}
-	return files, patch.String(), nil
 }
 
 func shortHashes(hs []string) []string {
