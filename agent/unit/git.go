@@ -112,7 +112,9 @@ type Pulled struct {
 
 func addGit(r *Registry) {
 	r.Add(Typed(Unit{Name: "state.show", Description: "A commit of the state: who, when, why, the files it changed and their diff", Read: true},
-		func(ctx context.Context, env *Env, req ShowRequest) (Commit, error) { return Show(env.Store, firstOf(req.Rev, "HEAD")) }))
+		func(ctx context.Context, env *Env, req ShowRequest) (Commit, error) {
+			return Show(env.Store, firstOf(req.Rev, "HEAD"))
+		}))
 	r.Add(Typed(Unit{Name: "state.revdiff", Description: "The file differences between two revisions of the state", Read: true},
 		func(ctx context.Context, env *Env, req RevDiffRequest) (RevDiff, error) {
 			return Diff(env.Store, firstOf(req.From, "HEAD"), firstOf(req.To, "HEAD"))
