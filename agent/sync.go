@@ -167,7 +167,23 @@ func (s *Syncer) plan(ctx context.Context, now time.Time, rev string) (Result, e
 
 // Pass runs one sync pass under the state directory's sync lock, so that
 // the agent and a CLI `aima sync` never act at the same time.
-func (s *Syncer) Pass(ctx context.Context) (Result, error) {
+func (s *Syncer) Pass(ctx context.Context) (Result, error) { return s.pass(ctx, nil) }
+
+// PassOf is a pass that acts on objs only: the plan is made from every file
+// and container, as for Pass (so ports and names held by others are seen),
+// but only the operations on objs are executed; Result.Plan holds just
+// those. It is `aima service start|stop X` without an agent: X converges
+// and no other container is touched, whatever else differs from the files.
+func (s *Syncer) PassOf(ctx context.Context, objs ...Object) (Result, error) {
+	only := map[Object]bool{}
+	for _, o := range objs {
+		only[o] = true
+	}
+	return s.pass(ctx, only)
+}
+
+// pass is Pass, limited to the objects of only when it is not nil.
+func (s *Syncer) pass(ctx context.Context, only map[Object]bool) (Result, error) {
 	s.mu.Lock()
 	s.init()
 	s.mu.Unlock()
@@ -180,13 +196,26 @@ func (s *Syncer) Pass(ctx context.Context) (Result, error) {
 	if err != nil {
 		return res, err
 	}
+	if only != nil {
+		var ops []plan.Operation
+		for _, op := range res.Plan.Ops {
+			if only[Object{op.Kind, op.Name}] {
+				ops = append(ops, op)
+			}
+		}
+		res.Plan.Ops = ops
+	}
 	s.execute(ctx, &res)
 	s.mu.Lock()
 	// Objects that render with an error are failed (terminal until the files
-	// change); clear failures of objects that are now fine or gone.
+	// change); clear failures of objects that are now fine or gone. A
+	// limited pass learns about its objects only.
 	present := map[Object]bool{}
 	for _, w := range res.Wanted {
 		present[w.Object] = true
+		if only != nil && !only[w.Object] {
+			continue
+		}
 		if w.Running && w.Err != nil {
 			s.failures[w.Object] = &failure{reason: w.Err.Error(), since: s.since(w.Object), next: time.Now().Add(backoffMax), render: true}
 		}
@@ -199,7 +228,7 @@ func (s *Syncer) Pass(ctx context.Context) (Result, error) {
 		}
 	}
 	for o := range s.failures {
-		if !present[o] {
+		if !present[o] && only == nil {
 			delete(s.failures, o)
 			delete(s.restarts, o)
 		}

@@ -59,3 +59,40 @@ func TestHandWrittenServiceGetsPort(t *testing.T) {
 	}
 	e.checkGit(false)
 }
+
+// TestServiceStopWithoutAgentTouchesOnlyIt: `aima service stop X` with no
+// agent running converges X only. Other services whose files changed
+// since the last sync keep their containers (the agent, or aima sync,
+// converges them), and so does a running one whose file is unchanged.
+func TestServiceStopWithoutAgentTouchesOnlyIt(t *testing.T) {
+	e := newAimaEnv(t, 5)
+	e.mustAima("model", "create", "--name", "sm", "--source", "ollama", "--repo", "tinyllama")
+	for _, n := range []string{"x", "y", "z"} {
+		e.mustAima("service", "create", "--name", n, "--model", "sm", "--engine", "stub")
+	}
+	e.mustAima("sync", "--wait", "--timeout", "60")
+	ids := func() map[string]string {
+		m := map[string]string{}
+		for _, c := range e.containers() {
+			m[c.Labels["aima.name"]] = c.ID
+		}
+		return m
+	}
+	before := ids()
+	e.mustAima("service", "update", "y", "--env", "MODE=fast") // y: a recreate is due
+	e.mustAima("service", "stop", "x")
+	after := ids()
+	if _, ok := after["x"]; ok {
+		t.Errorf("x still has a container after stop: %s", describe(e.containers()))
+	}
+	for _, n := range []string{"y", "z"} {
+		if after[n] != before[n] {
+			t.Errorf("service stop x changed %s's container (%.12s -> %.12s)", n, before[n], after[n])
+		}
+	}
+	// aima sync does the rest.
+	out := e.mustAima("sync")
+	if !strings.Contains(out, "recreate service/y") {
+		t.Errorf("aima sync after the stop:\n%s", out)
+	}
+}

@@ -64,11 +64,13 @@ func newStateCmd(g *globals, k *state.Kind, want string) *cobra.Command {
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), o.timeout)
 			defer cancel()
-			res, err := s.Pass(ctx)
+			// Only this object: whatever else differs from the files is
+			// the agent's or aima sync's to converge, not this command's.
+			obj := agent.Object{Kind: k.Name, Name: args[0]}
+			res, err := s.PassOf(ctx, obj)
 			if err != nil {
 				return dockerError(err)
 			}
-			obj := agent.Object{Kind: k.Name, Name: args[0]}
 			if e := res.Errors[obj]; e != nil && !o.wait {
 				return fmt.Errorf("%s: %v", obj, e)
 			}
