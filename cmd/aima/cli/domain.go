@@ -1,12 +1,16 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/aima-dev/aima/agent"
+	"github.com/aima-dev/aima/agent/unit"
 	"github.com/aima-dev/aima/state"
 )
 
@@ -99,7 +103,7 @@ func newCreateCmd(g *globals, k *state.Kind) *cobra.Command {
 }
 
 func (o *createOptions) run(cmd *cobra.Command, g *globals, k *state.Kind) error {
-	st, err := g.store()
+	env, err := g.unitEnv(g.output != "table")
 	if err != nil {
 		return err
 	}
@@ -109,82 +113,123 @@ func (o *createOptions) run(cmd *cobra.Command, g *globals, k *state.Kind) error
 			return err
 		}
 	}
-	if err := collect(cmd.Flags(), o.fields, m); err != nil {
+	if err := collect(cmd.Flags(), o.fields, m, false); err != nil {
 		return err
 	}
 	if o.name != "" {
 		m["name"] = o.name
 	}
-	_, named := m["name"]
+	var aliased map[string]string
 	if k == state.KindService {
-		if err := o.service(st, m); err != nil {
-			return flagError(cmd, err)
-		}
-	}
-	if _, ok := m["name"]; !ok {
+		// The unit takes the scenario's forms and derives the name.
+		aliased = o.aliases(m)
+	} else if _, ok := m["name"]; !ok {
 		return fmt.Errorf("--name is required")
 	}
-	obj, err := k.FromMap(m)
+	out, err := unit.Default.Call(cmd.Context(), env, k.Name+".create", m)
 	if err != nil {
-		return flagError(cmd, err)
+		return unitError(cmd, renameFields(err, aliased))
 	}
-	e, err := st.Create(k, obj)
-	// A derived service name can be taken by a concurrent create between
-	// deriving it and taking the lock: derive the next free one and retry.
-	for i := 0; k == state.KindService && !named && errors.Is(err, state.ErrExists) && i < 100; i++ {
-		delete(m, "name")
-		if err = o.service(st, m); err != nil {
-			break
-		}
-		if obj, err = k.FromMap(m); err != nil {
-			break
-		}
-		e, err = st.Create(k, obj)
-	}
-	if err != nil {
-		return flagError(cmd, err)
-	}
-	return printCreated(cmd, g, k, e, "created")
+	return printWritten(cmd, g, k, out, "created")
 }
 
-// service resolves the scenario's --model-id/--engine-type forms, accepts an
-// engine type where a name is expected, and derives a name when none is given.
-func (o *createOptions) service(st *state.Store, m map[string]any) error {
-	if o.modelID != "" {
-		m["model"] = o.modelID
+// aliases passes --model-id and --engine-type as the unit's model_id and
+// engine_type. It returns the fields whose problems are to be shown with
+// those flags: the ones given with them, and the ones not given at all
+// (the scenario's form is the one to suggest).
+func (o *createOptions) aliases(m map[string]any) map[string]string {
+	out := map[string]string{}
+	for _, a := range []struct{ field, alias, val string }{{"model", "model_id", o.modelID}, {"engine", "engine_type", o.engineType}} {
+		if _, given := m[a.field]; a.val != "" || !given {
+			out["/"+a.field] = "/" + a.alias
+		}
+		if a.val != "" {
+			m[a.alias] = a.val
+		}
 	}
-	if o.engineType != "" {
-		m["engine"] = o.engineType
-	}
-	model, _ := m["model"].(string)
-	engine, _ := m["engine"].(string)
-	if model == "" {
-		return fmt.Errorf("--model-id (or --model) is required")
-	}
-	if engine == "" {
-		return fmt.Errorf("--engine-type (or --engine) is required")
-	}
-	name, err := st.ResolveEngine(engine)
-	if err != nil {
+	return out
+}
+
+// renameFields moves the problems of err (those of no file) from one field
+// to another, so that flagError names the flag the user gave.
+func renameFields(err error, fields map[string]string) error {
+	var ie *state.InvalidError
+	if len(fields) == 0 || !errors.As(err, &ie) {
 		return err
 	}
-	m["engine"] = name
-	if _, ok := m["name"]; !ok && state.ValidName(model) {
-		m["name"] = st.ServiceName(model, name)
+	for i, p := range ie.Problems {
+		if to, ok := fields[p.Field]; ok && p.File == "" {
+			ie.Problems[i].Field = to
+		}
 	}
+	return err
+}
+
+// unitEnv is the environment the object commands call their units with,
+// in this process. With observe, services and apps carry their observed
+// status, from the running agent when one answers (it knows what Docker
+// alone does not say: why a create failed, restarts), else from Docker.
+func (g *globals) unitEnv(observe bool) (*unit.Env, error) {
+	st, err := g.store()
+	if err != nil {
+		return nil, err
+	}
+	env := agent.UnitEnv(st, nil, nil)
+	if observe {
+		env.Observed = func(ctx context.Context) func(kind, name string) map[string]any {
+			return observedLookup(statuses(ctx, g))
+		}
+	}
+	return env, nil
+}
+
+// observedLookup is Env.Observed over statuses: an object the agent (or
+// Docker) has no status for has none, as in the API's answer; nil
+// statuses (nobody could be asked) make every object unknown.
+func observedLookup(sts map[agent.Object]agent.Status) func(kind, name string) map[string]any {
+	return func(kind, name string) map[string]any {
+		if sts == nil {
+			return agent.Status{Status: agent.StatusUnknown, Reason: "could not ask Docker"}.Map()
+		}
+		if st, ok := sts[agent.Object{Kind: kind, Name: name}]; ok {
+			return st.Map()
+		}
+		return nil
+	}
+}
+
+// unitError is flagError for the error of a unit, keeping what the unit
+// said before the problems (`model "x" has no valid version: ...`).
+func unitError(cmd *cobra.Command, err error) error {
+	var ie *state.InvalidError
+	if errors.As(err, &ie) {
+		if before, ok := strings.CutSuffix(err.Error(), ie.Error()); ok && before != "" {
+			return fmt.Errorf("%s%w", before, flagError(cmd, ie))
+		}
+	}
+	return flagError(cmd, err)
+}
+
+// printWritten prints the answer of a create or update: a line (with the
+// port of a service), or with -o json|yaml the answer itself.
+func printWritten(cmd *cobra.Command, g *globals, k *state.Kind, out map[string]any, verb string) error {
+	if g.output != "table" {
+		return printObject(cmd.OutOrStdout(), g.output, out)
+	}
+	extra := ""
+	if k == state.KindService {
+		extra = fmt.Sprintf(" (port %s)", cell(out["port"]))
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "%s/%s %s%s\n", k.Name, cell(out["name"]), verb, extra)
 	return nil
 }
 
-func printCreated(cmd *cobra.Command, g *globals, k *state.Kind, e state.Entry, verb string) error {
-	if g.output == "table" {
-		extra := ""
-		if svc, ok := e.Object.(*state.Service); ok {
-			extra = fmt.Sprintf(" (port %d)", svc.Port)
-		}
-		fmt.Fprintf(cmd.OutOrStdout(), "%s/%s %s%s\n", k.Name, e.Object.ObjectName(), verb, extra)
-		return nil
+// warnProblems prints the problems list or get found in an object's file
+// (the object shown is its last committed version).
+func warnProblems(cmd *cobra.Command, item map[string]any, suffix string) {
+	if ps, ok := item["problems"].([]state.Problem); ok && len(ps) > 0 {
+		fmt.Fprintf(cmd.ErrOrStderr(), "aima: warning: %v%s\n", fieldError(&state.InvalidError{Problems: ps}), suffix)
 	}
-	return printObject(cmd.OutOrStdout(), g.output, e.Map())
 }
 
 // readObjectFile reads one object from YAML or JSON ('-' = stdin).
@@ -250,22 +295,21 @@ func newListCmd(g *globals, k *state.Kind) *cobra.Command {
 		Short:   fmt.Sprintf("List %s objects", k.Name),
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := g.store()
+			env, err := g.unitEnv(true)
 			if err != nil {
 				return err
 			}
-			entries, err := st.List(k)
+			out, err := unit.Default.Call(cmd.Context(), env, k.Name+".list", nil)
 			if err != nil {
-				return err
+				return unitError(cmd, err)
 			}
-			items := make([]map[string]any, 0, len(entries))
-			for _, e := range entries {
-				items = append(items, e.Map())
-				if e.Problem != nil {
-					fmt.Fprintf(cmd.ErrOrStderr(), "aima: warning: %v\n", fieldError(e.Problem))
-				}
+			items, _ := out["items"].([]map[string]any)
+			for _, it := range items {
+				warnProblems(cmd, it, "")
 			}
-			withStatus(cmd.Context(), g, k, items)
+			if g.output != "table" {
+				return printObject(cmd.OutOrStdout(), g.output, out)
+			}
 			return printList(cmd.OutOrStdout(), g.output, items, listColumns[k])
 		},
 	}
@@ -278,23 +322,16 @@ func newGetCmd(g *globals, k *state.Kind) *cobra.Command {
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: completeNames(g, k),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := g.store()
+			env, err := g.unitEnv(true)
 			if err != nil {
 				return err
 			}
-			e, err := st.Get(k, args[0])
+			out, err := unit.Default.Call(cmd.Context(), env, k.Name+".get", map[string]any{"id": args[0]})
 			if err != nil {
-				return fieldError(err)
+				return unitError(cmd, err)
 			}
-			if e.Problem != nil && e.Object == nil {
-				return fmt.Errorf("%s %q has no valid version: %w", k.Name, args[0], fieldError(e.Problem))
-			}
-			if e.Problem != nil {
-				fmt.Fprintf(cmd.ErrOrStderr(), "aima: warning: %v (showing the last committed version)\n", fieldError(e.Problem))
-			}
-			item := e.Map()
-			withStatus(cmd.Context(), g, k, []map[string]any{item})
-			return printObject(cmd.OutOrStdout(), g.output, item)
+			warnProblems(cmd, out, " (showing the last committed version)")
+			return printObject(cmd.OutOrStdout(), g.output, out)
 		},
 	}
 }
@@ -312,48 +349,98 @@ func newUpdateCmd(g *globals, k *state.Kind) *cobra.Command {
 		Short:             fmt.Sprintf("Change a %s (built-ins get an override file)", k.Name),
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: completeNames(g, k),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := g.store()
-			if err != nil {
-				return err
-			}
-			var replace map[string]any
-			if o.file != "" {
-				if replace, err = readObjectFile(o.file, k); err != nil {
-					return err
-				}
-				if n, ok := replace["name"]; ok && n != args[0] {
-					return fmt.Errorf("-f %s: name %v does not match %q", o.file, n, args[0])
-				}
-			}
-			changed := o.file != ""
-			for _, f := range o.fields {
-				changed = changed || cmd.Flags().Changed(f.flag)
-			}
-			if !changed {
-				return fmt.Errorf("nothing to change: give --FIELD VALUE flags or -f FILE (see --help)")
-			}
-			e, err := st.Update(k, args[0], o.revision, func(cur state.Object) (state.Object, error) {
-				m := state.ToMap(cur)
-				if replace != nil {
-					m = replace
-				}
-				m["name"] = args[0]
-				if err := collect(cmd.Flags(), o.fields, m); err != nil {
-					return nil, err
-				}
-				return k.FromMap(m)
-			})
-			if err != nil {
-				return flagError(cmd, err)
-			}
-			return printCreated(cmd, g, k, e, "updated")
-		},
+		RunE:              func(cmd *cobra.Command, args []string) error { return o.run(cmd, g, k, args[0]) },
 	}
 	cmd.Flags().StringVarP(&o.file, "file", "f", "", "replace the object with the content of a YAML or JSON file; flags override its fields")
 	cmd.Flags().StringVar(&o.revision, "revision", "", "refuse the update unless the object is still at this revision (from get -o json)")
 	o.fields = addFieldFlags(cmd, k)
 	return cmd
+}
+
+// replaceTries bounds how often `update -f` (without --revision) computes
+// its patch again when another writer changed the object meanwhile.
+const replaceTries = 10
+
+// run sends the flags as a merge patch to the update unit. -f replaces the
+// object: the patch is what turns the current version into the file's
+// (fields it lacks become null), computed against a revision the unit
+// holds the update to, so a concurrent change is never silently undone.
+func (o *updateOptions) run(cmd *cobra.Command, g *globals, k *state.Kind, name string) error {
+	env, err := g.unitEnv(g.output != "table")
+	if err != nil {
+		return err
+	}
+	var want map[string]any
+	if o.file != "" {
+		if want, err = readObjectFile(o.file, k); err != nil {
+			return err
+		}
+		if n, ok := want["name"]; ok && n != name {
+			return fmt.Errorf("-f %s: name %v does not match %q", o.file, n, name)
+		}
+		want["name"] = name
+		if err := collect(cmd.Flags(), o.fields, want, false); err != nil {
+			return err
+		}
+	}
+	changed := o.file != ""
+	for _, f := range o.fields {
+		changed = changed || cmd.Flags().Changed(f.flag)
+	}
+	if !changed {
+		return fmt.Errorf("nothing to change: give --FIELD VALUE flags or -f FILE (see --help)")
+	}
+	update := func() (map[string]any, error) {
+		patch, rev := map[string]any{}, o.revision
+		if want != nil {
+			e, err := env.Store.Get(k, name)
+			if err != nil {
+				return nil, err
+			}
+			if e.Object == nil {
+				return nil, fmt.Errorf("%s %q has no valid version: %w", k.Name, name, e.Problem)
+			}
+			if rev == "" {
+				rev = e.Revision
+			}
+			patch = replacePatch(state.ToMap(e.Object), want)
+		} else if err := collect(cmd.Flags(), o.fields, patch, true); err != nil {
+			return nil, err
+		}
+		patch["name"] = name
+		if rev != "" {
+			patch["revision"] = rev
+		}
+		return unit.Default.Call(cmd.Context(), env, k.Name+".update", patch)
+	}
+	out, err := update()
+	for i := 1; want != nil && o.revision == "" && errors.Is(err, state.ErrConflict) && i < replaceTries; i++ {
+		out, err = update()
+	}
+	if err != nil {
+		return unitError(cmd, err)
+	}
+	return printWritten(cmd, g, k, out, "updated")
+}
+
+// replacePatch is the JSON merge patch (RFC 7396) that turns cur into
+// want: fields want lacks are null, objects are patched key by key.
+func replacePatch(cur, want map[string]any) map[string]any {
+	p := map[string]any{}
+	for key := range cur {
+		if _, ok := want[key]; !ok {
+			p[key] = nil
+		}
+	}
+	for key, v := range want {
+		wm, isMap := v.(map[string]any)
+		if cm, ok := cur[key].(map[string]any); ok && isMap {
+			p[key] = replacePatch(cm, wm)
+			continue
+		}
+		p[key] = v
+	}
+	return p
 }
 
 func newDeleteCmd(g *globals, k *state.Kind) *cobra.Command {
@@ -365,12 +452,20 @@ func newDeleteCmd(g *globals, k *state.Kind) *cobra.Command {
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: completeNames(g, k),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := g.store()
+			env, err := g.unitEnv(false)
 			if err != nil {
 				return err
 			}
-			if err := st.Delete(k, args[0], revision); err != nil {
-				return fieldError(err)
+			p := map[string]any{"id": args[0]}
+			if revision != "" {
+				p["revision"] = revision
+			}
+			out, err := unit.Default.Call(cmd.Context(), env, k.Name+".delete", p)
+			if err != nil {
+				return unitError(cmd, err)
+			}
+			if g.output != "table" {
+				return printObject(cmd.OutOrStdout(), g.output, out)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s/%s deleted\n", k.Name, args[0])
 			return nil

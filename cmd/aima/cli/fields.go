@@ -113,8 +113,10 @@ func addFieldFlags(cmd *cobra.Command, k *state.Kind) []field {
 	return kept
 }
 
-// collect overlays the fields whose flags were given onto m.
-func collect(flags *pflag.FlagSet, fields []field, m map[string]any) error {
+// collect overlays the fields whose flags were given onto m. With patch, m
+// is a JSON merge patch (an update): a map flag's KEY= becomes null, which
+// removes the entry, and the object's other entries are kept by the merge.
+func collect(flags *pflag.FlagSet, fields []field, m map[string]any, patch bool) error {
 	for _, f := range fields {
 		pf := flags.Lookup(f.flag)
 		if pf == nil || !pf.Changed {
@@ -151,6 +153,9 @@ func collect(flags *pflag.FlagSet, fields []field, m map[string]any) error {
 				}
 				if val == "" && strings.HasSuffix(kv, "=") {
 					delete(mm, key) // KEY= removes the entry
+					if patch {
+						mm[key] = nil
+					}
 					continue
 				}
 				mm[key] = val
