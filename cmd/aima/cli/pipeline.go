@@ -3,9 +3,12 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/invopop/jsonschema"
 	"github.com/spf13/cobra"
 
 	"github.com/aima-dev/aima/agent/unit"
@@ -105,14 +108,29 @@ func newPipelineVerbs(g *globals) []*cobra.Command {
 
 	units := &cobra.Command{
 		Use:   "units",
-		Short: "List the units pipeline steps can call",
-		Args:  cobra.NoArgs,
+		Short: "List every unit (operation) a pipeline step, the API and the CLI call: read or write, route, parameters",
+		Long: "units lists the registry of operations: each unit's description, whether it reads or\n" +
+			"writes, its HTTP route and its parameters (-o json: the JSON Schemas of its request and\n" +
+			"answer, as GET /api/unit/list answers). In the table a parameter in brackets is optional.",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var items []map[string]any
-			for _, u := range unit.Default.List() {
-				items = append(items, map[string]any{"id": u.Name, "name": u.Name, "description": u.Description, "params": u.Params})
+			cat := unit.Catalog(unit.Default)
+			if g.output != "table" {
+				return printDocument(cmd.OutOrStdout(), g.output, cat)
 			}
-			return printList(cmd.OutOrStdout(), g.output, items, []string{"name", "description"})
+			items, _ := cat["items"].([]map[string]any)
+			rows := make([]map[string]any, 0, len(items))
+			for _, it := range items {
+				access := "write"
+				if it["read"] == true {
+					access = "read"
+				}
+				req, _ := it["request"].(*jsonschema.Schema)
+				params, _ := it["params"].(map[string]string)
+				rows = append(rows, map[string]any{"name": it["name"], "access": access, "route": it["route"],
+					"params": paramList(req, params), "description": it["description"]})
+			}
+			return printList(cmd.OutOrStdout(), "table", rows, []string{"name", "access", "route", "params", "description"})
 		},
 	}
 	return []*cobra.Command{run, runs, cancel, units}
@@ -138,4 +156,30 @@ func printRun(cmd *cobra.Command, g *globals, run map[string]any) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", cell(m["id"]), cell(m["unit"]), cell(m["status"]), cell(m["error"]))
 	}
 	return tw.Flush()
+}
+
+// paramList names a unit's parameters from its request schema, optional
+// ones in brackets; a unit without a typed request names its documented
+// parameters.
+func paramList(req *jsonschema.Schema, documented map[string]string) string {
+	var out []string
+	if req != nil && req.Properties != nil {
+		required := map[string]bool{}
+		for _, r := range req.Required {
+			required[r] = true
+		}
+		for p := req.Properties.Oldest(); p != nil; p = p.Next() {
+			if required[p.Key] {
+				out = append(out, p.Key)
+			} else {
+				out = append(out, "["+p.Key+"]")
+			}
+		}
+		return strings.Join(out, " ")
+	}
+	for name := range documented {
+		out = append(out, "["+name+"]")
+	}
+	sort.Strings(out)
+	return strings.Join(out, " ")
 }
