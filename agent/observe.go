@@ -6,16 +6,16 @@ import (
 	"github.com/aima-dev/aima/agent/container"
 )
 
-// Observed is what Docker says, split by ownership: ours (our instance
-// label) and others (aima labels of another instance: reported, never
-// touched).
+// Observed is what Docker says, split by ownership: ours (aima.managed=true
+// and our instance label) and others (any other container with an aima
+// label: reported, never touched).
 type Observed struct {
 	Ours   []container.Container
 	Others []container.Container
 	All    []container.Container // as listed, for the planner
 }
 
-// observe lists the aima-managed containers in one call.
+// observe lists the aima-labelled containers in one call.
 func observe(ctx context.Context, rt container.Runtime, instance string) (Observed, error) {
 	list, err := rt.List(ctx)
 	if err != nil {
@@ -23,7 +23,7 @@ func observe(ctx context.Context, rt container.Runtime, instance string) (Observ
 	}
 	o := Observed{All: list}
 	for _, c := range list {
-		if c.Labels[container.LabelInstance] == instance {
+		if container.Owned(c.Labels, instance) {
 			o.Ours = append(o.Ours, c)
 		} else {
 			o.Others = append(o.Others, c)

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -52,6 +53,45 @@ func (s Status) Map() map[string]any {
 		m["since"] = s.Since.UTC().Format(time.RFC3339)
 	}
 	return m
+}
+
+// Unmanaged is a container that carries aima labels but is not this
+// instance's to manage: another instance's, or one that only looks like
+// aima's (run by hand with aima.engine=vllm, say). aima reports it and
+// never touches it; when it holds a port or name a service needs, that
+// service's conflict names it.
+type Unmanaged struct {
+	Container string           `json:"container"`
+	ID        string           `json:"id"`
+	Image     string           `json:"image,omitempty"`
+	State     string           `json:"state"`
+	Instance  string           `json:"instance,omitempty"` // its aima.instance label
+	Kind      string           `json:"kind,omitempty"`     // its aima.kind label
+	Name      string           `json:"name,omitempty"`     // its aima.name label
+	Ports     []container.Port `json:"ports,omitempty"`
+	// Reason says why it is not ours: `of instance "box2"`, ... (plan.Whose).
+	Reason string `json:"reason"`
+}
+
+// Unmanaged lists the containers with aima labels that are not ours, by
+// container name (one container list).
+func (s *Syncer) Unmanaged(ctx context.Context) ([]Unmanaged, error) {
+	obs, err := observe(ctx, s.Runtime, s.Instance)
+	if err != nil {
+		return nil, err
+	}
+	out := []Unmanaged{}
+	for _, c := range obs.Others {
+		id := c.ID
+		if len(id) > 12 {
+			id = id[:12]
+		}
+		out = append(out, Unmanaged{Container: c.Name, ID: id, Image: c.Image, State: string(c.State),
+			Instance: c.Labels[container.LabelInstance], Kind: c.Labels[container.LabelKind], Name: c.Labels[container.LabelName],
+			Ports: c.Ports, Reason: plan.Whose(c)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Container < out[j].Container })
+	return out, nil
 }
 
 // Statuses derives the status of every service and app from the files,

@@ -153,7 +153,7 @@ func (s *Syncer) plan(ctx context.Context, now time.Time, rev string) (Result, e
 	var observed []container.Container
 	for _, c := range obs.All {
 		o := Object{c.Labels[container.LabelKind], c.Labels[container.LabelName]}
-		if c.Labels[container.LabelInstance] == s.Instance && held[o] {
+		if container.Owned(c.Labels, s.Instance) && held[o] {
 			continue
 		}
 		observed = append(observed, c)

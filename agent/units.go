@@ -22,6 +22,7 @@ func UnitEnv(st *state.Store, s *Syncer, kick func()) *unit.Env {
 	if s != nil {
 		env.Services = unitServices{s: s, kick: kick}
 		env.Observed = s.Observed
+		env.Unmanaged = func(ctx context.Context) (any, error) { return s.Unmanaged(ctx) }
 	}
 	pipeline.New(env, unit.Default).Log = logOf(s)
 	return env

@@ -102,27 +102,32 @@ func (r *Runtime) Ping(ctx context.Context) error {
 	return nil
 }
 
-// managedFilter selects the containers (and their events) that carry
+// managedFilter selects the events of containers that carry
 // aima.managed=true.
 func managedFilter() filters.Args {
 	return filters.NewArgs(filters.Arg("label", container.LabelManaged+"=true"))
 }
 
-// List returns every container labelled aima.managed=true, of any instance
-// and state, from a single list call.
+// List returns every container that carries an aima label (see
+// container.Labelled), of any instance and state, from a single list call.
+// Docker's label filters cannot select a key prefix (several filters must
+// all match), so the call lists every container and the labelled ones are
+// kept here: the cost of `docker ps -a`.
 //
 // The list call reports published ports only for running containers, so
 // Ports is empty for created and exited ones (Inspect reports the
 // configured ports in every state). ExitCode is read from the status text
 // ("Exited (137) 2 seconds ago") that the list call returns.
 func (r *Runtime) List(ctx context.Context) ([]container.Container, error) {
-	list, err := r.cli.ContainerList(ctx, dcontainer.ListOptions{All: true, Filters: managedFilter()})
+	list, err := r.cli.ContainerList(ctx, dcontainer.ListOptions{All: true})
 	if err != nil {
 		return nil, r.wrap(ctx, "docker list containers", err)
 	}
 	out := make([]container.Container, 0, len(list))
 	for _, s := range list {
-		out = append(out, fromSummary(s))
+		if container.Labelled(s.Labels) {
+			out = append(out, fromSummary(s))
+		}
 	}
 	return out, nil
 }

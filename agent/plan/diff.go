@@ -34,7 +34,22 @@ func (h holder) String() string {
 		kind, name := owner(h.c)
 		return fmt.Sprintf("orphan container %s of %s/%s (prune disabled)", h.c.Name, kind, name)
 	}
-	return fmt.Sprintf("container %s of instance %q", h.c.Name, h.c.Labels[container.LabelInstance])
+	return fmt.Sprintf("container %s %s", h.c.Name, Whose(h.c))
+}
+
+// Whose says whose an unmanaged container is, after "container NAME":
+// `of instance "box2"`, `of instance "box2" without aima.managed=true`, or
+// "with aima labels but no aima.instance" (a container run by hand with
+// aima.engine=vllm, say).
+func Whose(c container.Container) string {
+	inst, ok := c.Labels[container.LabelInstance]
+	switch {
+	case !ok || inst == "":
+		return "with aima labels but no " + container.LabelInstance
+	case c.Labels[container.LabelManaged] != "true":
+		return fmt.Sprintf("of instance %q without %s=true", inst, container.LabelManaged)
+	}
+	return fmt.Sprintf("of instance %q", inst)
 }
 
 // Diff compares the desired objects with the observed containers and
@@ -43,9 +58,11 @@ func (h holder) String() string {
 //
 // The rules:
 //
-//   - Observed containers whose aima.instance label is instance are ours;
-//     all others are Unmanaged, reported and never operated on. With an
-//     empty instance nothing is ours.
+//   - Observed containers labelled aima.managed=true and aima.instance=
+//     instance are ours (container.Owned); all others (another instance's,
+//     or any container with an aima label, such as one run by hand with
+//     aima.engine=vllm) are Unmanaged, reported and never operated on. With
+//     an empty instance nothing is ours.
 //   - Ours are matched to desired objects by their aima.kind and aima.name
 //     labels. Several of ours for one object (a manual rename, say) should
 //     never happen with deterministic names; the newest is kept and the
@@ -80,7 +97,7 @@ func Diff(desired []Desired, observed []container.Container, instance string, op
 	ours := make(map[key][]container.Container)
 	var holders []holder
 	for _, c := range observed {
-		if instance == "" || c.Labels[container.LabelInstance] != instance {
+		if !container.Owned(c.Labels, instance) {
 			p.Unmanaged = append(p.Unmanaged, c)
 			holders = append(holders, holder{c: c})
 			continue

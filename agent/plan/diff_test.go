@@ -249,6 +249,30 @@ func TestDiff(t *testing.T) {
 				"! service/qwen unmanaged: container aima-qwen of instance \"box2\" (running)\n",
 		},
 		{
+			name:    "a container with only an aima label is unmanaged, and holds its port",
+			desired: []Desired{qwen},
+			observed: []container.Container{{
+				ID: "v1", Name: "vllm-by-hand", State: "running",
+				Labels: map[string]string{container.LabelEngine: "vllm"},
+				Ports:  []container.Port{{HostPort: 8000, ContainerPort: 8000}},
+			}},
+			prune: true,
+			want: "! service/qwen conflict: host port 8000 is held by container vllm-by-hand with aima labels but no aima.instance\n" +
+				"! container/vllm-by-hand unmanaged: container vllm-by-hand with aima labels but no aima.instance (running)\n",
+		},
+		{
+			name:    "our instance label without aima.managed is not ours: never removed",
+			desired: []Desired{},
+			observed: []container.Container{func() container.Container {
+				c := made(svc("old", "i", 0), "o1", "running", 0)
+				delete(c.Labels, container.LabelManaged)
+				return c
+			}()},
+			prune: true,
+			want: "No changes. Containers match the state files.\n" +
+				"! service/old unmanaged: container aima-old of instance \"" + instance + "\" without aima.managed=true (running)\n",
+		},
+		{
 			name:    "other instance holds the port",
 			desired: []Desired{qwen},
 			observed: []container.Container{func() container.Container {

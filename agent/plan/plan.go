@@ -147,8 +147,9 @@ type Plan struct {
 	// Ops are in execution order: removes, recreates, creates, starts;
 	// within each by kind, name, container name and id.
 	Ops []Operation
-	// Unmanaged are aima-labelled containers of another instance. They
-	// are reported and never operated on.
+	// Unmanaged are the aima-labelled containers that are not ours:
+	// another instance's, or ones without aima.managed=true (see Diff).
+	// They are reported and never operated on.
 	Unmanaged []container.Container
 	// Orphans are containers of ours without a desired object, kept
 	// because Options.Prune is false.
@@ -206,8 +207,7 @@ func (p Plan) String() string {
 	}
 	for _, c := range p.Unmanaged {
 		kind, name := owner(c)
-		fmt.Fprintf(&b, "! %s/%s unmanaged: container %s of instance %q (%s)\n",
-			kind, name, c.Name, c.Labels[container.LabelInstance], c.State)
+		fmt.Fprintf(&b, "! %s/%s unmanaged: container %s %s (%s)\n", kind, name, c.Name, Whose(c), c.State)
 	}
 	return b.String()
 }

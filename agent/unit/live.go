@@ -270,6 +270,11 @@ func stateStatus(ctx context.Context, env *Env, _ map[string]any) (map[string]an
 		"problems": probs,
 		"invalid":  len(files),
 	}
+	if env.Unmanaged != nil {
+		if u, err := env.Unmanaged(ctx); err == nil {
+			doc["unmanaged"] = u
+		}
+	}
 	if env.Version != "" {
 		doc["version"] = env.Version
 	}

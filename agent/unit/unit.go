@@ -54,6 +54,9 @@ type Env struct {
 	// app at once and returns a lookup (status, reason, endpoint, ...);
 	// without it list and get ask Services object by object.
 	Observed func(ctx context.Context) func(kind, name string) map[string]any
+	// Unmanaged, when set, lists the containers with aima labels that are
+	// not this instance's (state.status shows them as "unmanaged").
+	Unmanaged func(ctx context.Context) (any, error)
 	// Alerts reaches the alert engine (alert.active, alert.history).
 	Alerts Alerts
 	// Problems, when set, lists the invalid files the agent knows of

@@ -4,13 +4,20 @@ package main
 // each drives the real binary the way the user did.
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+
+	dcontainer "github.com/docker/docker/api/types/container"
+
+	"github.com/aima-dev/aima/internal/testenv"
 )
 
 // TestHandWrittenServiceGetsPort: a service file written by hand without a
@@ -94,5 +101,66 @@ func TestServiceStopWithoutAgentTouchesOnlyIt(t *testing.T) {
 	out := e.mustAima("sync")
 	if !strings.Contains(out, "recreate service/y") {
 		t.Errorf("aima sync after the stop:\n%s", out)
+	}
+}
+
+// TestUnmanagedContainersReported: containers that carry aima labels but
+// are not this instance's — one run by hand with only aima.engine=vllm,
+// one with our instance label but without aima.managed=true — are
+// reported as unmanaged by aima status (table and JSON) and GET
+// /api/status, and never touched by a sync.
+func TestUnmanagedContainersReported(t *testing.T) {
+	e := newAimaEnv(t, 2)
+	image := testenv.StubImage(t)
+	ctx := context.Background()
+	mk := func(name string, labels map[string]string) string {
+		c, err := e.docker.ContainerCreate(ctx, &dcontainer.Config{Image: image, Labels: labels}, nil, nil, nil, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_ = e.docker.ContainerRemove(context.Background(), c.ID, dcontainer.RemoveOptions{Force: true})
+		})
+		return c.ID
+	}
+	byHand := "vllm-by-hand-" + e.instance
+	notManaged := "not-managed-" + e.instance
+	mk(byHand, map[string]string{"aima.engine": "vllm"})
+	mk(notManaged, map[string]string{"aima.instance": e.instance, "aima.kind": "service", "aima.name": "old"})
+
+	check := func(what string, doc map[string]any) {
+		t.Helper()
+		list, _ := doc["unmanaged"].([]any)
+		got := map[string]string{}
+		for _, u := range list {
+			m, _ := u.(map[string]any)
+			got[fmt.Sprint(m["container"])] = fmt.Sprint(m["reason"])
+		}
+		want := map[string]string{
+			byHand:     "with aima labels but no aima.instance",
+			notManaged: fmt.Sprintf("of instance %q without aima.managed=true", e.instance),
+		}
+		for name, reason := range want {
+			if got[name] != reason {
+				t.Errorf("%s: unmanaged %s: %q, want %q (all: %v)", what, name, got[name], reason, doc["unmanaged"])
+			}
+		}
+	}
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(e.mustAima("status", "-o", "json")), &doc); err != nil {
+		t.Fatal(err)
+	}
+	check("aima status -o json", doc)
+	if out := e.mustAima("status"); !strings.Contains(out, "Unmanaged containers") || !strings.Contains(out, byHand) || !strings.Contains(out, notManaged) {
+		t.Errorf("aima status does not list the unmanaged containers:\n%s", out)
+	}
+	e.mustAima("sync", "--timeout", "60")
+	e.startAgent()
+	check("GET /api/status", e.mustCall("GET", "/api/status", "", http.StatusOK))
+	// Never touched: both still exist after a sync and an agent start.
+	for _, name := range []string{byHand, notManaged} {
+		if len(e.containersNamed(name)) != 1 {
+			t.Errorf("container %s is gone", name)
+		}
 	}
 }

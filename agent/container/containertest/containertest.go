@@ -8,7 +8,8 @@
 //   - Create leaves a container "created"; Start makes it "running"; Stop
 //     makes a running container "exited"; Start restarts an exited one.
 //   - Names are unique: a second Create with a taken name is ErrConflict.
-//   - List returns only containers labelled aima.managed=true. It reports
+//   - List returns the containers that carry any aima label (a key under
+//     "aima."), whether aima.managed=true or not, and no other. It reports
 //     published ports only for running containers (Docker's list call does
 //     not know them otherwise); Inspect reports the configured ports in
 //     every state. For an exited container List and Inspect agree on the
@@ -94,7 +95,7 @@ func Run(t *testing.T, h Harness) {
 		{"Logs", c.logs},
 		{"NameConflict", c.nameConflict},
 		{"Remove", c.remove},
-		{"ListOnlyManaged", c.listOnlyManaged},
+		{"ListAimaLabelled", c.listAimaLabelled},
 		{"EnsureImage", c.ensureImage},
 		{"CreateAbsentImage", c.createAbsentImage},
 		{"Events", c.events},
@@ -450,22 +451,43 @@ func (c *contract) remove(t *testing.T) {
 	}
 }
 
-func (c *contract) listOnlyManaged(t *testing.T) {
+// listAimaLabelled: List shows every container with an aima label — the
+// managed ones, and those it must report as unmanaged (no aima.managed, or
+// only a label such as aima.engine) — and none without one.
+func (c *contract) listAimaLabelled(t *testing.T) {
 	ctx := c.ctx(t)
 	f := c.fixture(t)
 	managed := f.spec(t, "managed")
 	unmanaged := f.spec(t, "unmanaged")
 	delete(unmanaged.Labels, container.LabelManaged)
+	lookalike := f.spec(t, "lookalike")
+	lookalike.Labels = map[string]string{container.LabelEngine: "vllm"}
+	plain := f.spec(t, "plain")
+	plain.Labels = map[string]string{"com.example.app": "x"}
 	mid := c.create(ctx, t, managed)
 	uid := c.create(ctx, t, unmanaged)
-	if _, ok := c.listed(ctx, t, mid); !ok {
-		t.Errorf("List does not show managed container %s", mid)
+	// Without the instance label the harness does not remove these two.
+	lid := c.create(ctx, t, lookalike)
+	pid := c.create(ctx, t, plain)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		for _, id := range []string{lid, pid} {
+			if err := c.h.Runtime.Remove(ctx, id); err != nil && !errors.Is(err, container.ErrNotFound) {
+				t.Errorf("remove %s: %v", id, err)
+			}
+		}
+	})
+	for what, id := range map[string]string{"managed": mid, "without " + container.LabelManaged: uid, "with only " + container.LabelEngine: lid} {
+		if _, ok := c.listed(ctx, t, id); !ok {
+			t.Errorf("List does not show the container %s (%s)", id, what)
+		}
 	}
-	if _, ok := c.listed(ctx, t, uid); ok {
-		t.Errorf("List shows container %s without %s=true", uid, container.LabelManaged)
+	if _, ok := c.listed(ctx, t, pid); ok {
+		t.Errorf("List shows container %s, which has no aima label", pid)
 	}
 	// It exists all the same.
-	c.inspect(ctx, t, uid)
+	c.inspect(ctx, t, pid)
 }
 
 func (c *contract) ensureImage(t *testing.T) {

@@ -186,7 +186,7 @@ func (r *Runtime) Ping(ctx context.Context) error {
 	return r.check(ctx, "fake ping")
 }
 
-// List returns the containers labelled aima.managed=true, oldest first.
+// List returns the containers that carry an aima label, oldest first.
 // Like Docker's list, it reports ports only for running containers, and a
 // port published on every address ("", 0.0.0.0 or ::) with HostIP "".
 func (r *Runtime) List(ctx context.Context) ([]container.Container, error) {
@@ -197,7 +197,7 @@ func (r *Runtime) List(ctx context.Context) ([]container.Container, error) {
 	}
 	var out []container.Container
 	for _, b := range r.byID {
-		if b.c.Labels[container.LabelManaged] != "true" {
+		if !container.Labelled(b.c.Labels) {
 			continue
 		}
 		c := cloneContainer(b.c)

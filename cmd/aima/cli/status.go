@@ -67,6 +67,10 @@ func newStatusCmd(g *globals) *cobra.Command {
 				svc[o.String()] = sts[o].Map()
 			}
 			out["services"] = svc
+			unmanaged := unmanagedContainers(cmd.Context(), st)
+			if unmanaged != nil {
+				out["unmanaged"] = unmanaged
+			}
 			if g.output != "table" {
 				return printObject(cmd.OutOrStdout(), g.output, out)
 			}
@@ -99,9 +103,40 @@ func newStatusCmd(g *globals) *cobra.Command {
 				}
 				w.Flush()
 			}
+			if len(unmanaged) > 0 {
+				fmt.Fprintln(cmd.OutOrStdout())
+				fmt.Fprintln(cmd.OutOrStdout(), "Unmanaged containers (aima labels, not this instance's: reported, never touched):")
+				w = tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+				fmt.Fprintln(w, "CONTAINER\tSTATE\tPORTS\tWHOSE")
+				for _, u := range unmanaged {
+					var ports []string
+					for _, p := range u.Ports {
+						ports = append(ports, fmt.Sprint(p.HostPort))
+					}
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", u.Container, u.State, cell(strings.Join(ports, ",")), u.Reason)
+				}
+				w.Flush()
+			}
 			return nil
 		},
 	}
+}
+
+// unmanagedContainers lists the containers with aima labels that are not
+// this instance's (nil when Docker cannot be asked: the statuses say why).
+func unmanagedContainers(ctx context.Context, st *state.Store) []agent.Unmanaged {
+	s, rt, err := agent.NewSyncer(st, nil)
+	if err != nil {
+		return nil
+	}
+	defer rt.Close()
+	ctx, cancel := context.WithTimeout(ctx, 8*time.Second)
+	defer cancel()
+	list, err := s.Unmanaged(ctx)
+	if err != nil {
+		return nil
+	}
+	return list
 }
 
 // agentState says whether an agent answers on addr.
