@@ -67,7 +67,7 @@ func InferenceRoutes(s *Syncer) map[string]http.Handler {
 			return
 		}
 		if req.Model == "" {
-			api.WriteError(w, fmt.Errorf("%w: model: required (the aima model to route to)", state.ErrInvalid))
+			api.WriteError(w, state.FieldError("model", "required (the aima model to route to)"))
 			return
 		}
 		endpoint, err := s.Route(r.Context(), req.Model)

@@ -70,7 +70,7 @@ func (s *Syncer) Wait(ctx context.Context, obj Object, want string, timeout time
 			return st, nil
 		}
 		if time.Now().After(deadline) {
-			return st, fmt.Errorf("%s is %s after %s (wanted %s)%s", obj, st.Status, timeout, want, reasonSuffix(st))
+			return st, fmt.Errorf("%s is %s after %s (wanted %s)%s: %w", obj, st.Status, timeout, want, reasonSuffix(st), state.ErrTimeout)
 		}
 		select {
 		case <-ctx.Done():

@@ -122,7 +122,9 @@ func (k *Kind) fromGeneric(file string, m map[string]any, pos map[string][2]int)
 		return nil, invalid(file, "", "%v", err)
 	}
 	if err := CheckName("name", o.ObjectName()); err != nil {
-		return nil, &InvalidError{Problems: []Problem{withPos(Problem{File: file, Field: "/name", Message: strings.TrimPrefix(err.Error(), "invalid: name: ")}, pos)}}
+		p := Problems(err)[0]
+		p.File = file
+		return nil, &InvalidError{Problems: []Problem{withPos(p, pos)}}
 	}
 	if err := check(o); err != nil {
 		var ie *InvalidError

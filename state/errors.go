@@ -6,13 +6,41 @@ import (
 	"strings"
 )
 
-// Error kinds callers branch on (the HTTP API maps them to status codes).
+// Error kinds callers branch on: the one vocabulary of every door. Code
+// maps an error to its code word once (Code); the HTTP API turns the code into a
+// status, the CLI into an exit code, MCP into a tool error.
 var (
-	ErrInvalid  = errors.New("invalid")        // 400/422: bad input, nothing written
-	ErrNotFound = errors.New("not found")      // 404
-	ErrExists   = errors.New("already exists") // 409 on create
-	ErrConflict = errors.New("conflict")       // 409: stale revision, concurrent update
+	ErrInvalid     = errors.New("invalid")        // 422: bad input, nothing written; the problems name the fields
+	ErrNotFound    = errors.New("not found")      // 404
+	ErrExists      = errors.New("already exists") // 409 on create
+	ErrConflict    = errors.New("conflict")       // 409: stale revision, concurrent update, not in the wanted state
+	ErrUnavailable = errors.New("unavailable")    // 503: Docker or a remote cannot be reached; retry later
+	ErrForbidden   = errors.New("forbidden")      // 403: the local policy or the door refuses it
+	ErrTimeout     = errors.New("timeout")        // 504: waited and it did not happen
 )
+
+// Code is the code word of err's kind: "invalid", "not_found", "exists",
+// "conflict", "unavailable", "forbidden", "timeout", or "internal".
+func Code(err error) string {
+	for _, k := range []struct {
+		err  error
+		code string
+	}{
+		{ErrInvalid, "invalid"}, {ErrNotFound, "not_found"}, {ErrExists, "exists"}, {ErrConflict, "conflict"},
+		{ErrUnavailable, "unavailable"}, {ErrForbidden, "forbidden"}, {ErrTimeout, "timeout"},
+	} {
+		if errors.Is(err, k.err) {
+			return k.code
+		}
+	}
+	return "internal"
+}
+
+// FieldError is an invalid input whose problem is one field (a JSON
+// pointer without the leading slash: "name", "steps/0/id").
+func FieldError(field, format string, args ...any) error {
+	return &InvalidError{Problems: []Problem{{Field: "/" + strings.TrimPrefix(field, "/"), Message: fmt.Sprintf(format, args...)}}}
+}
 
 // Problem is one thing wrong with a file or request body.
 type Problem struct {

@@ -1,7 +1,6 @@
 package state
 
 import (
-	"fmt"
 	"regexp"
 	"sort"
 	"strings"
@@ -24,12 +23,12 @@ func CheckName(field, name string) error {
 	}
 	why := "must be 1-63 characters of a-z, 0-9, '.', '_' or '-', starting and ending with a letter or digit"
 	if name == "" {
-		return fmt.Errorf("%w: %s: is empty; %s", ErrInvalid, field, why)
+		return FieldError(field, "is empty; %s", why)
 	}
 	if s := SuggestName(name); s != "" {
-		return fmt.Errorf("%w: %s: %q is not a valid name (%s); try %q", ErrInvalid, field, name, why, s)
+		return FieldError(field, "%q is not a valid name (%s); try %q", name, why, s)
 	}
-	return fmt.Errorf("%w: %s: %q is not a valid name (%s)", ErrInvalid, field, name, why)
+	return FieldError(field, "%q is not a valid name (%s)", name, why)
 }
 
 // SuggestName turns s into a valid name (lower-cased, other characters

@@ -29,9 +29,6 @@ import (
 	"github.com/aima-dev/aima/state/repo"
 )
 
-// ErrUnavailable: a remote could not be reached (network, authentication,
-// no such repository). The state is unchanged; callers retry later.
-var ErrUnavailable = errors.New("unavailable")
 
 // DefaultRemote is the remote that push, pull and follow use when none is named.
 const DefaultRemote = "origin"
@@ -48,7 +45,7 @@ func (s *Store) AddRemote(name, rawURL string) error {
 		return err
 	}
 	if _, err := transport.NewEndpoint(rawURL); err != nil || strings.TrimSpace(rawURL) == "" {
-		return fmt.Errorf("%w: url: %q is not a git URL (file://, http(s)://, ssh:// or user@host:path)", ErrInvalid, rawURL)
+		return FieldError("url", "%q is not a git URL (file://, http(s)://, ssh:// or user@host:path)", rawURL)
 	}
 	if _, err := s.gitRepo(); err != nil { // creates the repository when missing
 		return err
@@ -458,7 +455,7 @@ func (s *Store) integrate(rev, source string, track plumbing.ReferenceName, opts
 	switch opts.Resolve {
 	case "", "ours", "theirs":
 	default:
-		return res, fmt.Errorf("%w: resolve %q: want ours or theirs", ErrInvalid, opts.Resolve)
+		return res, FieldError("resolve", "%q: want ours or theirs", opts.Resolve)
 	}
 	keyRing := ""
 	if opts.VerifySignatures {

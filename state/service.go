@@ -67,7 +67,7 @@ func (s *Store) freePort(claims map[int]string) (int, error) {
 		}
 		return p, nil
 	}
-	return 0, fmt.Errorf("%w: port: no free port in %s (set port, or port_range in aima.yaml)", ErrInvalid, set.PortRange)
+	return 0, FieldError("port", "no free port in %s (set port, or port_range in aima.yaml)", set.PortRange)
 }
 
 // batchItem is an object being written in the same commit (Apply).

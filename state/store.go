@@ -436,7 +436,7 @@ func (s *Store) UpdateMessage(k *Kind, name, rev, msg string, mutate func(Object
 			return nil, "", err
 		}
 		if next.ObjectName() != name {
-			return nil, "", fmt.Errorf("%w: name: an object cannot be renamed (%q to %q); create the new one and delete the old", ErrInvalid, name, next.ObjectName())
+			return nil, "", FieldError("name", "an object cannot be renamed (%q to %q); create the new one and delete the old", name, next.ObjectName())
 		}
 		if err := s.prepare(k, next); err != nil {
 			return nil, "", err

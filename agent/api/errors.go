@@ -7,15 +7,26 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"regexp"
-	"strings"
 
 	"github.com/aima-dev/aima/state"
 )
 
-// ErrUnavailable marks an error caused by a dependency that is down, such as
-// the Docker daemon; the API answers 503 for any error wrapping it.
-var ErrUnavailable = errors.New("unavailable")
+// ErrUnavailable is state.ErrUnavailable: a dependency that is down, such
+// as the Docker daemon; the API answers 503 for any error wrapping it.
+var ErrUnavailable = state.ErrUnavailable
+
+// Status is the HTTP status of each error code (state.Code): the one table
+// from the error vocabulary to HTTP.
+var Status = map[string]int{
+	"invalid":     http.StatusUnprocessableEntity,
+	"not_found":   http.StatusNotFound,
+	"exists":      http.StatusConflict,
+	"conflict":    http.StatusConflict,
+	"unavailable": http.StatusServiceUnavailable,
+	"forbidden":   http.StatusForbidden,
+	"timeout":     http.StatusGatewayTimeout,
+	"internal":    http.StatusInternalServerError,
+}
 
 // Error is an error with its HTTP form: status, code word and details. The
 // API answers {"error": {"code": ..., "message": ..., "details": [...]}}.
@@ -33,50 +44,23 @@ func errorf(status int, code, format string, args ...any) *Error {
 }
 
 // AsError maps err to its HTTP form: *Error as it is; a body over the limit
-// 413; ErrUnavailable 503; state.ErrNotFound 404; state.ErrExists and
-// state.ErrConflict 409; state.ErrInvalid 422 with the problems as details;
-// anything else 500.
+// 413; else its kind (state.Code) through Status, invalid input with its
+// problems (each naming its field) as details.
 func AsError(err error) *Error {
 	var ae *Error
 	if errors.As(err, &ae) {
 		return ae
 	}
 	var tooLarge *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooLarge):
+	if errors.As(err, &tooLarge) {
 		return errorf(http.StatusRequestEntityTooLarge, "too_large", "request body is over the %d-byte limit", tooLarge.Limit)
-	case errors.Is(err, ErrUnavailable):
-		return errorf(http.StatusServiceUnavailable, "unavailable", "%v", err)
-	case errors.Is(err, state.ErrNotFound):
-		return errorf(http.StatusNotFound, "not_found", "%v", err)
-	case errors.Is(err, state.ErrExists):
-		return errorf(http.StatusConflict, "exists", "%v", err)
-	case errors.Is(err, state.ErrConflict):
-		return errorf(http.StatusConflict, "conflict", "%v", err)
-	case errors.Is(err, state.ErrInvalid):
-		e := errorf(http.StatusUnprocessableEntity, "invalid", "%v", err)
-		e.Details = problems(err)
-		return e
 	}
-	return errorf(http.StatusInternalServerError, "internal", "%v", err)
-}
-
-// fieldRE finds the field in messages such as "invalid: name: ..." that
-// the store builds with fmt.Errorf rather than an *state.InvalidError.
-var fieldRE = regexp.MustCompile(`invalid: ([a-z_][a-z0-9_./-]*): `)
-
-// problems returns err's problems, each naming its field where the error
-// says which one.
-func problems(err error) []state.Problem {
-	ps := state.Problems(err)
-	var ie *state.InvalidError
-	if errors.As(err, &ie) {
-		return ps
+	code := state.Code(err)
+	e := errorf(Status[code], code, "%v", err)
+	if code == "invalid" {
+		e.Details = state.Problems(err)
 	}
-	if m := fieldRE.FindStringSubmatch(err.Error()); m != nil && len(ps) == 1 && ps[0].Field == "" {
-		ps[0].Field = "/" + strings.TrimPrefix(m[1], "/")
-	}
-	return ps
+	return e
 }
 
 // WriteError answers err in the API's error format.

@@ -10,8 +10,11 @@ package container
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"time"
+
+	"github.com/aima-dev/aima/state"
 )
 
 // Label keys. Every container aima creates carries all of them; aima only
@@ -31,8 +34,9 @@ const (
 var (
 	// ErrNotFound: the container (or image) does not exist.
 	ErrNotFound = errors.New("not found")
-	// ErrUnavailable: the runtime (Docker daemon) cannot be reached.
-	ErrUnavailable = errors.New("container runtime unavailable")
+	// ErrUnavailable: the runtime (Docker daemon) cannot be reached. It
+	// is state.ErrUnavailable, so every door answers it as one kind.
+	ErrUnavailable = fmt.Errorf("container runtime: %w", state.ErrUnavailable)
 	// ErrConflict: a container with that name already exists.
 	ErrConflict = errors.New("conflict")
 	// ErrImage: the image is not present and could not be pulled.

@@ -45,7 +45,7 @@ func addBuiltins(r *Registry) {
 func pullModel(ctx context.Context, env *Env, p map[string]any) (map[string]any, error) {
 	name := String(p, "name", "id")
 	if name == "" {
-		return nil, fmt.Errorf("%w: name: required", state.ErrInvalid)
+		return nil, state.FieldError("name", "required: the model")
 	}
 	res, err := model.Pull(ctx, env.Store, name, model.Options{Dir: String(p, "to")})
 	if err != nil {

@@ -110,5 +110,5 @@ func flagError(cmd *cobra.Command, err error) error {
 		}
 		b.WriteString(p.Message)
 	}
-	return errors.New(b.String())
+	return &kindError{msg: b.String(), err: err}
 }

@@ -25,7 +25,7 @@ func newInitCmd(g *globals) *cobra.Command {
 			if from != "" {
 				res, err := st.InitFrom(cmd.Context(), from, branch)
 				if err != nil {
-					return remoteExit(err)
+					return err
 				}
 				set, err := st.Settings()
 				if err != nil {

@@ -1,19 +1,12 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
 	"github.com/aima-dev/aima/agent/unit"
 	"github.com/aima-dev/aima/state"
-)
-
-// Exit codes of push and pull that scripts branch on.
-const (
-	exitConflict = 3 // a file changed on both sides (pull), or the remote is ahead (push)
-	exitRefused  = 4 // the incoming revision is refused (invalid files, untrusted signature, rewritten history); nothing applied
 )
 
 func newPullCmd(g *globals) *cobra.Command {
@@ -40,7 +33,7 @@ func newPullCmd(g *globals) *cobra.Command {
 			}
 			res, err := st.Pull(cmd.Context(), argAt(args, 0), argAt(args, 1), opts)
 			if err != nil {
-				return remoteExit(err)
+				return err
 			}
 			if g.output != "table" {
 				return printAnswer(cmd, g, unit.PullAnswer(res))
@@ -80,18 +73,4 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
-}
-
-// remoteExit gives push and pull errors their exit codes.
-func remoteExit(err error) error {
-	switch {
-	case errors.Is(err, state.ErrConflict):
-		return exitError{code: exitConflict, msg: err.Error()}
-	case errors.Is(err, state.ErrInvalid):
-		var re *state.RefusedError
-		if errors.As(err, &re) {
-			return exitError{code: exitRefused, msg: err.Error()}
-		}
-	}
-	return err
 }

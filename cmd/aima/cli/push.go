@@ -22,7 +22,7 @@ func newPushCmd(g *globals) *cobra.Command {
 			remote, branch := argAt(args, 0), argAt(args, 1)
 			res, err := st.Push(cmd.Context(), remote, branch)
 			if err != nil {
-				return remoteExit(err)
+				return err
 			}
 			if g.output != "table" {
 				return printAnswer(cmd, g, unit.PushAnswer(res))

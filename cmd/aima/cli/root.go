@@ -33,7 +33,7 @@ func Main() int {
 			return ec.ExitCode()
 		}
 		fmt.Fprintln(os.Stderr, "aima:", err)
-		return 1
+		return exitCode(err)
 	}
 	return 0
 }
