@@ -29,7 +29,6 @@ import (
 	"github.com/aima-dev/aima/state/repo"
 )
 
-
 // DefaultRemote is the remote that push, pull and follow use when none is named.
 const DefaultRemote = "origin"
 
