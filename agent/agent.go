@@ -344,6 +344,9 @@ func loop(ctx context.Context, s *Syncer, trigger <-chan struct{}, resync time.D
 		res, err := s.Pass(ctx)
 		if m := srv.Metrics(); m != nil && m.SyncPasses != nil {
 			m.SyncPasses.Inc()
+			if (err != nil && ctx.Err() == nil) || len(res.Errors) > 0 {
+				m.SyncErrors.Inc()
+			}
 		}
 		switch {
 		case errors.Is(err, container.ErrUnavailable):

@@ -26,7 +26,8 @@ type Metrics struct {
 	Duration *prometheus.HistogramVec
 	// SyncPasses counts the sync loop's passes (incremented by the agent).
 	SyncPasses prometheus.Counter
-	// SyncErrors counts the passes that ended with an error (agent).
+	// SyncErrors counts the passes that failed (agent): the pass itself
+	// (Docker unreachable, the files unreadable) or one of its operations.
 	SyncErrors prometheus.Counter
 }
 
@@ -56,7 +57,7 @@ func newMetrics(reg *prometheus.Registry, s *Server) *Metrics {
 		}),
 		SyncErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "aima", Subsystem: "sync", Name: "errors_total",
-			Help: "Passes of the sync loop that ended with an error.",
+			Help: "Passes of the sync loop that failed: the pass itself (Docker unreachable, say) or one of its operations (a create, a start).",
 		}),
 	}
 	reg.MustRegister(m.Requests, m.Errors, m.Duration, m.SyncPasses, m.SyncErrors, &stateCollector{s: s})

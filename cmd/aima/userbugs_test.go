@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	dcontainer "github.com/docker/docker/api/types/container"
 
@@ -163,4 +165,56 @@ func TestUnmanagedContainersReported(t *testing.T) {
 			t.Errorf("container %s is gone", name)
 		}
 	}
+}
+
+// metric reads one counter or gauge (without labels) from GET /metrics.
+func (e *aimaEnv) metric(name string) (float64, bool) {
+	e.t.Helper()
+	code, b, err := e.call("GET", "/metrics", "")
+	if err != nil || code != http.StatusOK {
+		e.t.Fatalf("GET /metrics: %d %v", code, err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return f, err == nil
+		}
+	}
+	return 0, false
+}
+
+// TestSyncErrorsMetric: aima_sync_errors_total counts the passes of the
+// agent's sync loop that failed — with Docker unreachable every pass, with
+// a service whose port a foreign process holds the pass whose create
+// failed — and stays 0 while passes succeed.
+func TestSyncErrorsMetric(t *testing.T) {
+	e := newAimaEnv(t, 3)
+	e.mustAima("model", "create", "--name", "em", "--source", "ollama", "--repo", "tinyllama")
+	e.mustAima("service", "create", "--name", "fine", "--model", "em", "--engine", "stub")
+	p := e.startAgent()
+	e.waitStatus("fine", "running", 60*time.Second)
+	if n, ok := e.metric("aima_sync_errors_total"); !ok || n != 0 {
+		t.Errorf("aima_sync_errors_total = %v (found %v) while every pass succeeds, want 0", n, ok)
+	}
+	// A foreign process holds the port of a new service: its create fails.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	e.mustCall("POST", "/api/service/create", fmt.Sprintf(`{"name": "held", "model": "em", "engine": "stub", "port": %d}`, port), http.StatusCreated)
+	waitUntil(t, 30*time.Second, "aima_sync_errors_total counts the failed create", func() (bool, string) {
+		n, _ := e.metric("aima_sync_errors_total")
+		return n >= 1, fmt.Sprint(n)
+	})
+	p.kill()
+
+	// Docker unreachable: every pass fails.
+	e.startAgent("DOCKER_HOST=tcp://127.0.0.1:1")
+	waitUntil(t, 30*time.Second, "aima_sync_errors_total counts passes with Docker unreachable", func() (bool, string) {
+		n, _ := e.metric("aima_sync_errors_total")
+		passes, _ := e.metric("aima_sync_passes_total")
+		return n >= 2 && passes >= n, fmt.Sprintf("errors %v of %v passes", n, passes)
+	})
 }
