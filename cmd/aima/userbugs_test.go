@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -217,4 +218,53 @@ func TestSyncErrorsMetric(t *testing.T) {
 		passes, _ := e.metric("aima_sync_passes_total")
 		return n >= 2 && passes >= n, fmt.Sprintf("errors %v of %v passes", n, passes)
 	})
+}
+
+// TestDeletePipelineWithActiveRun: a pipeline whose run is still going
+// cannot be deleted — 409 naming the run through the API, a clear error
+// from the CLI — and can once the run is cancelled.
+func TestDeletePipelineWithActiveRun(t *testing.T) {
+	e := newAimaEnv(t, 1)
+	// A download that never answers keeps the run going.
+	release := make(chan struct{})
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer hang.Close()
+	defer close(release)
+	e.mustAima("model", "create", "--name", "slowdl", "--source", "http", "--url", hang.URL+"/weights.gguf")
+	pipeline := filepath.Join(t.TempDir(), "slow.yaml")
+	if err := os.WriteFile(pipeline, []byte("name: slow\nsteps:\n  - {id: pull, unit: model.pull, params: {name: slowdl}}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.mustAima("pipeline", "create", "-f", pipeline)
+	e.startAgent()
+	run := e.mustCall("POST", "/api/pipeline/run", `{"name": "slow"}`, http.StatusOK)
+	id, _ := run["id"].(string)
+	waitUntil(t, 30*time.Second, "the run is running", func() (bool, string) {
+		_, b, _ := e.call("GET", "/api/pipeline/runs?name=slow", "")
+		return strings.Contains(string(b), `"status":"running"`), string(b)
+	})
+
+	code, b, err := e.call("POST", "/api/pipeline/delete", `{"id": "slow"}`)
+	if err != nil || code != http.StatusConflict || !strings.Contains(string(b), `"code":"conflict"`) || !strings.Contains(string(b), id) {
+		t.Errorf("POST /api/pipeline/delete during run %s: %d %v %s; want 409 conflict naming the run", id, code, err, b)
+	}
+	out, errOut, exit := e.aima("pipeline", "delete", "slow")
+	if exit == 0 || !strings.Contains(errOut, "run "+id+" is running") || !strings.Contains(errOut, "aima pipeline cancel "+id) {
+		t.Errorf("aima pipeline delete during the run: exit %d\nstdout: %s\nstderr: %s", exit, out, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(e.dir, "pipelines", "slow.yaml")); err != nil {
+		t.Errorf("the pipeline file is gone: %v", err)
+	}
+
+	e.mustAima("pipeline", "cancel", id)
+	waitUntil(t, 30*time.Second, "the run ends", func() (bool, string) {
+		_, b, _ := e.call("GET", "/api/pipeline/runs?name=slow", "")
+		return !strings.Contains(string(b), `"status":"running"`), string(b)
+	})
+	e.mustAima("pipeline", "delete", "slow")
 }
