@@ -15,24 +15,6 @@ import (
 // so have an observed status).
 func hasContainers(k *state.Kind) bool { return k == state.KindService || k == state.KindApp }
 
-// withStatus merges the observed status into list/get items.
-func withStatus(ctx context.Context, g *globals, k *state.Kind, items []map[string]any) {
-	if !hasContainers(k) || len(items) == 0 {
-		return
-	}
-	sts := statuses(ctx, g)
-	for _, it := range items {
-		name, _ := it["name"].(string)
-		st, ok := sts[agent.Object{Kind: k.Name, Name: name}]
-		if !ok {
-			st = agent.Status{Status: agent.StatusUnknown, Reason: "could not ask Docker"}
-		}
-		for key, v := range st.Map() {
-			it[key] = v
-		}
-	}
-}
-
 type stateOptions struct {
 	wait    bool
 	timeout time.Duration
