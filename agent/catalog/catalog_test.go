@@ -161,3 +161,17 @@ func TestApply(t *testing.T) {
 		t.Errorf("a service under the recipe's name was written")
 	}
 }
+
+// TestDetected24GBCardFits24GBRecipe: a 24 GB card (nvidia-smi: 24564 MiB)
+// matches a recipe that needs 24 GB, instead of being 23.99 GB short.
+func TestDetected24GBCardFits24GBRecipe(t *testing.T) {
+	d := device.Device{OS: "linux", GPUs: device.ParseNvidiaSMI([]byte("0, NVIDIA GeForce RTX 4090, GPU-abc, 24564, 1024, 23540, 7, 41, 550.54\n"))}
+	h := catalog.HostOf(d)
+	if h.VRAMGB != 24 || h.GPUVendor != "NVIDIA" {
+		t.Fatalf("host %+v", h)
+	}
+	r := &state.Recipe{Name: "needs-24", EngineType: "vllm", Hardware: &state.Hardware{GPUVendor: "NVIDIA", MinVRAMGB: 24}}
+	if ms, ex := catalog.Rank([]*state.Recipe{r}, h); len(ms) != 1 || len(ex) != 0 {
+		t.Errorf("a 24 GB recipe on a 24 GB card: matched %d, left out %+v", len(ms), ex)
+	}
+}

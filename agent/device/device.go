@@ -12,6 +12,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"runtime"
@@ -56,13 +57,39 @@ type GPU struct {
 func (d Device) HasGPU() bool { return len(d.GPUs) > 0 }
 
 // VRAMGB is the memory of the largest GPU, in GB (0 without a GPU): what a
-// single-GPU recipe can use.
+// single-GPU recipe can use. See GB.
 func (d Device) VRAMGB() float64 {
 	var mb int64
 	for _, g := range d.GPUs {
 		mb = max(mb, g.MemoryTotalMB)
 	}
-	return float64(mb) / 1024
+	return GB(mb)
+}
+
+// GB is a GPU's memory size in the whole GB it is sold as. The vendor tools
+// report what is usable, a little less: 24564 MiB for a 24 GB RTX 4090,
+// 40536 MiB for a 40 GB A100, 81559 MiB for an 80 GB H100. Unrounded, a
+// 24 GB card would be refused by a recipe that needs 24 GB. Under 1 GB it
+// is rounded to a tenth.
+func GB(mib int64) float64 {
+	gb := float64(mib) / 1024
+	if gb < 1 {
+		return math.Round(gb*10) / 10
+	}
+	return math.Round(gb)
+}
+
+// Label names a GPU by vendor and name, the vendor once: nvidia-smi's name
+// already starts with it ("NVIDIA GeForce RTX 4090"), rocm-smi's may not
+// ("Radeon RX 7900 XTX").
+func Label(vendor, name string) string {
+	switch {
+	case name == "":
+		return vendor
+	case vendor == "" || len(name) >= len(vendor) && strings.EqualFold(name[:len(vendor)], vendor) && (len(name) == len(vendor) || name[len(vendor)] == ' '):
+		return name
+	}
+	return vendor + " " + name
 }
 
 // toolTimeout bounds one call of a vendor tool.
@@ -229,7 +256,7 @@ func Summary(gpus []GPU) string {
 	count := map[string]int{}
 	var names []string
 	for _, g := range gpus {
-		n := g.Vendor + " " + strings.TrimPrefix(g.Name, g.Vendor+" ")
+		n := Label(g.Vendor, g.Name)
 		if count[n] == 0 {
 			names = append(names, n)
 		}

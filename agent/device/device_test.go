@@ -80,3 +80,30 @@ func TestDetectNoGPU(t *testing.T) {
 		t.Errorf("notes %q; want one saying there is no GPU", d.Notes)
 	}
 }
+
+// TestGBAndLabel: GPU memory is shown in the whole GB a card is sold as
+// (the tools report a little less), and the vendor is named once.
+func TestGBAndLabel(t *testing.T) {
+	for mib, want := range map[int64]float64{24564: 24, 40536: 40, 81559: 80, 49140: 48, 11019: 11, 8188: 8, 196608: 192, 0: 0, 512: 0.5} {
+		if got := GB(mib); got != want {
+			t.Errorf("GB(%d) = %v, want %v", mib, got, want)
+		}
+	}
+	for _, tc := range []struct{ vendor, name, want string }{
+		{"NVIDIA", "NVIDIA GeForce RTX 4090", "NVIDIA GeForce RTX 4090"},
+		{"NVIDIA", "Tesla T4", "NVIDIA Tesla T4"},
+		{"AMD", "AMD Instinct MI300X", "AMD Instinct MI300X"},
+		{"AMD", "Radeon RX 7900 XTX", "AMD Radeon RX 7900 XTX"},
+		{"nvidia", "NVIDIA A100", "NVIDIA A100"},
+		{"AMD", "AMDX 1", "AMD AMDX 1"},
+		{"NVIDIA", "", "NVIDIA"},
+	} {
+		if got := Label(tc.vendor, tc.name); got != tc.want {
+			t.Errorf("Label(%q, %q) = %q, want %q", tc.vendor, tc.name, got, tc.want)
+		}
+	}
+	d := Device{GPUs: ParseNvidiaSMI([]byte("0, NVIDIA GeForce RTX 4090, GPU-abc, 24564, 1024, 23540, 7, 41, 550.54\n"))}
+	if d.VRAMGB() != 24 {
+		t.Errorf("VRAMGB of an RTX 4090 = %v, want 24", d.VRAMGB())
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/aima-dev/aima/agent/catalog"
+	"github.com/aima-dev/aima/agent/device"
 	"github.com/aima-dev/aima/state"
 )
 
@@ -89,11 +90,7 @@ func describeHost(h catalog.Host) string {
 	if h.GPUVendor == "none" {
 		return fmt.Sprintf("no GPU, %s", h.OS)
 	}
-	parts := []string{h.GPUVendor}
-	if h.GPUModel != "" {
-		parts = append(parts, h.GPUModel)
-	}
-	s := strings.Join(parts, " ") + fmt.Sprintf(" (%g GB", h.VRAMGB)
+	s := device.Label(h.GPUVendor, h.GPUModel) + " (" + gbString(h.VRAMGB) + " GB"
 	if h.GPUArch != "" {
 		s += ", " + h.GPUArch
 	}
