@@ -7,6 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
+
+	"github.com/invopop/jsonschema"
 
 	"github.com/aima-dev/aima/state"
 )
@@ -49,21 +52,54 @@ type ListAnswer struct {
 func addCRUD(r *Registry) {
 	for _, k := range state.Kinds {
 		obj := reflect.TypeOf(k.New()).Elem()
-		r.Add(Unit{Name: k.Name + ".create", Description: fmt.Sprintf("Create a %s: write %s/<name>%s and commit it", k.Name, k.Dir, k.Ext),
-			Request: obj, Response: obj, Run: createUnit(k)})
+		a := article(k.Name)
+		create := Unit{Name: k.Name + ".create", Description: fmt.Sprintf("Create %s %s: write %s/<name>%s and commit it", a, k.Name, k.Dir, k.Ext),
+			Request: obj, Response: obj, Run: createUnit(k)}
+		if k == state.KindService {
+			create.Description += "; the name is derived (<model>-<engine>) and a port allocated when not given"
+			create.RequestSchema = serviceCreateSchema(obj)
+		}
+		r.Add(create)
 		r.Add(Unit{Name: k.Name + ".list", Description: fmt.Sprintf("List the %s objects (files and built-ins), with observed status where there is one", k.Name),
 			Read: true, Request: reflect.TypeFor[struct{}](), Response: reflect.TypeFor[ListAnswer](), Run: listUnit(k)})
 		r.Add(Typed(Unit{Name: k.Name + ".get", Description: fmt.Sprintf("Show one %s", k.Name), Read: true},
 			func(ctx context.Context, env *Env, req IDRequest) (map[string]any, error) {
 				return getObject(ctx, env, k, req.name())
 			}))
-		r.Add(Unit{Name: k.Name + ".update", Description: fmt.Sprintf("Change a %s: the given fields (a JSON merge patch); built-ins get an override file", k.Name),
-			Request: obj, Response: obj, Run: updateUnit(k)})
-		r.Add(Typed(Unit{Name: k.Name + ".delete", Description: fmt.Sprintf("Delete a %s (its file; one commit)", k.Name)},
+		r.Add(Unit{Name: k.Name + ".update", Description: fmt.Sprintf("Change %s %s: the given fields (a JSON merge patch: null removes one); built-ins get an override file", a, k.Name),
+			Request: obj, RequestSchema: patchSchema(obj), Response: obj, Run: updateUnit(k)})
+		r.Add(Typed(Unit{Name: k.Name + ".delete", Description: fmt.Sprintf("Delete %s %s (its file; one commit)", a, k.Name)},
 			func(ctx context.Context, env *Env, req IDRequest) (Deleted, error) {
 				return deleteObject(ctx, env, k, req)
 			}))
 	}
+}
+
+func article(word string) string {
+	if strings.ContainsRune("aeiou", rune(word[0])) {
+		return "an"
+	}
+	return "a"
+}
+
+// patchSchema is an object type's schema as an update takes it: any of its
+// fields, only name required, revision allowed.
+func patchSchema(obj reflect.Type) *jsonschema.Schema {
+	s := Schema(obj)
+	s.Required = []string{"name"}
+	s.Properties.Set("revision", &jsonschema.Schema{Type: "string", Description: "Refuse unless the object is still at this revision (from get or list)."})
+	return s
+}
+
+// serviceCreateSchema adds the scenario's aliases (model_id, engine_type)
+// to the service schema; model and engine (or their aliases) are needed,
+// name is derived when absent.
+func serviceCreateSchema(obj reflect.Type) *jsonschema.Schema {
+	s := Schema(obj)
+	s.Required = nil
+	s.Properties.Set("model_id", &jsonschema.Schema{Type: "string", Description: "Same as model."})
+	s.Properties.Set("engine_type", &jsonschema.Schema{Type: "string", Description: "Same as engine: an engine name or type such as vllm or stub."})
+	return s
 }
 
 // readOnly lists the fields that list and get add to an object and that a

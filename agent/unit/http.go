@@ -2,7 +2,10 @@ package unit
 
 import (
 	"net/http"
+
 	"strings"
+
+	"github.com/invopop/jsonschema"
 
 	"github.com/aima-dev/aima/agent/api"
 )
@@ -96,7 +99,7 @@ func Catalog(reg *Registry) map[string]any {
 			method = "GET"
 		}
 		it := map[string]any{"id": u.Name, "name": u.Name, "description": u.Description, "read": u.Read,
-			"route": method + " " + Path(u.Name), "request": Schema(u.Request), "response": Schema(u.Response)}
+			"route": method + " " + Path(u.Name), "request": u.requestSchema(), "response": Schema(u.Response)}
 		if len(u.Params) > 0 {
 			it["params"] = u.Params
 		}
@@ -129,4 +132,12 @@ func params(r *http.Request) (map[string]any, error) {
 		}
 	}
 	return p, nil
+}
+
+// requestSchema is the JSON Schema of the unit's request.
+func (u Unit) requestSchema() *jsonschema.Schema {
+	if u.RequestSchema != nil {
+		return u.RequestSchema
+	}
+	return Schema(u.Request)
 }

@@ -20,6 +20,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/invopop/jsonschema"
+
 	"github.com/aima-dev/aima/agent/device"
 	"github.com/aima-dev/aima/state"
 )
@@ -37,7 +39,10 @@ type Unit struct {
 	// answer (see Typed); their JSON Schemas document the unit. Nil: an
 	// object of any fields.
 	Request, Response reflect.Type
-	Run               func(ctx context.Context, env *Env, params map[string]any) (map[string]any, error)
+	// RequestSchema, when set, documents the request instead of Request's
+	// schema (an update is a merge patch: only name is required).
+	RequestSchema *jsonschema.Schema
+	Run           func(ctx context.Context, env *Env, params map[string]any) (map[string]any, error)
 }
 
 // Env is what units act on.
