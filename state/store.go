@@ -686,6 +686,11 @@ func (e Entry) Map() map[string]any {
 	if e.Kind == KindEngine || e.Kind == KindSkill {
 		m["source"] = e.Source
 	}
+	// A skill or alert rule without enabled is enabled (the file need not
+	// say so): shown, so that a list tells which ones are off.
+	if _, ok := m["enabled"]; !ok && e.Object != nil && (e.Kind == KindSkill || e.Kind == KindAlert) {
+		m["enabled"] = true
+	}
 	if e.Revision != "" {
 		m["revision"] = e.Revision
 	}

@@ -21,7 +21,7 @@ var listColumns = map[*state.Kind][]string{
 	state.KindService:  {"name", "model", "engine", "port", "status", "reason"},
 	state.KindApp:      {"name", "image", "ports", "status", "reason"},
 	state.KindCatalog:  {"name", "engine_type", "description"},
-	state.KindSkill:    {"name", "category", "source", "description"},
+	state.KindSkill:    {"name", "category", "enabled", "source", "description"},
 	state.KindPipeline: {"name", "description", "schedule"},
 	state.KindAlert:    {"name", "condition", "action", "severity"},
 	state.KindResource: {"name", "type", "limit", "applies_to"},
