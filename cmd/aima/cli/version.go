@@ -3,11 +3,13 @@ package cli
 import (
 	"fmt"
 	"runtime/debug"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
 
-// Version is set at build time with -ldflags "-X .../cli.Version=v1.2.3".
+// Version is set at build time with -ldflags "-X .../cli.Version=v1.2.3";
+// make build sets it to git describe.
 var Version = "dev"
 
 func newVersionCmd() *cobra.Command {
@@ -19,7 +21,9 @@ func newVersionCmd() *cobra.Command {
 			rev := ""
 			if bi, ok := debug.ReadBuildInfo(); ok {
 				for _, s := range bi.Settings {
-					if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+					// The commit, unless the version names it (git
+					// describe's -g<hash> or a bare hash).
+					if s.Key == "vcs.revision" && len(s.Value) >= 12 && !strings.Contains(Version, s.Value[:7]) {
 						rev = " (" + s.Value[:12] + ")"
 					}
 				}
