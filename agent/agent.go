@@ -251,7 +251,15 @@ func Run(ctx context.Context, opts Options) error {
 	uenv.Services = services
 	uenv.Alerts = alertUnits{alerts}
 	uenv.Problems = problems.get
-	uenv.Extra = follower.statusExtra
+	var served string // the listening address, set before the API serves
+	uenv.Extra = func() map[string]any {
+		m := follower.statusExtra()
+		if m == nil {
+			m = map[string]any{}
+		}
+		m["agent"] = "running on " + served
+		return m
+	}
 	uenv.Version = opts.Version
 	sched.Runner = uenv.Pipelines.(*pipeline.Runner)
 	srv := api.New(api.Options{
@@ -270,6 +278,7 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", addr, err)
 	}
+	served = ln.Addr().String()
 	// ReadTimeout bounds how long a client may take to send its request
 	// (net/http lifts it once the body is in, so long answers are not cut);
 	// no WriteTimeout: chats and logs stream for as long as they take, and

@@ -264,6 +264,7 @@ func stateStatus(ctx context.Context, env *Env, _ map[string]any) (map[string]an
 	}
 	doc := map[string]any{
 		"dir":      env.Store.Dir,
+		"instance": instanceOf(env.Store),
 		"kinds":    counts,
 		"items":    items,
 		"total":    len(items),
@@ -366,4 +367,12 @@ func inferenceList(ctx context.Context, env *Env, _ map[string]any) (map[string]
 		items = append(items, map[string]any{"id": m, "name": m, "model": m, "services": byModel[m]})
 	}
 	return List(items), nil
+}
+
+func instanceOf(st *state.Store) string {
+	set, err := st.Settings()
+	if err != nil {
+		return ""
+	}
+	return set.Instance
 }

@@ -107,6 +107,9 @@ func TestDoorsListGetSameJSON(t *testing.T) {
 		e.sameAnswer([]string{kind, "list", "-o", "json"}, "/api/"+kind+"/list")
 		e.sameAnswer([]string{kind, "get", names[kind], "-o", "json"}, "/api/"+kind+"/get?id="+url.QueryEscape(names[kind]))
 	}
+	// The whole state's status, and the history, likewise.
+	e.sameAnswer([]string{"status", "-o", "json"}, "/api/status")
+	e.sameAnswer([]string{"log", "-n", "5", "-o", "json"}, "/api/log?n=5")
 	// A service's observed fields are there, from the agent.
 	chat := e.mustAima("service", "get", "chat", "-o", "json")
 	if !strings.Contains(chat, `"status": "running"`) || !strings.Contains(chat, `"endpoint"`) {

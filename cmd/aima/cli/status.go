@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -11,6 +12,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/aima-dev/aima/agent"
+	"github.com/aima-dev/aima/agent/api"
+	"github.com/aima-dev/aima/agent/unit"
 	"github.com/aima-dev/aima/state"
 )
 
@@ -30,100 +33,168 @@ func newStatusCmd(g *globals) *cobra.Command {
 				// agent refuses to start: say so, with every problem.
 				return fmt.Errorf("aima.yaml is invalid: aima start refuses it and no status can be shown (fix it; aima validate checks it):\n  %w", fieldError(err))
 			}
-			out := map[string]any{"dir": st.Dir, "instance": set.Instance}
-			addr := set.API
-			if info, ok := agent.ReadAgentInfo(st.Dir); ok {
-				addr = info.Addr
-			}
-			out["agent"] = agentState(cmd.Context(), addr)
-			follow, following := agent.ReadFollowState(st.Dir)
-			if following {
-				out["follow"] = follow
-			}
-			counts := map[string]int{}
-			var problems []state.Problem
-			for _, k := range state.Kinds {
-				entries, err := st.List(k)
-				if err != nil {
-					return err
-				}
-				counts[k.Name] = len(entries)
-				for _, e := range entries {
-					if e.Problem != nil {
-						problems = append(problems, e.Problem.Problems...)
-					}
-				}
-			}
-			out["objects"] = counts
-			out["invalid"] = problems
-			if r, err := st.Repo(); err == nil && st.Initialized() {
-				if log, err := r.Log("", 1); err == nil && len(log) > 0 {
-					out["last_commit"] = map[string]any{"hash": log[0].Hash, "message": log[0].Message, "author": log[0].Author, "when": log[0].When}
-				}
-			}
-			sts := statuses(cmd.Context(), g)
-			svc := map[string]any{}
-			for _, o := range sortedObjects(sts) {
-				svc[o.String()] = sts[o].Map()
-			}
-			out["services"] = svc
-			unmanaged := unmanagedContainers(cmd.Context(), st)
-			if unmanaged != nil {
-				out["unmanaged"] = unmanaged
+			_ = set
+			doc, err := statusDoc(cmd.Context(), g, st)
+			if err != nil {
+				return err
 			}
 			if g.output != "table" {
-				return printObject(cmd.OutOrStdout(), g.output, out)
+				return printObject(cmd.OutOrStdout(), g.output, doc)
 			}
-			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintf(w, "state directory\t%s (instance %s)\n", st.Dir, set.Instance)
-			fmt.Fprintf(w, "agent\t%s\n", out["agent"])
-			if following {
-				fmt.Fprintf(w, "follow\t%s\n", followLine(follow))
-			}
-			if lc, ok := out["last_commit"].(map[string]any); ok {
-				fmt.Fprintf(w, "last commit\t%.12s %s (%s)\n", lc["hash"], strings.SplitN(lc["message"].(string), "\n", 2)[0], lc["author"])
-			}
-			var parts []string
-			for _, k := range state.Kinds {
-				parts = append(parts, fmt.Sprintf("%s %d", k.Dir, counts[k.Name]))
-			}
-			fmt.Fprintf(w, "objects\t%s\n", strings.Join(parts, ", "))
-			fmt.Fprintf(w, "invalid files\t%d\n", len(problems))
-			w.Flush()
-			for _, p := range problems {
-				fmt.Fprintf(cmd.OutOrStdout(), "  %s\n", p)
-			}
-			if len(sts) > 0 {
-				fmt.Fprintln(cmd.OutOrStdout())
-				w = tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-				fmt.Fprintln(w, "OBJECT\tSTATUS\tENDPOINT\tRESTARTS\tREASON")
-				for _, o := range sortedObjects(sts) {
-					s := sts[o]
-					fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\n", o, s.Status, cell(s.Endpoint), s.Restarts, cell(s.Reason))
-				}
-				w.Flush()
-			}
-			if len(unmanaged) > 0 {
-				fmt.Fprintln(cmd.OutOrStdout())
-				fmt.Fprintln(cmd.OutOrStdout(), "Unmanaged containers (aima labels, not this instance's: reported, never touched):")
-				w = tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-				fmt.Fprintln(w, "CONTAINER\tSTATE\tPORTS\tWHOSE")
-				for _, u := range unmanaged {
-					var ports []string
-					for _, p := range u.Ports {
-						ports = append(ports, fmt.Sprint(p.HostPort))
-					}
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", u.Container, u.State, cell(strings.Join(ports, ",")), u.Reason)
-				}
-				w.Flush()
-			}
-			return nil
+			return printStatus(cmd, doc)
 		},
 	}
 }
 
 // unmanagedContainers lists the containers with aima labels that are not
 // this instance's (nil when Docker cannot be asked: the statuses say why).
+// statusDoc is state.status's answer: the running agent's (GET
+// /api/status, so `aima status -o json` is its body) when one answers for
+// this directory, else the unit's in this process.
+func statusDoc(ctx context.Context, g *globals, st *state.Store) (map[string]any, error) {
+	if doc, ok := agentStatusDoc(ctx, st.Dir); ok {
+		return doc, nil
+	}
+	env := agent.UnitEnv(st, nil, nil)
+	env.Observed = func(ctx context.Context) func(kind, name string) map[string]any {
+		sts := statuses(ctx, g)
+		return func(kind, name string) map[string]any {
+			if s, ok := sts[agent.Object{Kind: kind, Name: name}]; ok {
+				return s.Map()
+			}
+			return nil
+		}
+	}
+	env.Unmanaged = func(ctx context.Context) (any, error) {
+		u := unmanagedContainers(ctx, st)
+		if u == nil {
+			return nil, fmt.Errorf("docker unreachable")
+		}
+		return u, nil
+	}
+	env.Extra = func() map[string]any {
+		m := map[string]any{"agent": "not running (aima start)"}
+		if f, ok := agent.ReadFollowState(st.Dir); ok {
+			m["follow"] = f
+		}
+		return m
+	}
+	return unit.Default.Call(ctx, env, "state.status", nil)
+}
+
+// agentStatusDoc is GET /api/status of the agent serving dir.
+func agentStatusDoc(ctx context.Context, dir string) (map[string]any, bool) {
+	info, ok := agent.ReadAgentInfo(dir)
+	if !ok {
+		return nil, false
+	}
+	ctx, cancel := context.WithTimeout(ctx, 8*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+info.Addr+"/api/status", nil)
+	if err != nil {
+		return nil, false
+	}
+	if tok := api.ClientToken(dir); tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, false
+	}
+	defer resp.Body.Close()
+	var doc map[string]any
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&doc) != nil || doc["dir"] != dir {
+		return nil, false // another agent on that address, or not one at all
+	}
+	return doc, true
+}
+
+// printStatus renders state.status's answer as a table.
+func printStatus(cmd *cobra.Command, doc map[string]any) error {
+	// As JSON carries it, whether it came from the agent or this process.
+	if b, err := json.Marshal(doc); err == nil {
+		_ = json.Unmarshal(b, &doc)
+	}
+	out := cmd.OutOrStdout()
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(w, "state directory\t%s (instance %s)\n", doc["dir"], doc["instance"])
+	fmt.Fprintf(w, "agent\t%s\n", doc["agent"])
+	if f, ok := doc["follow"]; ok {
+		var fs agent.FollowState
+		if b, err := json.Marshal(f); err == nil && json.Unmarshal(b, &fs) == nil {
+			fmt.Fprintf(w, "follow\t%s\n", followLine(fs))
+		}
+	}
+	if lc, ok := doc["last_commit"].(map[string]any); ok {
+		msg, _ := lc["message"].(string)
+		fmt.Fprintf(w, "last commit\t%.12s %s (%s)\n", lc["hash"], strings.SplitN(msg, "\n", 2)[0], lc["author"])
+	}
+	counts, _ := doc["kinds"].(map[string]any)
+	var parts []string
+	for _, k := range state.Kinds {
+		parts = append(parts, fmt.Sprintf("%s %v", k.Dir, counts[k.Name]))
+	}
+	fmt.Fprintf(w, "objects\t%s\n", strings.Join(parts, ", "))
+	probs := asList(doc["problems"])
+	fmt.Fprintf(w, "invalid files\t%v\n", doc["invalid"])
+	w.Flush()
+	for _, p := range probs {
+		var pr state.Problem
+		if b, err := json.Marshal(p); err == nil && json.Unmarshal(b, &pr) == nil {
+			fmt.Fprintf(out, "  %s\n", pr)
+		}
+	}
+	var rows []map[string]any
+	for _, it := range asList(doc["items"]) {
+		if m, ok := it.(map[string]any); ok && m["status"] != nil {
+			rows = append(rows, m)
+		}
+	}
+	if len(rows) > 0 {
+		fmt.Fprintln(out)
+		w = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "OBJECT\tSTATUS\tENDPOINT\tRESTARTS\tREASON")
+		for _, m := range rows {
+			restarts := m["restarts"]
+			if restarts == nil {
+				restarts = 0
+			}
+			fmt.Fprintf(w, "%s/%s\t%s\t%s\t%v\t%s\n", m["kind"], m["name"], m["status"], cell(m["endpoint"]), restarts, cell(m["reason"]))
+		}
+		w.Flush()
+	}
+	if um := asList(doc["unmanaged"]); len(um) > 0 {
+		fmt.Fprintln(out)
+		fmt.Fprintln(out, "Unmanaged containers (aima labels, not this instance's: reported, never touched):")
+		w = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "CONTAINER\tSTATE\tPORTS\tWHOSE")
+		for _, x := range um {
+			var u agent.Unmanaged
+			if b, err := json.Marshal(x); err != nil || json.Unmarshal(b, &u) != nil {
+				continue
+			}
+			var ports []string
+			for _, p := range u.Ports {
+				ports = append(ports, fmt.Sprint(p.HostPort))
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", u.Container, u.State, cell(strings.Join(ports, ",")), u.Reason)
+		}
+		w.Flush()
+	}
+	return nil
+}
+
+// asList is v as a JSON list (typed or decoded).
+func asList(v any) []any {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil
+	}
+	var out []any
+	_ = json.Unmarshal(b, &out)
+	return out
+}
+
 func unmanagedContainers(ctx context.Context, st *state.Store) []agent.Unmanaged {
 	s, rt, err := agent.NewSyncer(st, nil)
 	if err != nil {
