@@ -49,13 +49,17 @@ func (k *Kind) New() Object { return k.new() }
 // the state directory.
 func (k *Kind) Path(name string) string { return k.Dir + "/" + name + k.Ext }
 
-// SchemaURL is where editors find the kind's JSON Schema.
-func (k *Kind) SchemaURL() string { return SchemaBase + k.Name + ".json" }
+// Modeline is the first line of the files aima writes for the kind: it
+// points editors (yaml-language-server) at the kind's JSON Schema in the
+// state directory's .schemas/, by a path relative to the file, which
+// resolves offline (see WriteSchemas).
+func (k *Kind) Modeline() string {
+	return "# yaml-language-server: $schema=../" + SchemasDir + "/" + k.Name + ".json\n"
+}
 
 func (k *Kind) String() string { return k.Name }
 
-// SchemaBase is the URL prefix of the generated schemas, as written into the
-// yaml-language-server comment of generated files.
+// SchemaBase is the URL prefix of the generated schemas: their $id.
 const SchemaBase = "https://raw.githubusercontent.com/aima-dev/aima/main/schemas/"
 
 // The file-backed kinds, in the order lists and status show them.

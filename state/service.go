@@ -149,8 +149,8 @@ func (s *Store) portClaims() (map[int]string, error) {
 
 // checkUnused refuses to delete a model or engine that a service uses.
 func (s *Store) checkUnused(k *Kind, name string) error {
-	if InUse != nil {
-		if err := InUse(s.Dir, k, name); err != nil {
+	if s.InUse != nil {
+		if err := s.InUse(s.Dir, k, name); err != nil {
 			return err
 		}
 	}
@@ -212,7 +212,7 @@ func (s *Store) ResolveEngine(word string) (string, error) {
 
 func encodeSettings(set Settings) ([]byte, error) {
 	var b strings.Builder
-	b.WriteString("# yaml-language-server: $schema=" + SchemaBase + "settings.json\n")
+	b.WriteString("# yaml-language-server: $schema=" + SchemasDir + "/settings.json\n")
 	if err := encodeYAML(&b, &set); err != nil {
 		return nil, err
 	}

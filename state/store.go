@@ -49,6 +49,16 @@ type Store struct {
 	// PortHeld, when set, reports whether a host port is held (for example by
 	// a container that Docker knows of); port allocation skips such ports.
 	PortHeld func(port int) bool
+	// UnitExists, when set, reports whether a unit of that name exists:
+	// Decode (so every write, and every load) refuses a pipeline step
+	// naming another. The registry of units lives above state, so whoever
+	// opens the store for a door sets it (agent.OpenStore); without it step
+	// units are checked only by their pattern.
+	UnitExists func(name string) bool
+	// InUse, when set, is asked before an object's file is deleted; an
+	// error (wrapping ErrConflict) refuses the delete. agent.OpenStore sets
+	// it to keep a pipeline that has an active run.
+	InUse func(dir string, k *Kind, name string) error
 
 	*core
 }
@@ -142,6 +152,9 @@ func (s *Store) Init() (created bool, err error) {
 	if err == nil {
 		err = s.writeDefaultPolicy()
 	}
+	if err == nil {
+		err = s.WriteSchemas() // those of this binary, after an upgrade too
+	}
 	return created, err
 }
 
@@ -219,6 +232,10 @@ func (s *Store) initLocked() (bool, error) {
 		changes = append(changes, repo.Change{Path: rel, Data: b})
 	}
 	if _, err := s.commit(changes, "init: state directory"); err != nil {
+		return false, err
+	}
+	// The files written from now on point editors at them.
+	if err := s.WriteSchemas(); err != nil {
 		return false, err
 	}
 	return true, nil

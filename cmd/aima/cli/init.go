@@ -27,6 +27,9 @@ func newInitCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
+				if err := st.WriteSchemas(); err != nil { // for editors: never committed, so not in the clone
+					return err
+				}
 				set, err := st.Settings()
 				if err != nil {
 					return err
