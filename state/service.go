@@ -149,8 +149,8 @@ func (s *Store) portClaims() (map[int]string, error) {
 
 // checkUnused refuses to delete a model or engine that a service uses.
 func (s *Store) checkUnused(k *Kind, name string) error {
-	if s.InUse != nil {
-		if err := s.InUse(s.Dir, k, name); err != nil {
+	if InUse != nil {
+		if err := InUse(s.Dir, k, name); err != nil {
 			return err
 		}
 	}
