@@ -118,13 +118,20 @@ func (u unitServices) SetState(ctx context.Context, kind, name, want string) err
 	return err
 }
 
-func (u unitServices) Converge(ctx context.Context) error {
+func (u unitServices) Converge(ctx context.Context, kind, name string) error {
 	if u.kick != nil {
 		u.kick()
 		return nil
 	}
-	_, err := u.s.Pass(ctx)
-	return unavailable(err)
+	obj := Object{kind, name}
+	res, err := u.s.PassOf(ctx, obj)
+	if err != nil {
+		return unavailable(err)
+	}
+	if e := res.Errors[obj]; e != nil {
+		return fmt.Errorf("%s: %w", obj, e)
+	}
+	return nil
 }
 
 func (u unitServices) Status(ctx context.Context, kind, name string) (map[string]any, error) {

@@ -186,8 +186,8 @@ func setState(ctx context.Context, env *Env, k *state.Kind, want string, req Sta
 	if err := svc.SetState(ctx, k.Name, name, want); err != nil {
 		return nil, err
 	}
-	if err := svc.Converge(ctx); err != nil {
-		return nil, err
+	if err := svc.Converge(ctx, k.Name, name); err != nil && !req.Wait {
+		return nil, err // waiting, the status says how it ended
 	}
 	e, err := env.Store.Get(k, name)
 	if err != nil {

@@ -80,8 +80,11 @@ type Services interface {
 	// SetState sets a service's (or app's) desired state in its file
 	// ("running" or "stopped") and commits.
 	SetState(ctx context.Context, kind, name, want string) error
-	// Converge makes the change take effect: a pass now, or a request for one.
-	Converge(ctx context.Context) error
+	// Converge makes a change to one object take effect: a request for a
+	// pass (the agent), or a pass of that object alone (the CLI without an
+	// agent: what else differs is the agent's or aima sync's to converge);
+	// it returns the object's own failure, if any.
+	Converge(ctx context.Context, kind, name string) error
 	// Status is the observed status of an object ("status", "reason", ...).
 	Status(ctx context.Context, kind, name string) (map[string]any, error)
 	// Wait waits until the object is in the wanted state or has failed.
@@ -132,14 +135,15 @@ type Registry struct {
 	units map[string]Unit
 }
 
-// Default is the registry of the built-in units; pipelines are checked
-// against it.
-var Default = NewRegistry()
-
-func init() {
-	addBuiltins(Default)
-	state.UnitExists = Default.Has
-}
+// Default is the registry of the built-in units. Pipeline files are
+// checked against it where a store is opened for a door (agent.OpenStore
+// sets state.Store.UnitExists to Default.Has); importing this package sets
+// nothing elsewhere.
+var Default = func() *Registry {
+	r := NewRegistry()
+	addBuiltins(r)
+	return r
+}()
 
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry { return &Registry{units: map[string]Unit{}} }

@@ -36,38 +36,26 @@ func newStateCmd(g *globals, k *state.Kind, want string) *cobra.Command {
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: completeNames(g, k),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, s, done, err := g.syncer()
-			if err != nil {
-				return err
-			}
-			defer done()
-			if _, err := agent.SetState(st, k, args[0], want); err != nil {
-				return flagError(cmd, err)
-			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), o.timeout)
 			defer cancel()
-			// Only this object: whatever else differs from the files is
-			// the agent's or aima sync's to converge, not this command's.
-			obj := agent.Object{Kind: k.Name, Name: args[0]}
-			res, err := s.PassOf(ctx, obj)
+			// The unit k.start|stop: the file, one commit, this object
+			// converged (only it: the rest is the agent's or aima sync's),
+			// and with --wait (always for stop) until it settles.
+			p := map[string]any{"id": args[0], "wait": o.wait || want == "stopped", "timeout": o.timeout.String()}
+			out, err := callUnit(ctx, g, k.Name+"."+verb, p, true)
 			if err != nil {
-				return dockerError(err)
+				return unitError(cmd, err)
 			}
-			if e := res.Errors[obj]; e != nil && !o.wait {
-				return fmt.Errorf("%s: %v", obj, e)
+			if g.output != "table" {
+				return printObject(cmd.OutOrStdout(), g.output, out)
 			}
-			var status agent.Status
-			if o.wait || want == "stopped" {
-				status, err = s.Wait(ctx, obj, want, time.Until(deadline(ctx)))
-				if err != nil {
-					return err
-				}
-			} else {
-				sts, _ := s.Statuses(ctx)
-				status = sts[obj]
+			status, _ := out["status"].(string)
+			reason := ""
+			if r, _ := out["reason"].(string); r != "" {
+				reason = ": " + r
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s%s\n", obj, status.Status, reasonOf(status, nil))
-			if status.Status == agent.StatusFailed || status.Status == agent.StatusUnhealthy {
+			fmt.Fprintf(cmd.OutOrStdout(), "%s/%s: %s%s\n", k.Name, args[0], status, reason)
+			if status == agent.StatusFailed || status == agent.StatusUnhealthy {
 				return exitError{code: 1}
 			}
 			return nil
