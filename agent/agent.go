@@ -127,7 +127,7 @@ func Run(ctx context.Context, opts Options) error {
 	if log == nil {
 		log = slog.Default()
 	}
-	st, err := state.Open(opts.Dir)
+	st, err := OpenStore(opts.Dir)
 	if err != nil {
 		return err
 	}

@@ -11,19 +11,12 @@ import (
 	"github.com/robfig/cron/v3"
 )
 
-// UnitExists, when set, reports whether a pipeline step's unit is known.
-// The registry of units lives above state (agent/unit sets this when it is
-// loaded), so without it step units are checked only by their pattern.
-var UnitExists func(name string) bool
-
-// InUse, when set, is asked before an object's file is deleted; an error
-// (wrapping ErrConflict) refuses the delete. agent/pipeline uses it to keep
-// a pipeline that is running.
-var InUse func(dir string, k *Kind, name string) error
-
 // check does the validation a JSON Schema cannot express: references that
 // must be names, templates that must parse, step graphs without cycles.
-func check(o Object) error {
+// unitExists, when not nil, reports whether a pipeline step's unit exists
+// (the registry of units lives above state; see Store.UnitExists); without
+// it step units are checked only by their pattern.
+func check(o Object, unitExists func(name string) bool) error {
 	var probs []Problem
 	add := func(field, format string, args ...any) {
 		probs = append(probs, Problem{Field: field, Message: fmt.Sprintf(format, args...)})
@@ -60,7 +53,7 @@ func check(o Object) error {
 		}
 		checkEnv(o.Env, add)
 	case *Pipeline:
-		checkSteps(o.Steps, add)
+		checkSteps(o.Steps, unitExists, add)
 		if o.Schedule != "" {
 			if _, err := ParseSchedule(o.Schedule); err != nil {
 				add("/schedule", "%q: %v", o.Schedule, err)
@@ -121,7 +114,7 @@ func checkEnv(env map[string]string, add func(string, string, ...any)) {
 }
 
 // checkSteps refuses empty or duplicate step ids, unknown depends_on and cycles.
-func checkSteps(steps []Step, add func(string, string, ...any)) {
+func checkSteps(steps []Step, unitExists func(string) bool, add func(string, string, ...any)) {
 	ids := map[string]int{}
 	for i, s := range steps {
 		if prev, dup := ids[s.ID]; dup {
@@ -131,7 +124,7 @@ func checkSteps(steps []Step, add func(string, string, ...any)) {
 		ids[s.ID] = i
 	}
 	for i, s := range steps {
-		if UnitExists != nil && s.Unit != "" && !UnitExists(s.Unit) {
+		if unitExists != nil && s.Unit != "" && !unitExists(s.Unit) {
 			add(fmt.Sprintf("/steps/%d/unit", i), "step %q: unknown unit %q (aima pipeline units lists them)", s.ID, s.Unit)
 		}
 	}

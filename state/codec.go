@@ -24,8 +24,17 @@ const (
 
 // Decode parses and validates the content of an object file. file is the
 // path shown in problems ("services/qwen.yaml"); its stem is the object's
-// name: a missing name is filled in, a different one is an error.
+// name: a missing name is filled in, a different one is an error. A
+// pipeline step's unit is checked by its pattern only (see DecodeWith).
 func (k *Kind) Decode(file string, data []byte) (Object, error) {
+	return k.DecodeWith(file, data, nil)
+}
+
+// DecodeWith is Decode that also refuses a pipeline step whose unit
+// unitExists does not know. The registry of units lives above state, so
+// its caller passes it: Store.Decode its UnitExists, aima validate the
+// registry's.
+func (k *Kind) DecodeWith(file string, data []byte, unitExists func(name string) bool) (Object, error) {
 	if len(data) > MaxFileSize {
 		return nil, invalid(file, "", "file is %d bytes; the limit is %d", len(data), MaxFileSize)
 	}
@@ -80,7 +89,7 @@ func (k *Kind) Decode(file string, data []byte) (Object, error) {
 			return nil, &InvalidError{Problems: []Problem{withPos(Problem{File: file, Field: "/name", Message: fmt.Sprintf("name %v does not match the file name %q (the file name is the object's name)", n, stem)}, pos)}}
 		}
 	}
-	return k.fromGeneric(file, m, pos)
+	return k.fromGeneric(file, m, pos, unitExists)
 }
 
 // DecodeJSON parses and validates a JSON request body for the kind.
@@ -101,13 +110,13 @@ func (k *Kind) DecodeJSON(body []byte) (Object, error) {
 		return nil, fmt.Errorf("%w: bad JSON: the body must be an object", ErrInvalid)
 	}
 	delete(m, "kind")
-	return k.fromGeneric("", m, nil)
+	return k.fromGeneric("", m, nil, nil)
 }
 
 // FromMap validates a generic map (for example built from CLI flags).
-func (k *Kind) FromMap(m map[string]any) (Object, error) { return k.fromGeneric("", m, nil) }
+func (k *Kind) FromMap(m map[string]any) (Object, error) { return k.fromGeneric("", m, nil, nil) }
 
-func (k *Kind) fromGeneric(file string, m map[string]any, pos map[string][2]int) (Object, error) {
+func (k *Kind) fromGeneric(file string, m map[string]any, pos map[string][2]int, unitExists func(string) bool) (Object, error) {
 	if err := validate(k.Name, m, file, pos); err != nil {
 		return nil, err
 	}
@@ -126,7 +135,7 @@ func (k *Kind) fromGeneric(file string, m map[string]any, pos map[string][2]int)
 		p.File = file
 		return nil, &InvalidError{Problems: []Problem{withPos(p, pos)}}
 	}
-	if err := check(o); err != nil {
+	if err := check(o, unitExists); err != nil {
 		var ie *InvalidError
 		if errors.As(err, &ie) {
 			for i := range ie.Problems {

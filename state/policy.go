@@ -298,11 +298,12 @@ func sortedKeys(m map[string]string) []string {
 	return keys
 }
 
-// Decode decodes an object file of kind k at rel and checks it against the
-// local policy: the one validation every door shares (CLI and API writes,
-// edits the agent records, pulled revisions, the loader).
+// Decode decodes an object file of kind k at rel, with its pipeline steps'
+// units checked against s.UnitExists, and checks it against the local
+// policy: the one validation every door shares (CLI and API writes, edits
+// the agent records, pulled revisions, the loader).
 func (s *Store) Decode(k *Kind, rel string, b []byte) (Object, error) {
-	o, err := k.Decode(rel, b)
+	o, err := k.DecodeWith(rel, b, s.UnitExists)
 	if err != nil {
 		return nil, err
 	}

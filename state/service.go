@@ -147,10 +147,11 @@ func (s *Store) portClaims() (map[int]string, error) {
 	return claims, nil
 }
 
-// checkUnused refuses to delete a model or engine that a service uses.
+// checkUnused refuses to delete a model or engine that a service uses, or
+// what s.InUse says is in use.
 func (s *Store) checkUnused(k *Kind, name string) error {
-	if InUse != nil {
-		if err := InUse(s.Dir, k, name); err != nil {
+	if s.InUse != nil {
+		if err := s.InUse(s.Dir, k, name); err != nil {
 			return err
 		}
 	}

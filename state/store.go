@@ -49,6 +49,16 @@ type Store struct {
 	// PortHeld, when set, reports whether a host port is held (for example by
 	// a container that Docker knows of); port allocation skips such ports.
 	PortHeld func(port int) bool
+	// UnitExists, when set, reports whether a unit of that name exists:
+	// Decode (so every write, and every load) refuses a pipeline step
+	// naming another. The registry of units lives above state, so whoever
+	// opens the store for a door sets it (agent.OpenStore); without it step
+	// units are checked only by their pattern.
+	UnitExists func(name string) bool
+	// InUse, when set, is asked before an object's file is deleted; an
+	// error (wrapping ErrConflict) refuses the delete. agent.OpenStore sets
+	// it to keep a pipeline that has an active run.
+	InUse func(dir string, k *Kind, name string) error
 
 	*core
 }

@@ -129,10 +129,6 @@ func (r *Runner) log() *slog.Logger {
 	return slog.Default()
 }
 
-func init() {
-	state.InUse = inUse
-}
-
 // maxDepth bounds pipelines that run pipelines (pipeline.run steps).
 const maxDepth = 8
 
@@ -426,9 +422,11 @@ func (r *Runner) prune(dir string) {
 	}
 }
 
-// inUse refuses to delete a pipeline while one of its runs is running (in
-// any process: its lock is held).
-func inUse(dir string, k *state.Kind, name string) error {
+// InUse refuses to delete a pipeline while one of its runs is running (in
+// any process: its lock is held). It is the state.Store.InUse of every
+// door's store (agent.OpenStore wires it), not set by importing this
+// package.
+func InUse(dir string, k *state.Kind, name string) error {
 	if k != state.KindPipeline {
 		return nil
 	}

@@ -35,9 +35,6 @@ func TestRegistry(t *testing.T) {
 		if !unit.Default.Has(name) {
 			t.Errorf("unit %s is not registered", name)
 		}
-		if !state.UnitExists(name) {
-			t.Errorf("state does not know unit %s", name)
-		}
 	}
 	env := newEnv(t)
 	if _, err := unit.Default.Call(context.Background(), env, "model.nope", nil); !errors.Is(err, state.ErrNotFound) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/aima-dev/aima/agent/unit"
 	"github.com/aima-dev/aima/state"
 )
 
@@ -191,6 +192,8 @@ func validateFile(abs, rel string, k *state.Kind) error {
 	if err := state.CheckName(rel, stem); err != nil {
 		return err
 	}
-	_, err = k.Decode(rel, b)
+	// Steps' units are checked against the registry, as the store of
+	// every door checks them (agent.OpenStore).
+	_, err = k.DecodeWith(rel, b, unit.Default.Has)
 	return err
 }
