@@ -3,6 +3,7 @@ package state_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/cgi"
 	"net/http/httptest"
@@ -432,19 +433,41 @@ func TestRemotePullKeepsThisMachinesInstance(t *testing.T) {
 	checkRepo(t, a.Dir)
 }
 
-func TestRemoteAuthFromEnvironment(t *testing.T) {
-	t.Setenv("AIMA_GIT_TOKEN", "tok")
-	t.Setenv("AIMA_GIT_USERNAME", "")
-	a, err := state.Auth("https://git.example.com/x.git")
-	if err != nil || a == nil || !strings.Contains(a.String(), "git") || strings.Contains(a.String(), "tok") {
-		t.Errorf("https with a token: %v, %v", a, err)
+// The errors of remotes have this package's kinds (package remote's are
+// mapped onto them), which the CLI's exit codes and the follower's retries
+// branch on.
+func TestRemoteErrorKinds(t *testing.T) {
+	ctx := context.Background()
+	a := testenv.NewStore(t)
+	if err := a.AddRemote("bad name", "file:///x.git"); !errors.Is(err, state.ErrInvalid) {
+		t.Errorf("bad remote name: %v, want ErrInvalid", err)
 	}
-	if a, err := state.Auth("file:///tmp/x.git"); a != nil || err != nil {
-		t.Errorf("file: %v, %v", a, err)
+	var ie *state.InvalidError
+	if err := a.AddRemote("origin", " "); !errors.As(err, &ie) || ie.Problems[0].Field != "/url" {
+		t.Errorf("bad URL: %v, want an invalid /url", err)
+	}
+	if err := a.AddRemote("origin", "file://"+bareRemote(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.AddRemote("origin", "file:///elsewhere.git"); !errors.Is(err, state.ErrExists) {
+		t.Errorf("origin twice: %v, want ErrExists", err)
+	}
+	if _, err := a.Pull(ctx, "", "", state.PullOptions{}); !errors.Is(err, state.ErrNotFound) || !strings.Contains(err.Error(), "empty") {
+		t.Errorf("pull from an empty remote: %v, want ErrNotFound", err)
+	}
+	if _, err := a.Fetch(ctx, "upstream", ""); !errors.Is(err, state.ErrNotFound) {
+		t.Errorf("fetch from a remote not configured: %v, want ErrNotFound", err)
 	}
 	t.Setenv("SSH_AUTH_SOCK", "")
 	t.Setenv("AIMA_GIT_SSH_KEY", "")
-	if _, err := state.Auth("ssh://git@git.example.com/x.git"); !errors.Is(err, state.ErrUnavailable) {
+	if err := a.AddRemote("ssh", "ssh://git@git.example.com/x.git"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := a.Push(ctx, "ssh", "")
+	if !errors.Is(err, state.ErrUnavailable) {
 		t.Errorf("ssh without an agent: %v, want ErrUnavailable", err)
+	}
+	if got := state.Code(fmt.Errorf("wrapped: %w", err)); got != "unavailable" {
+		t.Errorf("Code of a wrapped remote error: %q", got)
 	}
 }
