@@ -7,7 +7,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/aima-dev/aima/cmd/aima/cli.Version=$(VERSION)
 export CGO_ENABLED = 0
 
-.PHONY: build test generate bench run vet clean
+.PHONY: build test test-short test-race generate bench run vet clean
 
 build:
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/aima
@@ -16,6 +16,18 @@ build:
 test:
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 30m ./...
+
+# The developer loop: every test that needs no Docker (under a minute or
+# two); the Docker tests skip under -short (and with AIMA_SKIP_DOCKER=1).
+test-short:
+	AIMA_SKIP_DOCKER=1 $(GO) test -short -count=1 -timeout 10m ./...
+
+# The whole suite under the race detector, which needs cgo: CGO_ENABLED=1
+# for this target only (the aima binary the tests build stays static).
+# TEST_RACE_FLAGS=-short runs it without the Docker tests.
+test-race: export CGO_ENABLED = 1
+test-race:
+	$(GO) test -race -count=1 -timeout 45m $(TEST_RACE_FLAGS) ./...
 
 # Regenerate schemas/ from the Go types in state/.
 generate:

@@ -4,8 +4,8 @@
 //
 // It is imported only from _test.go files. Docker tests run against the
 // real daemon and fail, not skip, when it is down: a silently skipped
-// Docker test hides exactly the bugs it exists for. Set AIMA_SKIP_DOCKER=1
-// to skip them deliberately.
+// Docker test hides exactly the bugs it exists for. Set AIMA_SKIP_DOCKER=1,
+// or run go test -short (make test-short), to skip them deliberately.
 package testenv
 
 import (
@@ -108,12 +108,10 @@ func buildAima() (string, error) {
 
 // Docker returns a client for the local Docker daemon (API version
 // negotiated), closed when the test ends. It fails the test if the daemon
-// does not answer a ping, and skips it if AIMA_SKIP_DOCKER=1.
+// does not answer a ping, and skips it with -short or AIMA_SKIP_DOCKER=1.
 func Docker(t testing.TB) *client.Client {
 	t.Helper()
-	if os.Getenv(EnvSkipDocker) == "1" {
-		t.Skipf("%s=1: skipping a test that needs Docker", EnvSkipDocker)
-	}
+	SkipDocker(t)
 	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
 	if err != nil {
 		t.Fatalf("testenv: docker client: %v", err)
@@ -125,6 +123,20 @@ func Docker(t testing.TB) *client.Client {
 		t.Fatalf("testenv: Docker is not reachable at %s (start it, or set %s=1 to skip Docker tests): %v", cli.DaemonHost(), EnvSkipDocker, err)
 	}
 	return cli
+}
+
+// SkipDocker skips the calling test when Docker tests are not wanted:
+// under go test -short (make test-short, the developer loop) or with
+// AIMA_SKIP_DOCKER=1. Tests that reach Docker other than through Docker
+// call it first.
+func SkipDocker(t testing.TB) {
+	t.Helper()
+	switch {
+	case testing.Short():
+		t.Skip("-short: skipping a test that needs Docker")
+	case os.Getenv(EnvSkipDocker) == "1":
+		t.Skipf("%s=1: skipping a test that needs Docker", EnvSkipDocker)
+	}
 }
 
 // StubImage returns the reference of the stub engine image built from

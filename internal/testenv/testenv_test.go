@@ -27,3 +27,19 @@ func TestFreePort(t *testing.T) {
 	}
 	ln.Close()
 }
+
+// TestDockerSkipsUnderShort: make test-short (go test -short) runs no Docker
+// test: Docker skips the test that asks for it.
+func TestDockerSkipsUnderShort(t *testing.T) {
+	if !testing.Short() {
+		t.Skip("meaningful only with -short")
+	}
+	reached := false
+	t.Run("docker", func(t *testing.T) {
+		testenv.Docker(t)
+		reached = true
+	})
+	if reached {
+		t.Errorf("testenv.Docker did not skip under -short")
+	}
+}
