@@ -128,7 +128,9 @@ func (s *Syncer) Statuses(ctx context.Context) (map[Object]Status, error) {
 	var wg sync.WaitGroup
 	for _, w := range res.Wanted {
 		st := s.status(w, res.Observed, conflicts[w.Object])
+		mu.Lock() // the probes of earlier objects write out too
 		out[w.Object] = st
+		mu.Unlock()
 		if st.Status == StatusStarting && st.Health == "probing" {
 			wg.Add(1)
 			go func() {

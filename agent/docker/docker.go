@@ -410,9 +410,18 @@ func (r *Runtime) Events(ctx context.Context) (<-chan container.Event, <-chan er
 	for a := range eventTypes {
 		f.Add("event", string(a))
 	}
-	msgs, derrs := r.cli.Events(ctx, events.ListOptions{Filters: f})
 	out := make(chan container.Event)
 	errs := make(chan error, 1)
+	// The client reads its API version without a lock when it opens the
+	// event stream, while the first request of another goroutine may be
+	// negotiating it (a data race in docker/docker's client). A versioned
+	// request first settles the negotiation, once and for all.
+	if _, err := r.cli.ServerVersion(ctx); err != nil {
+		errs <- r.wrap(ctx, "docker events", err)
+		close(errs)
+		return out, errs
+	}
+	msgs, derrs := r.cli.Events(ctx, events.ListOptions{Filters: f})
 	go func() {
 		defer close(errs)
 		for {
