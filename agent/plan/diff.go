@@ -5,15 +5,28 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/aima-dev/aima/agent/container"
 )
 
-// Options tune Diff.
+// Options tune Diff and carry what the agent knows of the world beyond
+// the files and the containers.
 type Options struct {
 	// Prune removes containers of ours that have no desired object. When
 	// false they are only listed in Plan.Orphans.
 	Prune bool
+	// Now is when the plan is made: a Desired.Backoff whose Retry is later
+	// holds (the planner reads no clock).
+	Now time.Time
+	// HostPorts are host ports taken on the host by something that is not
+	// an observed container (a process outside Docker), each with who
+	// holds it: "process 123 (nginx)".
+	HostPorts map[int]string
+	// ImageErrors are images that could not be had (pulled), each with
+	// why. A create or recreate uses the first image of Spec.Image and
+	// Alternatives that is not among them.
+	ImageErrors map[string]string
 }
 
 // key identifies an object: its kind and name.
@@ -88,9 +101,25 @@ func Whose(c container.Container) string {
 //     or, when it needs a create, recreate or start, when its container
 //     name or a host port is held by a container that stays (unmanaged, or
 //     an orphan kept because pruning is off).
+//   - A running object that is Blocked (its files cannot be rendered, or
+//     its resource slot has no room) is held and reported; its containers
+//     are left alone, neither converged nor orphans.
+//   - An object with operations to do and a Backoff for its current spec
+//     that ends after opts.Now is held until then: none of its operations
+//     (duplicate removes included) is planned. A backoff for another spec
+//     holds nothing: a changed file is tried at once.
+//   - An object that needs a create, recreate or start while a host port it
+//     publishes is in opts.HostPorts (taken outside Docker) is held,
+//     naming the holder, and its container, when it is not running (it
+//     cannot start), is removed.
+//   - A create or recreate uses the first of Spec.Image and Alternatives
+//     that is not in opts.ImageErrors (Operation.Image when it is not the
+//     main one); with none left the object is held, naming every image
+//     tried and why.
 //
 // Ops are ordered removes, recreates, creates, starts (removes first free
-// ports and names), each by kind, name, container name and id.
+// ports and names), each by kind, name, container name and id; holds by
+// kind and name.
 func Diff(desired []Desired, observed []container.Container, instance string, opts Options) Plan {
 	var p Plan
 
@@ -225,12 +254,18 @@ func Diff(desired []Desired, observed []container.Container, instance string, op
 			continue
 		}
 
+		if d.Blocked != "" {
+			p.Held = append(p.Held, Hold{Kind: d.Kind, Name: d.Name, Why: HoldBlocked, Cause: d.Blocked})
+			continue
+		}
+
 		var cur *container.Container
+		var dups []Operation
 		if len(cs) > 0 {
 			cur = &cs[0]
 			for _, c := range cs[1:] {
 				if c.State != container.StateRemoving {
-					p.Ops = append(p.Ops, Operation{
+					dups = append(dups, Operation{
 						Op: Remove, Kind: d.Kind, Name: d.Name, Container: c.Name, ID: c.ID,
 						Desired: d, Cause: fmt.Sprintf("duplicate of %s %s, keeping the newest", cur.Name, shortID(cur.ID)),
 					})
@@ -239,6 +274,12 @@ func Diff(desired []Desired, observed []container.Container, instance string, op
 		}
 
 		op, ok := decide(d, cur)
+		if (ok || len(dups) > 0) && backingOff(d, opts.Now) {
+			p.Held = append(p.Held, Hold{Kind: d.Kind, Name: d.Name, Why: HoldBackoff,
+				Cause: backoffCause(*d.Backoff, opts.Now), Retry: d.Backoff.Retry})
+			continue
+		}
+		p.Ops = append(p.Ops, dups...)
 		if !ok {
 			continue
 		}
@@ -249,10 +290,34 @@ func Diff(desired []Desired, observed []container.Container, instance string, op
 			p.Conflicts = append(p.Conflicts, c...)
 			continue
 		}
+		if taken := takenPorts(d, opts.HostPorts); taken != "" {
+			p.Held = append(p.Held, Hold{Kind: d.Kind, Name: d.Name, Why: HoldPort, Cause: taken})
+			if op.Op != Create && cur.State != container.StateRunning {
+				p.Ops = append(p.Ops, Operation{
+					Op: Remove, Kind: d.Kind, Name: d.Name, Container: cur.Name, ID: cur.ID,
+					Desired: d, Cause: "cannot start: " + taken,
+				})
+			}
+			continue
+		}
+		if op.Op == Create || op.Op == Recreate {
+			image, why := chooseImage(d, opts.ImageErrors)
+			if image == "" {
+				p.Held = append(p.Held, Hold{Kind: d.Kind, Name: d.Name, Why: HoldImage, Cause: why})
+				continue
+			}
+			if image != d.Spec.Image {
+				op.Image = image
+				op.Cause += "; " + why
+			}
+		}
 		p.Ops = append(p.Ops, op)
 	}
 
 	slices.SortFunc(p.Ops, compareOps)
+	slices.SortFunc(p.Held, func(a, b Hold) int {
+		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Name, b.Name))
+	})
 	byContainer := func(a, b container.Container) int {
 		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.ID, b.ID))
 	}
@@ -319,6 +384,71 @@ func decide(d *Desired, cur *container.Container) (Operation, bool) {
 		return op, false
 	}
 	return op, true
+}
+
+// backingOff reports whether d's backoff holds it at now: it is for d's
+// current spec and ends later.
+func backingOff(d *Desired, now time.Time) bool {
+	b := d.Backoff
+	return b != nil && now.Before(b.Retry) && b.Spec == Hash(d.Spec)
+}
+
+// backoffCause says what a backoff waits for: "restarting in 8s: crash
+// loop: ..." or "retrying in 4s after 2 failed attempts: ...".
+func backoffCause(b Backoff, now time.Time) string {
+	in := b.Retry.Sub(now).Round(time.Second)
+	if in < time.Second {
+		in = time.Second
+	}
+	if b.CrashLoop {
+		return fmt.Sprintf("restarting in %s: %s", in, b.Reason)
+	}
+	attempts := "1 failed attempt"
+	if b.Attempts != 1 {
+		attempts = fmt.Sprintf("%d failed attempts", b.Attempts)
+	}
+	return fmt.Sprintf("retrying in %s after %s: %s", in, attempts, b.Reason)
+}
+
+// takenPorts names the host ports d publishes that are taken outside
+// Docker, and who holds them; "" when none is.
+func takenPorts(d *Desired, taken map[int]string) string {
+	var ports []int
+	for _, p := range d.Spec.Ports {
+		if _, ok := taken[p.HostPort]; ok && p.HostPort != 0 {
+			ports = append(ports, p.HostPort)
+		}
+	}
+	slices.Sort(ports)
+	var out []string
+	for _, port := range slices.Compact(ports) {
+		out = append(out, fmt.Sprintf("host port %d is held by %s", port, taken[port]))
+	}
+	return strings.Join(out, "; ")
+}
+
+// chooseImage returns the image a create of d uses: the first of its main
+// image and alternatives that is not among the failed ones, with what to
+// add to the cause when it is an alternative; or "" and why none is left.
+func chooseImage(d *Desired, failed map[string]string) (image, why string) {
+	var tried []string
+	for _, ref := range append([]string{d.Spec.Image}, d.Alternatives...) {
+		if _, bad := failed[ref]; !bad {
+			if len(tried) > 0 {
+				why = fmt.Sprintf("alternative image %s, as %s could not be had", ref, strings.Join(tried, " and "))
+			}
+			return ref, why
+		}
+		tried = append(tried, ref)
+	}
+	if len(d.Alternatives) == 0 {
+		return "", fmt.Sprintf("image %s is not available: %s", d.Spec.Image, failed[d.Spec.Image])
+	}
+	var whys []string
+	for _, ref := range tried {
+		whys = append(whys, ref+": "+failed[ref])
+	}
+	return "", "no image of the engine could be had; tried " + strings.Join(whys, "; ")
 }
 
 // heldBy returns the conflicts that stop d's container from being created

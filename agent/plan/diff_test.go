@@ -511,6 +511,10 @@ func TestDiffDeterministic(t *testing.T) {
 			}
 		}
 		opts := Options{Prune: rng.IntN(2) == 0}
+		if rng.IntN(2) == 0 { // what the agent knows: a taken port, a missing image
+			opts.HostPorts = map[int]string{8000 + rng.IntN(4): "process 1 (x)"}
+			opts.ImageErrors = map[string]string{fmt.Sprintf("img:%d", rng.IntN(2)): "not found"}
+		}
 		want := Diff(desired, observed, instance, opts)
 		for range 5 {
 			d2 := append([]Desired(nil), desired...)
@@ -525,5 +529,216 @@ func TestDiffDeterministic(t *testing.T) {
 				t.Fatalf("round %d: Plan differs after shuffle (-first +shuffled):\n%s", round, diff)
 			}
 		}
+	}
+}
+
+// TestDiffHolds: what the agent knows beyond the files and the containers
+// (failures and when to retry, host ports taken outside Docker, images
+// that could not be had, objects that cannot run) is the planner's input,
+// so "not now" is decided here, with its cause, and `aima diff` shows it.
+func TestDiffHolds(t *testing.T) {
+	qwen := svc("qwen", "vllm:1", 8000)
+	backoff := func(d Desired, b Backoff) Desired {
+		if b.Spec == "" {
+			b.Spec = Hash(d.Spec)
+		}
+		d.Backoff = &b
+		return d
+	}
+	crash := Backoff{Retry: t0.Add(8 * time.Second), Attempts: 3, CrashLoop: true,
+		Reason: "crash loop: the container exited and was restarted 3 times in 10m0s"}
+	failed := Backoff{Retry: t0.Add(3500 * time.Millisecond), Attempts: 2, Reason: "start container aima-qwen: boom"}
+	withAlts := func(d Desired, alts ...string) Desired {
+		d.Alternatives = alts
+		return d
+	}
+	nginx := map[int]string{8000: "process 123 (nginx)"}
+
+	tests := []struct {
+		name     string
+		desired  []Desired
+		observed []container.Container
+		now      time.Time
+		ports    map[int]string
+		images   map[string]string
+		want     string
+		image    string // Image of the first operation
+	}{
+		{
+			name:     "crash loop: the restart waits",
+			desired:  []Desired{backoff(qwen, crash)},
+			observed: []container.Container{exited(made(qwen, "q1", "", 0), 1)},
+			want:     "= service/qwen held: restarting in 8s: crash loop: the container exited and was restarted 3 times in 10m0s\n",
+		},
+		{
+			name:    "failed create: the retry waits",
+			desired: []Desired{backoff(qwen, failed)},
+			want:    "= service/qwen held: retrying in 4s after 2 failed attempts: start container aima-qwen: boom\n",
+		},
+		{
+			name:    "one failed attempt, less than a second left",
+			desired: []Desired{backoff(qwen, Backoff{Retry: t0.Add(time.Millisecond), Attempts: 1, Reason: "boom"})},
+			want:    "= service/qwen held: retrying in 1s after 1 failed attempt: boom\n",
+		},
+		{
+			name:     "backoff over: restarted",
+			desired:  []Desired{backoff(qwen, crash)},
+			observed: []container.Container{exited(made(qwen, "q1", "", 0), 1)},
+			now:      t0.Add(8 * time.Second),
+			want:     "> service/qwen start (container exited (code 1))\n",
+		},
+		{
+			name:    "backoff of another spec: a changed file is tried at once",
+			desired: []Desired{backoff(qwen, Backoff{Retry: t0.Add(time.Minute), Attempts: 5, Reason: "boom", Spec: "v1-0000000000000000"})},
+			want:    "+ service/qwen create (no container)\n",
+		},
+		{
+			name:     "backoff with nothing to do holds nothing",
+			desired:  []Desired{backoff(qwen, crash)},
+			observed: []container.Container{made(qwen, "q1", "running", 0)},
+			want:     "No changes. Containers match the state files.\n",
+		},
+		{
+			name:    "backoff holds the removal of a duplicate too",
+			desired: []Desired{backoff(qwen, crash)},
+			observed: []container.Container{
+				made(qwen, "q-new", "running", 5),
+				renamed(made(qwen, "q-old", "running", 0), "aima-qwen-old"),
+			},
+			want: "= service/qwen held: restarting in 8s: crash loop: the container exited and was restarted 3 times in 10m0s\n",
+		},
+		{
+			name: "blocked: left alone with its container, not an orphan",
+			desired: []Desired{{Kind: "service", Name: "chat", Running: true,
+				Blocked: `resource slot "gpu" is exhausted: 20.0 GiB of 24.0 GiB used by qwen; this service needs 8.0 GiB`}},
+			observed: []container.Container{made(svc("chat", "x", 8001), "c1", "exited", 0)},
+			want:     "! service/chat cannot run: resource slot \"gpu\" is exhausted: 20.0 GiB of 24.0 GiB used by qwen; this service needs 8.0 GiB\n",
+		},
+		{
+			name:    "host port taken by a process: no create",
+			desired: []Desired{qwen},
+			ports:   nginx,
+			want:    "! service/qwen cannot run: host port 8000 is held by process 123 (nginx)\n",
+		},
+		{
+			name:     "host port taken while exited: the container that cannot start is removed",
+			desired:  []Desired{qwen},
+			observed: []container.Container{exited(made(qwen, "q1", "", 0), 0)},
+			ports:    nginx,
+			want: "- service/qwen remove (cannot start: host port 8000 is held by process 123 (nginx))\n" +
+				"! service/qwen cannot run: host port 8000 is held by process 123 (nginx)\n",
+		},
+		{
+			name:     "host port of a changed spec taken: the running container stays",
+			desired:  []Desired{svc("qwen", "vllm:1", 8002)},
+			observed: []container.Container{made(qwen, "q1", "running", 0)},
+			ports:    map[int]string{8002: "another process"},
+			want:     "! service/qwen cannot run: host port 8002 is held by another process\n",
+		},
+		{
+			name:     "a taken port matters only to what needs a container",
+			desired:  []Desired{qwen, stopped(svc("idle", "x", 8000))},
+			observed: []container.Container{made(qwen, "q1", "running", 0)},
+			ports:    nginx,
+			want:     "No changes. Containers match the state files.\n",
+		},
+		{
+			name:    "main image could not be had: the first alternative left",
+			desired: []Desired{withAlts(qwen, "mirror/vllm:1", "vllm:0")},
+			images:  map[string]string{"vllm:1": "pull access denied", "mirror/vllm:1": "not found"},
+			want:    "+ service/qwen create (no container; alternative image vllm:0, as vllm:1 and mirror/vllm:1 could not be had)\n",
+			image:   "vllm:0",
+		},
+		{
+			name:     "a recreate takes the alternative too",
+			desired:  []Desired{withAlts(svc("qwen", "vllm:2", 8000), "vllm:1")},
+			observed: []container.Container{made(qwen, "q1", "running", 0)},
+			images:   map[string]string{"vllm:2": "pull access denied"},
+			want:     "~ service/qwen recreate (spec changed: image; alternative image vllm:1, as vllm:2 could not be had)\n",
+			image:    "vllm:1",
+		},
+		{
+			name:    "no image left",
+			desired: []Desired{withAlts(qwen, "mirror/vllm:1")},
+			images:  map[string]string{"vllm:1": "pull access denied", "mirror/vllm:1": "not found"},
+			want:    "! service/qwen cannot run: no image of the engine could be had; tried vllm:1: pull access denied; mirror/vllm:1: not found\n",
+		},
+		{
+			name:    "the one image could not be had",
+			desired: []Desired{qwen},
+			images:  map[string]string{"vllm:1": "pull access denied"},
+			want:    "! service/qwen cannot run: image vllm:1 is not available: pull access denied\n",
+		},
+		{
+			name:     "a start needs no image",
+			desired:  []Desired{qwen},
+			observed: []container.Container{exited(made(qwen, "q1", "", 0), 0)},
+			images:   map[string]string{"vllm:1": "pull access denied"},
+			want:     "> service/qwen start (container exited (code 0))\n",
+		},
+		{
+			name: "mixed, stable order",
+			desired: []Desired{
+				backoff(svc("b", "x", 0), failed),
+				svc("a", "x", 8000),
+				svc("c", "x", 0),
+				{Kind: "app", Name: "ui", Running: true, Blocked: `variable TOKEN is not set`},
+			},
+			observed: []container.Container{exited(made(svc("c", "x", 0), "c1", "", 0), 2)},
+			ports:    nginx,
+			want: "> service/c start (container exited (code 2))\n" +
+				"! app/ui cannot run: variable TOKEN is not set\n" +
+				"! service/a cannot run: host port 8000 is held by process 123 (nginx)\n" +
+				"= service/b held: retrying in 4s after 2 failed attempts: start container aima-qwen: boom\n",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			now := tt.now
+			if now.IsZero() {
+				now = t0
+			}
+			p := Diff(tt.desired, tt.observed, instance, Options{Prune: true, Now: now, HostPorts: tt.ports, ImageErrors: tt.images})
+			if diff := cmp.Diff(tt.want, p.String()); diff != "" {
+				t.Errorf("plan mismatch (-want +got):\n%s", diff)
+			}
+			if wantEmpty := strings.HasPrefix(tt.want, "No changes."); p.Empty() != wantEmpty {
+				t.Errorf("Empty() = %v, want %v", p.Empty(), wantEmpty)
+			}
+			if tt.image != "" && (len(p.Ops) == 0 || p.Ops[0].Image != tt.image) {
+				t.Errorf("ops %+v, want the first to be made from %s", p.Ops, tt.image)
+			}
+			for _, h := range p.Held {
+				if (h.Why == HoldBackoff) != !h.Retry.IsZero() {
+					t.Errorf("hold %v: Retry %v", h, h.Retry)
+				}
+			}
+		})
+	}
+}
+
+// TestPhases: the executor's phases are the plan's execution order, one
+// definition for both.
+func TestPhases(t *testing.T) {
+	ops := []Operation{
+		{Op: Start, Name: "s1"}, {Op: Create, Name: "c1"}, {Op: Remove, Name: "r1"},
+		{Op: Stop, Name: "t1"}, {Op: Create, Name: "c2"}, {Op: Recreate, Name: "x1"}, {Op: Remove, Name: "r2"},
+	}
+	var got [][]string
+	for _, ph := range Phases(ops) {
+		var names []string
+		for _, o := range ph {
+			names = append(names, o.Op.String()+" "+o.Name)
+		}
+		got = append(got, names)
+	}
+	want := [][]string{{"remove r1", "remove r2"}, {"recreate x1"}, {"create c1", "create c2"}, {"start s1"}, {"stop t1"}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("phases (-want +got):\n%s", diff)
+	}
+	p := Diff([]Desired{svc("new", "x", 8001), stopped(svc("idle", "x", 0))},
+		[]container.Container{made(svc("idle", "x", 0), "i1", "running", 0)}, instance, Options{Prune: true})
+	if ph := Phases(p.Ops); len(ph) != 2 || ph[0][0].Op != Remove || ph[1][0].Op != Create {
+		t.Errorf("phases of a plan: %+v", ph)
 	}
 }

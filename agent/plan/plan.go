@@ -4,9 +4,13 @@
 // each with a human-readable cause.
 //
 // The planner decides and does nothing: no Docker, no files, no clock, no
-// randomness. Equal inputs, in any order, give an equal Plan, and
-// Plan.String is what `aima diff` prints. The executor applies a Plan and
-// makes no decisions of its own.
+// randomness. What the agent knows beyond the files and the containers is
+// an input too (Desired.Blocked, Desired.Backoff, Options.Now,
+// Options.HostPorts, Options.ImageErrors), so every decision — including
+// "not now" — is the planner's, has a cause, and shows in `aima diff`.
+// Equal inputs, in any order, give an equal Plan, and Plan.String is what
+// `aima diff` prints. The executor applies a Plan, phase by phase (Phases),
+// and makes no decisions of its own.
 //
 // The package also owns what the planner compares: the container name
 // (Name), the label set (Labels), the versioned spec hash (Hash, Matches)
@@ -18,6 +22,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/aima-dev/aima/agent/container"
 )
@@ -36,9 +41,32 @@ type Desired struct {
 	// aima.revision label and never causes a recreate by itself.
 	Revision string
 	// Alternatives are images to use, in order, when Spec.Image cannot be
-	// had (the engine's alternative_images). They are not part of the spec
-	// hash: a container made from one is not recreated for it.
+	// had (the engine's alternative_images; see Options.ImageErrors). They
+	// are not part of the spec hash: a container made from one is not
+	// recreated for it.
 	Alternatives []string
+	// Blocked, when set, is why a running object cannot run at all until
+	// its files change: they cannot be rendered (a variable not set, a
+	// model file missing), or its resource slot has no room for it. Spec
+	// is then empty. The object and its containers are left alone (not
+	// orphans) and it is reported as a Hold.
+	Blocked string
+	// Backoff, when set, is what the object's earlier attempts came to
+	// (the agent remembers them): its operations are held until
+	// Backoff.Retry.
+	Backoff *Backoff
+}
+
+// Backoff is an object's recent failures, as the agent remembers them.
+type Backoff struct {
+	Retry    time.Time // when it may be tried again
+	Attempts int       // failed attempts (for a crash loop: restarts) so far
+	Reason   string    // the last failure, for humans
+	// CrashLoop: the container keeps exiting; what waits is a restart.
+	CrashLoop bool
+	// Spec is the spec hash (Hash) the failures were for. A backoff for
+	// another spec holds nothing: a changed file is tried at once.
+	Spec string
 }
 
 // Op is the kind of an operation.
@@ -57,7 +85,9 @@ const (
 )
 
 // phase is the position of o in execution order: removes first, so that
-// the names and ports they hold are free for what follows.
+// the names and ports they hold are free for what follows. It is the one
+// definition of that order: Plan.Ops are sorted by it and Phases groups
+// by it.
 func (o Op) phase() int {
 	switch o {
 	case Remove:
@@ -112,8 +142,9 @@ func (o Op) symbol() string {
 // Operation is one step of a Plan.
 //
 // To create (or, after removing the old one, recreate), the executor creates
-// Desired.Spec with Spec.Name set to Container and Spec.Labels set to
-// Labels(*Desired, instance).
+// Desired.Spec from Image (Desired.Spec.Image when empty) with Spec.Name set
+// to Container and Spec.Labels set to Labels(*Desired, instance). A create
+// or start that fails leaves no container behind.
 type Operation struct {
 	Op         Op
 	Kind, Name string
@@ -122,6 +153,9 @@ type Operation struct {
 	Desired    *Desired // nil for orphans
 	Cause      string   // why, for humans: "no container", "spec changed: image"
 	Changed    []string // for Recreate: the changed fields, when known
+	// Image is the image to create from when it is not Desired.Spec.Image:
+	// an alternative, as the main image could not be had.
+	Image string
 }
 
 func (o Operation) String() string {
@@ -142,6 +176,40 @@ func (c Conflict) String() string {
 	return fmt.Sprintf("! %s/%s conflict: %s", c.Kind, c.Name, c.Reason)
 }
 
+// Why says what holds an object back.
+type Why int
+
+// Reasons for a Hold.
+const (
+	// HoldBackoff: it failed before (Desired.Backoff) and waits to be
+	// tried again.
+	HoldBackoff Why = iota + 1
+	// HoldBlocked: it cannot run until its files change (Desired.Blocked).
+	HoldBlocked
+	// HoldPort: a host port it publishes is taken by a process that is not
+	// a container (Options.HostPorts).
+	HoldPort
+	// HoldImage: no image of its engine could be had (Options.ImageErrors).
+	HoldImage
+)
+
+// Hold is a desired object the plan does not act on now, and why.
+type Hold struct {
+	Kind, Name string
+	Why        Why
+	Cause      string    // for humans: "restarting in 8s: crash loop: ..."
+	Retry      time.Time // for HoldBackoff: when it is tried again
+}
+
+// String is the hold's line in `aima diff`: "=" for an object waiting for
+// a retry, "!" for one that cannot run until something changes.
+func (h Hold) String() string {
+	if h.Why == HoldBackoff {
+		return fmt.Sprintf("= %s/%s held: %s", h.Kind, h.Name, h.Cause)
+	}
+	return fmt.Sprintf("! %s/%s cannot run: %s", h.Kind, h.Name, h.Cause)
+}
+
 // Plan is the outcome of Diff.
 type Plan struct {
 	// Ops are in execution order: removes, recreates, creates, starts;
@@ -156,13 +224,33 @@ type Plan struct {
 	Orphans []container.Container
 	// Conflicts are desired objects left alone, with the reason.
 	Conflicts []Conflict
+	// Held are desired objects not acted on now (backing off, blocked,
+	// a host port taken, no image), by kind and name.
+	Held []Hold
 }
 
 // Empty reports whether the containers match the files: nothing to do,
-// nothing blocked and no orphans. Unmanaged containers are not ours and do
-// not count.
+// nothing blocked or held and no orphans. Unmanaged containers are not
+// ours and do not count.
 func (p Plan) Empty() bool {
-	return len(p.Ops) == 0 && len(p.Conflicts) == 0 && len(p.Orphans) == 0
+	return len(p.Ops) == 0 && len(p.Conflicts) == 0 && len(p.Orphans) == 0 && len(p.Held) == 0
+}
+
+// Phases splits ops into the groups the executor runs one after the
+// other, in execution order (removes, recreates, creates, starts, stops);
+// the operations of one group may run at the same time. The order within a
+// group is kept.
+func Phases(ops []Operation) [][]Operation {
+	sorted := slices.Clone(ops)
+	slices.SortStableFunc(sorted, func(a, b Operation) int { return cmp.Compare(a.Op.phase(), b.Op.phase()) })
+	var out [][]Operation
+	for i, op := range sorted {
+		if i == 0 || op.Op.phase() != sorted[i-1].Op.phase() {
+			out = append(out, nil)
+		}
+		out[len(out)-1] = append(out[len(out)-1], op)
+	}
+	return out
 }
 
 // String prints the plan Terraform-style, one line per entry:
@@ -172,14 +260,16 @@ func (p Plan) Empty() bool {
 //	~ service/qwen recreate (spec changed: env:FOO, image)
 //	> service/qwen start (container exited (code 1))
 //	- service/old remove (no file for service/old)
-//	! service/x conflict: host port 8000 also claimed by app/y
+//	= service/chat held: restarting in 8s: crash loop: ...
+//	! service/web cannot run: host port 8001 is held by process 123 (nginx)
 //	! service/x orphan: container aima-x kept (prune disabled)
+//	! service/x conflict: host port 8000 also claimed by app/y
 //	! service/z unmanaged: container aima-z of instance "box2" (running)
 //
 // Operations are sorted by kind and name (then by execution order), so all
-// lines of one object are together; then orphans, conflicts and unmanaged
-// containers. An empty plan prints "No changes. Containers match the state
-// files.".
+// lines of one object are together; then holds, orphans, conflicts and
+// unmanaged containers. An empty plan prints "No changes. Containers match
+// the state files.".
 func (p Plan) String() string {
 	var b strings.Builder
 	if p.Empty() {
@@ -195,6 +285,10 @@ func (p Plan) String() string {
 	})
 	for _, o := range ops {
 		b.WriteString(o.String())
+		b.WriteByte('\n')
+	}
+	for _, h := range p.Held {
+		b.WriteString(h.String())
 		b.WriteByte('\n')
 	}
 	for _, c := range p.Orphans {
