@@ -101,7 +101,7 @@ func (s *Syncer) Statuses(ctx context.Context) (map[Object]Status, error) {
 	s.mu.Lock()
 	s.init()
 	s.mu.Unlock()
-	res, err := s.plan(ctx, time.Time{}, "") // the revision label plays no part in a status
+	res, err := s.plan(ctx, "", planInputs{}) // the revision label plays no part in a status
 	out := map[Object]Status{}
 	if err != nil {
 		if res.Wanted == nil {

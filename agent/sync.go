@@ -1,12 +1,14 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -70,7 +72,7 @@ type Result struct {
 	Wanted   []Wanted
 	Observed Observed
 	Errors   map[Object]error // per-object failures of this pass
-	Held     []Object         // objects left alone this pass (backing off, or cannot be rendered)
+	Held     []Object         // the objects of Plan.Held: left alone this pass
 }
 
 // Backoff bounds.
@@ -95,12 +97,13 @@ func (s *Syncer) init() {
 	}
 }
 
-// Plan observes and plans without changing anything (aima diff).
+// Plan observes and plans without changing anything (aima diff): what a
+// pass would do now, and what it would hold back and why.
 func (s *Syncer) Plan(ctx context.Context) (Result, error) {
 	s.mu.Lock()
 	s.init()
 	s.mu.Unlock()
-	return s.plan(ctx, time.Time{}, s.head())
+	return s.plan(ctx, s.head(), planInputs{now: time.Now()})
 }
 
 // head is the commit the files are at ("" before the first one): the
@@ -113,11 +116,22 @@ func (s *Syncer) head() string {
 	return ""
 }
 
-// plan renders the files at revision rev, observes Docker and diffs.
-// Objects that cannot be rendered, or are backing off after a failure
-// (unless now is zero), are held: left out of both sides, so the planner
-// neither creates them nor removes their containers as orphans.
-func (s *Syncer) plan(ctx context.Context, now time.Time, rev string) (Result, error) {
+// planInputs is what a plan is for: a pass or a diff (now set: backoffs
+// hold, host ports are probed), or a status (now zero: neither; the status
+// reads the failures the passes recorded, and probing a port the agent is
+// about to publish could take it from the container).
+type planInputs struct {
+	now time.Time
+	// images that could not be had in this pass, with why.
+	images map[string]string
+}
+
+// plan renders the files at revision rev, observes Docker, admits services
+// into their resource slots and diffs, handing the planner what the agent
+// knows: the objects that cannot run and why, their failures and when to
+// retry, the host ports taken outside Docker, the images that could not be
+// had. Every decision is the planner's.
+func (s *Syncer) plan(ctx context.Context, rev string, in planInputs) (Result, error) {
 	wanted, err := Render(s.Store, s.Host, rev)
 	if err != nil {
 		return Result{}, err
@@ -131,38 +145,42 @@ func (s *Syncer) plan(ctx context.Context, now time.Time, rev string) (Result, e
 	}
 	s.forgetStable(obs)
 	res := Result{Wanted: wanted, Observed: obs, Errors: map[Object]error{}}
-	held := map[Object]bool{}
-	var desired []plan.Desired
+	desired := make([]plan.Desired, 0, len(wanted))
 	s.mu.Lock()
 	for _, w := range wanted {
-		if w.Running && w.Desired == nil {
-			held[w.Object] = true
-			continue
+		var d plan.Desired
+		switch {
+		case w.Desired != nil:
+			d = *w.Desired
+			if !in.now.IsZero() {
+				d.Backoff = s.backoffOf(w.Object)
+			}
+		case w.Running:
+			d = plan.Desired{Kind: w.Object.Kind, Name: w.Object.Name, Running: true, Blocked: "cannot be rendered"}
+			if w.Err != nil {
+				d.Blocked = w.Err.Error()
+			}
+		default:
+			d = plan.Desired{Kind: w.Object.Kind, Name: w.Object.Name}
 		}
-		if f := s.failures[w.Object]; f != nil && !now.IsZero() && now.Before(f.next) && w.Desired != nil && f.hash == plan.Hash(w.Desired.Spec) {
-			held[w.Object] = true
-			continue
-		}
-		if w.Desired != nil {
-			desired = append(desired, *w.Desired)
-		} else {
-			desired = append(desired, plan.Desired{Kind: w.Object.Kind, Name: w.Object.Name, Running: false})
-		}
+		desired = append(desired, d)
 	}
 	s.mu.Unlock()
-	var observed []container.Container
-	for _, c := range obs.All {
-		o := Object{c.Labels[container.LabelKind], c.Labels[container.LabelName]}
-		if container.Owned(c.Labels, s.Instance) && held[o] {
-			continue
-		}
-		observed = append(observed, c)
+	opts := plan.Options{Prune: s.Prune, Now: in.now, ImageErrors: in.images}
+	if !in.now.IsZero() {
+		opts.HostPorts = takenPorts(desired, obs.All)
 	}
-	for o := range held {
-		res.Held = append(res.Held, o)
-	}
-	res.Plan = plan.Diff(desired, observed, s.Instance, plan.Options{Prune: s.Prune})
+	res.Plan = plan.Diff(desired, obs.All, s.Instance, opts)
+	res.Held = heldObjects(res.Plan)
 	return res, nil
+}
+
+func heldObjects(p plan.Plan) []Object {
+	var out []Object
+	for _, h := range p.Held {
+		out = append(out, Object{h.Kind, h.Name})
+	}
+	return out
 }
 
 // Pass runs one sync pass under the state directory's sync lock, so that
@@ -183,6 +201,14 @@ func (s *Syncer) PassOf(ctx context.Context, objs ...Object) (Result, error) {
 }
 
 // pass is Pass, limited to the objects of only when it is not nil.
+//
+// A pass plans, executes and learns: each operation's outcome goes into
+// the failure memory (the next plan's Desired.Backoff), and so do the holds
+// that are failures (a host port taken, no image). An image that could not
+// be had is a fact about the world, not a failure yet: the pass plans
+// again for the objects that needed it, with the image among
+// Options.ImageErrors, so the planner picks the next alternative (or holds
+// the object once none is left) within the same pass.
 func (s *Syncer) pass(ctx context.Context, only map[Object]bool) (Result, error) {
 	s.mu.Lock()
 	s.init()
@@ -192,20 +218,74 @@ func (s *Syncer) pass(ctx context.Context, only map[Object]bool) (Result, error)
 		return Result{}, err
 	}
 	defer unlock()
-	res, err := s.plan(ctx, time.Now(), s.head())
-	if err != nil {
-		return res, err
-	}
-	if only != nil {
-		var ops []plan.Operation
-		for _, op := range res.Plan.Ops {
-			if only[Object{op.Kind, op.Name}] {
-				ops = append(ops, op)
+	rev := s.head()
+	images := map[string]string{}
+	var res Result
+	var done []plan.Operation       // what was executed, but for the pull failures a next round settles
+	retry := only                   // the objects this round acts on (nil: every one)
+	pending := map[Object]outcome{} // pull failures a next round is to settle
+	for round := 0; ; round++ {
+		r, err := s.plan(ctx, rev, planInputs{now: time.Now(), images: images})
+		if err != nil {
+			if round == 0 {
+				return r, err
+			}
+			break // the pull failures stand as failures
+		}
+		r.Plan = limit(r.Plan, retry)
+		if round == 0 {
+			res = r
+		} else {
+			res.Plan.Held = slices.DeleteFunc(res.Plan.Held, func(h plan.Hold) bool { return retry[Object{h.Kind, h.Name}] })
+			res.Plan.Held = append(res.Plan.Held, r.Plan.Held...)
+			for o := range retry {
+				delete(res.Errors, o)
+				delete(pending, o)
 			}
 		}
-		res.Plan.Ops = ops
+		next := map[Object]bool{}
+		for _, oc := range s.execute(ctx, r.Plan.Ops) {
+			obj := Object{oc.op.Kind, oc.op.Name}
+			var pe *pullError
+			if errors.As(oc.err, &pe) && errors.Is(oc.err, container.ErrImage) {
+				images[pe.image] = pe.err.Error()
+				next[obj] = true
+				pending[obj] = oc
+				res.Errors[obj] = oc.err
+				continue
+			}
+			done = append(done, oc.op)
+			s.record(obj, oc.op, oc.err)
+			if oc.err != nil {
+				res.Errors[obj] = oc.err
+			}
+		}
+		if len(next) == 0 {
+			break
+		}
+		retry = next
 	}
-	s.execute(ctx, &res)
+	for obj, oc := range pending {
+		done = append(done, oc.op)
+		s.record(obj, oc.op, oc.err)
+	}
+	// The plan of the pass is what it did: an attempt with an image that
+	// could not be had gives way to the one that followed (its cause names
+	// the images that could not be had).
+	res.Plan.Ops = done
+	for _, h := range res.Plan.Held {
+		if h.Why != plan.HoldPort && h.Why != plan.HoldImage {
+			continue
+		}
+		obj := Object{h.Kind, h.Name}
+		err := heldError{h}
+		s.record(obj, plan.Operation{Kind: h.Kind, Name: h.Name, Desired: desiredOf(res.Wanted, obj)}, err)
+		res.Errors[obj] = err
+	}
+	slices.SortFunc(res.Plan.Held, func(a, b plan.Hold) int {
+		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Name, b.Name))
+	})
+	res.Held = heldObjects(res.Plan)
 	s.mu.Lock()
 	// Objects that render with an error are failed (terminal until the files
 	// change); clear failures of objects that are now fine or gone. A
@@ -235,6 +315,39 @@ func (s *Syncer) pass(ctx context.Context, only map[Object]bool) (Result, error)
 	}
 	s.mu.Unlock()
 	return res, nil
+}
+
+// limit keeps the operations and holds of the objects of only (all when
+// only is nil). Orphans, conflicts and unmanaged containers stay: they are
+// reports, not actions.
+func limit(p plan.Plan, only map[Object]bool) plan.Plan {
+	if only == nil {
+		return p
+	}
+	var ops []plan.Operation
+	for _, op := range p.Ops {
+		if only[Object{op.Kind, op.Name}] {
+			ops = append(ops, op)
+		}
+	}
+	var held []plan.Hold
+	for _, h := range p.Held {
+		if only[Object{h.Kind, h.Name}] {
+			held = append(held, h)
+		}
+	}
+	p.Ops, p.Held = ops, held
+	return p
+}
+
+// desiredOf is the object's rendered container, nil when it has none.
+func desiredOf(wanted []Wanted, obj Object) *plan.Desired {
+	for _, w := range wanted {
+		if w.Object == obj {
+			return w.Desired
+		}
+	}
+	return nil
 }
 
 func (s *Syncer) since(o Object) time.Time {

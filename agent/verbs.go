@@ -92,7 +92,15 @@ func planJSON(res Result) map[string]any {
 	for _, op := range res.Plan.Ops {
 		ops = append(ops, map[string]any{"op": op.Op.String(), "kind": op.Kind, "name": op.Name, "container": op.Container, "cause": op.Cause, "changed": op.Changed})
 	}
-	return map[string]any{"in_sync": res.Plan.Empty(), "plan": res.Plan.String(), "items": ops, "total": len(ops)}
+	held := []map[string]any{}
+	for _, h := range res.Plan.Held {
+		m := map[string]any{"kind": h.Kind, "name": h.Name, "cause": h.Cause}
+		if !h.Retry.IsZero() {
+			m["retry_at"] = h.Retry.UTC().Format(time.RFC3339)
+		}
+		held = append(held, m)
+	}
+	return map[string]any{"in_sync": res.Plan.Empty(), "plan": res.Plan.String(), "items": ops, "total": len(ops), "held": held}
 }
 
 func unavailable(err error) error {

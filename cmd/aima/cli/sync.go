@@ -15,6 +15,7 @@ import (
 	"github.com/aima-dev/aima/agent"
 	"github.com/aima-dev/aima/agent/api"
 	"github.com/aima-dev/aima/agent/container"
+	"github.com/aima-dev/aima/agent/plan"
 	"github.com/aima-dev/aima/state"
 )
 
@@ -78,14 +79,10 @@ func printPlan(cmd *cobra.Command, g *globals, res agent.Result) {
 		_ = printList(cmd.OutOrStdout(), g.output, items, nil)
 		return
 	}
+	// The plan says what cannot run and why (Plan.Held), with the rest.
 	fmt.Fprint(cmd.OutOrStdout(), res.Plan.String())
 	if !strings.HasSuffix(res.Plan.String(), "\n") {
 		fmt.Fprintln(cmd.OutOrStdout())
-	}
-	for _, w := range res.Wanted {
-		if w.Running && w.Err != nil {
-			fmt.Fprintf(cmd.OutOrStdout(), "! %s cannot run: %v\n", w.Object, w.Err)
-		}
 	}
 }
 
@@ -126,6 +123,13 @@ func newSyncCmd(g *globals) *cobra.Command {
 					continue
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "%s %s: %s\n", op.Op, obj, op.Cause)
+			}
+			for _, h := range res.Plan.Held {
+				if h.Why == plan.HoldBackoff {
+					fmt.Fprintln(cmd.OutOrStdout(), h)
+				} else {
+					fmt.Fprintln(cmd.ErrOrStderr(), h)
+				}
 			}
 			if res.Plan.Empty() {
 				fmt.Fprintln(cmd.OutOrStdout(), "in sync")
