@@ -149,7 +149,7 @@ func (u unitServices) Status(ctx context.Context, kind, name string) (map[string
 func (u unitServices) Wait(ctx context.Context, kind, name, want string, timeout time.Duration) (map[string]any, error) {
 	st, err := u.s.Wait(ctx, Object{kind, name}, want, timeout)
 	if err != nil {
-		return st.Map(), fmt.Errorf("%s/%s: %w", kind, name, unavailable(err))
+		return st.Map(), unavailable(err) // it names the object, its status and why
 	}
 	return st.Map(), nil
 }

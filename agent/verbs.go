@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/aima-dev/aima/agent/api"
@@ -57,25 +58,61 @@ func Settled(st Status, want string) bool {
 	return false
 }
 
-// Wait polls the object's status until it settles or the timeout passes.
+// Wait polls the object's status until it settles or the timeout (or ctx's
+// deadline, when earlier) passes. Expiry is an error wrapping
+// state.ErrTimeout that names the object, the status it was last seen in
+// and why (its reason, or its failing health check), never a bare
+// "context deadline exceeded".
 func (s *Syncer) Wait(ctx context.Context, obj Object, want string, timeout time.Duration) (Status, error) {
-	deadline := time.Now().Add(timeout)
+	start := time.Now()
+	deadline := start.Add(timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	var last Status
+	expired := func() error {
+		what := "has no status"
+		if last.Status != "" {
+			what = "is " + last.Status
+		}
+		why := reasonSuffix(last)
+		if why == "" && strings.HasPrefix(last.Health, "failing") {
+			why = ": health check " + last.Health
+		}
+		waited := time.Since(start).Round(100 * time.Millisecond)
+		if waited >= time.Second {
+			waited = waited.Round(time.Second)
+		}
+		return fmt.Errorf("%s %s after %s (wanted %s)%s: %w", obj, what, waited, want, why, state.ErrTimeout)
+	}
 	for {
-		sts, err := s.Statuses(ctx)
-		if err != nil {
-			return Status{}, err
+		// A look at Docker is cut off at the deadline: what it last saw is
+		// what the expiry names.
+		lctx, cancel := context.WithDeadline(ctx, deadline)
+		sts, err := s.Statuses(lctx)
+		cancel()
+		switch {
+		case err != nil && ctx.Err() == nil && !time.Now().Before(deadline):
+			return last, expired()
+		case err != nil && ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
+			return last, expired()
+		case err != nil:
+			return last, fmt.Errorf("%s: waiting until %s: %w", obj, want, err)
 		}
-		st := sts[obj]
-		if Settled(st, want) {
-			return st, nil
+		last = sts[obj]
+		if Settled(last, want) {
+			return last, nil
 		}
-		if time.Now().After(deadline) {
-			return st, fmt.Errorf("%s is %s after %s (wanted %s)%s: %w", obj, st.Status, timeout, want, reasonSuffix(st), state.ErrTimeout)
+		if !time.Now().Before(deadline) {
+			return last, expired()
 		}
 		select {
 		case <-ctx.Done():
-			return st, ctx.Err()
-		case <-time.After(200 * time.Millisecond):
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return last, expired()
+			}
+			return last, fmt.Errorf("%s: waiting until %s: %w", obj, want, ctx.Err())
+		case <-time.After(min(200*time.Millisecond, time.Until(deadline))):
 		}
 	}
 }

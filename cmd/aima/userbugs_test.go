@@ -268,3 +268,43 @@ func TestDeletePipelineWithActiveRun(t *testing.T) {
 	})
 	e.mustAima("pipeline", "delete", "slow")
 }
+
+// TestWaitTimeoutNamesObject: when --wait --timeout (or the API's wait and
+// timeout) expires, the error names the object, the status it is in and
+// why — here a health check that keeps failing — not "context deadline
+// exceeded"; the API answers with the timeout code.
+func TestWaitTimeoutNamesObject(t *testing.T) {
+	e := newAimaEnv(t, 2)
+	engine := filepath.Join(t.TempDir(), "never-ready.yaml")
+	if err := os.WriteFile(engine, []byte("name: never-ready\ntype: stub\nimage: aima-stub\nargs: [--addr, ':{{.Port}}', --model, '{{.ModelName}}']\nport: 8000\nhealth: {path: /never-ready, timeout: 10m}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.mustAima("engine", "create", "-f", engine)
+	e.mustAima("model", "create", "--name", "wm", "--source", "ollama", "--repo", "tinyllama")
+	e.mustAima("service", "create", "--name", "slow", "--model", "wm", "--engine", "never-ready", "--state", "stopped")
+
+	out, errOut, code := e.aima("service", "start", "slow", "--wait", "--timeout", "3")
+	for _, want := range []string{"service/slow is starting after 3", "(wanted running)", "health check failing", "/never-ready"} {
+		if code == 0 || !strings.Contains(errOut, want) {
+			t.Errorf("aima service start --wait --timeout 3: exit %d; stderr does not say %q\nstdout: %s\nstderr: %s", code, want, out, errOut)
+		}
+	}
+	if strings.Contains(errOut, "context deadline exceeded") {
+		t.Errorf("stderr: %s", errOut)
+	}
+
+	e.mustAima("service", "stop", "slow")
+	e.startAgent()
+	st, b, err := e.call("POST", "/api/service/start", `{"id": "slow", "wait": true, "timeout": 2}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"code":"timeout"`, "service/slow is starting after 2", "health check failing"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("POST /api/service/start wait, timeout 2: %d %s; want it to say %s", st, b, want)
+		}
+	}
+	if strings.Contains(string(b), "context deadline exceeded") || strings.Count(string(b), "service/slow") != 1 {
+		t.Errorf("POST /api/service/start: %s", b)
+	}
+}
