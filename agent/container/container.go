@@ -121,8 +121,10 @@ type Event struct {
 type Runtime interface {
 	// Ping checks that the runtime answers; it fails fast with ErrUnavailable.
 	Ping(ctx context.Context) error
-	// List returns every container carrying LabelManaged=true, of any
-	// instance, running or not, in one call. Callers split ours from others.
+	// List returns every container carrying an aima label (see Labelled):
+	// aima.managed=true of any instance, and ones without it, running or
+	// not, in one call. Callers split ours (Owned) from the others, which
+	// are reported as unmanaged and never touched.
 	List(ctx context.Context) ([]Container, error)
 	// EnsureImage makes the image present locally, pulling it when absent.
 	// progress, when not nil, receives human-readable progress lines.
