@@ -124,6 +124,9 @@ func reasonSuffix(st Status) string {
 	return ": " + st.Reason
 }
 
+// PlanJSON is state.diff's answer for a plan (the CLI prints the same).
+func PlanJSON(res Result) map[string]any { return planJSON(res) }
+
 func planJSON(res Result) map[string]any {
 	ops := []map[string]any{}
 	for _, op := range res.Plan.Ops {

@@ -109,6 +109,7 @@ func TestDoorsListGetSameJSON(t *testing.T) {
 	}
 	// The whole state's status, and the history, likewise.
 	e.sameAnswer([]string{"status", "-o", "json"}, "/api/status")
+	e.sameAnswer([]string{"diff", "-o", "json"}, "/api/diff")
 	e.sameAnswer([]string{"log", "-n", "5", "-o", "json"}, "/api/log?n=5")
 	// A service's observed fields are there, from the agent.
 	chat := e.mustAima("service", "get", "chat", "-o", "json")

@@ -52,7 +52,7 @@ func newStatusCmd(g *globals) *cobra.Command {
 // /api/status, so `aima status -o json` is its body) when one answers for
 // this directory, else the unit's in this process.
 func statusDoc(ctx context.Context, g *globals, st *state.Store) (map[string]any, error) {
-	if doc, ok := agentStatusDoc(ctx, st.Dir); ok {
+	if doc, ok := agentGet(ctx, st.Dir, "/api/status"); ok && doc["dir"] == st.Dir {
 		return doc, nil
 	}
 	env := agent.UnitEnv(st, nil, nil)
@@ -82,15 +82,16 @@ func statusDoc(ctx context.Context, g *globals, st *state.Store) (map[string]any
 	return unit.Default.Call(ctx, env, "state.status", nil)
 }
 
-// agentStatusDoc is GET /api/status of the agent serving dir.
-func agentStatusDoc(ctx context.Context, dir string) (map[string]any, bool) {
+// agentGet is the answer of GET path from the agent serving dir (its
+// .local/agent.json, with the owner's token); ok is false when none answers.
+func agentGet(ctx context.Context, dir, path string) (map[string]any, bool) {
 	info, ok := agent.ReadAgentInfo(dir)
 	if !ok {
 		return nil, false
 	}
 	ctx, cancel := context.WithTimeout(ctx, 8*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+info.Addr+"/api/status", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+info.Addr+path, nil)
 	if err != nil {
 		return nil, false
 	}
@@ -103,8 +104,8 @@ func agentStatusDoc(ctx context.Context, dir string) (map[string]any, bool) {
 	}
 	defer resp.Body.Close()
 	var doc map[string]any
-	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&doc) != nil || doc["dir"] != dir {
-		return nil, false // another agent on that address, or not one at all
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&doc) != nil {
+		return nil, false // another agent on that address (our token refused), or not one at all
 	}
 	return doc, true
 }

@@ -50,19 +50,29 @@ func newDiffCmd(g *globals) *cobra.Command {
 			if len(args) == 1 {
 				return runRevDiff(cmd, g, args[0])
 			}
-			_, s, done, err := g.syncer()
+			// state.diff: the running agent's (it knows the backoffs and
+			// holds of its loop), else planned in this process.
+			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
+			defer cancel()
+			st, err := g.store()
 			if err != nil {
 				return exitError{code: 2, msg: err.Error()}
 			}
-			defer done()
-			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
-			defer cancel()
-			res, err := s.Plan(ctx)
-			if err != nil {
-				return exitError{code: 2, msg: dockerError(err).Error()}
+			out, ok := agentGet(ctx, st.Dir, "/api/diff")
+			if !ok {
+				_, s, done, err := g.syncer()
+				if err != nil {
+					return exitError{code: 2, msg: err.Error()}
+				}
+				defer done()
+				res, err := s.Plan(ctx)
+				if err != nil {
+					return exitError{code: 2, msg: dockerError(err).Error()}
+				}
+				out = agent.PlanJSON(res)
 			}
-			printPlan(cmd, g, res)
-			if !res.Plan.Empty() || len(res.Held) > 0 {
+			printDiff(cmd, g, out)
+			if inSync, _ := out["in_sync"].(bool); !inSync {
 				return exitError{code: 1}
 			}
 			return nil
@@ -70,18 +80,15 @@ func newDiffCmd(g *globals) *cobra.Command {
 	}
 }
 
-func printPlan(cmd *cobra.Command, g *globals, res agent.Result) {
-	if g.output == "json" || g.output == "yaml" {
-		var items []map[string]any
-		for _, op := range res.Plan.Ops {
-			items = append(items, map[string]any{"id": op.Kind + "/" + op.Name, "name": op.Name, "kind": op.Kind, "op": op.Op.String(), "cause": op.Cause, "changed": op.Changed})
-		}
-		_ = printList(cmd.OutOrStdout(), g.output, items, nil)
+// printDiff prints state.diff's answer: the plan's text, or the answer.
+func printDiff(cmd *cobra.Command, g *globals, out map[string]any) {
+	if g.output != "table" {
+		_ = printObject(cmd.OutOrStdout(), g.output, out)
 		return
 	}
-	// The plan says what cannot run and why (Plan.Held), with the rest.
-	fmt.Fprint(cmd.OutOrStdout(), res.Plan.String())
-	if !strings.HasSuffix(res.Plan.String(), "\n") {
+	text, _ := out["plan"].(string)
+	fmt.Fprint(cmd.OutOrStdout(), text)
+	if !strings.HasSuffix(text, "\n") {
 		fmt.Fprintln(cmd.OutOrStdout())
 	}
 }
