@@ -38,7 +38,7 @@ func TestDeviceAndHostLines(t *testing.T) {
 	for h, want := range map[catalog.Host]string{
 		catalog.HostOf(d): "NVIDIA GeForce RTX 4090 (24 GB, ada), linux",
 		{GPUVendor: "NVIDIA", GPUModel: "RTX 3090", VRAMGB: 23.5, OS: "linux"}: "NVIDIA RTX 3090 (23.5 GB), linux",
-		{GPUVendor: "none", OS: "linux"}:                                          "no GPU, linux",
+		{GPUVendor: "none", OS: "linux"}:                                       "no GPU, linux",
 	} {
 		if got := describeHost(h); got != want {
 			t.Errorf("describeHost(%+v) = %q, want %q", h, got, want)
