@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"sort"
 	"strings"
 	"time"
@@ -13,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/aima-dev/aima/agent"
-	"github.com/aima-dev/aima/agent/api"
 	"github.com/aima-dev/aima/agent/container"
 	"github.com/aima-dev/aima/agent/plan"
 	"github.com/aima-dev/aima/state"
@@ -244,34 +242,19 @@ func sortedObjects(m map[agent.Object]agent.Status) []agent.Object {
 // agentStatuses asks the agent serving dir (.local/agent.json) for every
 // object's status; ok is false when no agent answers.
 func agentStatuses(ctx context.Context, dir string) (map[agent.Object]agent.Status, bool) {
-	info, ok := agent.ReadAgentInfo(dir)
-	if !ok {
-		return nil, false
+	m, ok := agentGet(ctx, dir, "/api/status")
+	if !ok || m["dir"] != dir {
+		return nil, false // another agent on that address, or not one at all
 	}
-	ctx, cancel := context.WithTimeout(ctx, 8*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+info.Addr+"/api/status", nil)
-	if err != nil {
-		return nil, false
-	}
-	if tok := api.ClientToken(dir); tok != "" {
-		req.Header.Set("Authorization", "Bearer "+tok)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, false
-	}
-	defer resp.Body.Close()
 	var doc struct {
-		Dir   string `json:"dir"`
 		Items []struct {
 			Kind string `json:"kind"`
 			Name string `json:"name"`
 			agent.Status
 		} `json:"items"`
 	}
-	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&doc) != nil || doc.Dir != dir {
-		return nil, false // another agent on that address, or not one at all
+	if b, err := json.Marshal(m); err != nil || json.Unmarshal(b, &doc) != nil {
+		return nil, false
 	}
 	out := map[agent.Object]agent.Status{}
 	for _, it := range doc.Items {
