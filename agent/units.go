@@ -9,6 +9,7 @@ import (
 
 	"github.com/aima-dev/aima/agent/api"
 
+	"github.com/aima-dev/aima/agent/alert"
 	"github.com/aima-dev/aima/agent/pipeline"
 	"github.com/aima-dev/aima/agent/unit"
 	"github.com/aima-dev/aima/state"
@@ -18,7 +19,9 @@ import (
 // its syncer. With kick (the agent) a change only requests a pass of the
 // loop; without (the CLI) it runs one. Its pipelines run in this process.
 func UnitEnv(st *state.Store, s *Syncer, kick func()) *unit.Env {
-	env := &unit.Env{Store: st, Kick: kick}
+	// Alerts as the agent recorded them under .local/alerts/ (the agent
+	// replaces this with its live engine).
+	env := &unit.Env{Store: st, Kick: kick, Alerts: alertUnits{&alert.Engine{Store: st}}}
 	if s != nil {
 		env.Services = unitServices{s: s, kick: kick}
 		env.Observed = s.Observed

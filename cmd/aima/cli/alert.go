@@ -1,11 +1,7 @@
 package cli
 
 import (
-	"fmt"
-
 	"github.com/spf13/cobra"
-
-	"github.com/aima-dev/aima/agent/alert"
 )
 
 // newAlertVerbs are `alert active` and `alert history`. They read what the
@@ -16,16 +12,11 @@ func newAlertVerbs(g *globals) []*cobra.Command {
 		Short: "List the alert rules firing now",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := g.store()
+			out, err := callUnit(cmd.Context(), g, "alert.active", nil, false)
 			if err != nil {
 				return err
 			}
-			e := &alert.Engine{Store: st}
-			var items []map[string]any
-			for _, a := range e.Active() {
-				items = append(items, map[string]any{"id": a.Rule, "name": a.Rule, "severity": a.Severity, "condition": a.Condition, "since": a.Since})
-			}
-			return printList(cmd.OutOrStdout(), g.output, items, []string{"name", "severity", "since", "condition"})
+			return printUnitOutput(cmd.OutOrStdout(), g, out, []string{"name", "severity", "since", "condition"})
 		},
 	}
 	var n int
@@ -34,19 +25,11 @@ func newAlertVerbs(g *globals) []*cobra.Command {
 		Short: "Show firing and resolved alerts, oldest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := g.store()
+			out, err := callUnit(cmd.Context(), g, "alert.history", map[string]any{"n": n}, false)
 			if err != nil {
 				return err
 			}
-			evs, err := (&alert.Engine{Store: st}).History(n)
-			if err != nil {
-				return err
-			}
-			var items []map[string]any
-			for i, ev := range evs {
-				items = append(items, map[string]any{"id": fmt.Sprint(i + 1), "name": ev.Rule, "state": ev.State, "severity": ev.Severity, "at": ev.At, "result": ev.Result})
-			}
-			return printList(cmd.OutOrStdout(), g.output, items, []string{"at", "name", "state", "severity", "result"})
+			return printUnitOutput(cmd.OutOrStdout(), g, out, []string{"at", "name", "state", "severity", "result"})
 		},
 	}
 	history.Flags().IntVarP(&n, "max-count", "n", 50, "show the last N events (0: all)")

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -20,31 +21,25 @@ func newResourceStatusCmd(g *globals) *cobra.Command {
 		Short: "Show each resource slot's limit, what services use, and which it refuses",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, s, done, err := g.syncer()
+			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
+			defer cancel()
+			out, err := callUnit(ctx, g, "resource.status", nil, true)
 			if err != nil {
 				return err
 			}
-			defer done()
-			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
-			defer cancel()
-			slots, err := s.Budgets(ctx)
-			if err != nil {
-				return dockerError(err)
+			if g.output != "table" {
+				return printObject(cmd.OutOrStdout(), g.output, out)
 			}
-			var items []map[string]any
-			for _, u := range slots {
-				if g.output == "table" {
-					var parts []string
-					for _, n := range sortedKeys(u.Services) {
-						parts = append(parts, n)
-					}
-					items = append(items, map[string]any{"name": u.Name, "type": u.Type, "usage": usage(u), "services": strings.Join(parts, ",")})
+			items, _ := out["items"].([]map[string]any)
+			rows := make([]map[string]any, 0, len(items))
+			for _, it := range items {
+				var u agent.SlotUsage
+				if b, err := json.Marshal(it); err != nil || json.Unmarshal(b, &u) != nil {
 					continue
 				}
-				items = append(items, map[string]any{"id": u.Name, "name": u.Name, "type": u.Type, "limit": u.Limit, "used": u.Used, "services": u.Services, "refused": u.Refused,
-					"usage": usage(u)})
+				rows = append(rows, map[string]any{"name": u.Name, "type": u.Type, "usage": usage(u), "services": strings.Join(sortedKeys(u.Services), ",")})
 			}
-			return printList(cmd.OutOrStdout(), g.output, items, []string{"name", "type", "usage", "services"})
+			return printList(cmd.OutOrStdout(), "table", rows, []string{"name", "type", "usage", "services"})
 		},
 	}
 }
