@@ -72,9 +72,9 @@ const (
 func main() {
 	flag.Parse()
 	switch *flagOnly {
-	case "", "diff", "converge", "latency", "create", "start":
+	case "", "diff", "converge", "latency", "create", "start", "gateway":
 	default:
-		fmt.Fprintf(os.Stderr, "bench: -only %q: want diff, converge, latency, create or start\n", *flagOnly)
+		fmt.Fprintf(os.Stderr, "bench: -only %q: want diff, converge, latency, create, start or gateway\n", *flagOnly)
 		os.Exit(2)
 	}
 	e, err := setup()
@@ -101,6 +101,7 @@ func main() {
 		{"latency", (*env).benchLatency},
 		{"create", (*env).benchCreate},
 		{"start", (*env).benchStart},
+		{"gateway", (*env).benchGateway},
 	}
 	failed := false
 	for _, p := range parts {
