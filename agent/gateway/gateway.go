@@ -121,6 +121,17 @@ func (g *Gateway) SetRoutes(routes map[string][]Endpoint) {
 	g.routes.Store(t)
 }
 
+// Register puts the gateway's metrics on reg (for a gateway made with
+// New(nil), once the registry exists).
+func (g *Gateway) Register(reg prometheus.Registerer) error {
+	for _, c := range []prometheus.Collector{g.m.requests, g.m.duration, g.m.ttft, g.m.tokens, g.m.inFlight} {
+		if err := reg.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Routes returns the table as it is now.
 func (g *Gateway) Routes() map[string][]Endpoint {
 	t := g.routes.Load()
