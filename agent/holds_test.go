@@ -19,6 +19,7 @@ import (
 
 	"github.com/aima-dev/aima/agent"
 	"github.com/aima-dev/aima/agent/container"
+	"github.com/aima-dev/aima/agent/daemon"
 	"github.com/aima-dev/aima/agent/unit"
 	"github.com/aima-dev/aima/internal/testenv"
 	"github.com/aima-dev/aima/state"
@@ -49,7 +50,7 @@ func TestDiffShowsBackoffHold(t *testing.T) {
 		t.Errorf("diff in the backoff: ops %v, held %v", opsOf(res, obj), res.Held)
 	}
 
-	out, err := unit.Default.Call(context.Background(), agent.UnitEnv(e.st, e.s, nil), "state.diff", nil)
+	out, err := unit.Default.Call(context.Background(), daemon.UnitEnv(e.st, e.s, nil), "state.diff", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

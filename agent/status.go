@@ -146,6 +146,22 @@ func (s *Syncer) Statuses(ctx context.Context) (map[Object]Status, error) {
 	return out, nil
 }
 
+// Observed derives the observed fields of every service and app at once
+// (one container list, one probe each) and returns a lookup by object; an
+// unreachable Docker makes every object "unknown" with the reason.
+func (s *Syncer) Observed(ctx context.Context) func(kind, name string) map[string]any {
+	sts, err := s.Statuses(ctx)
+	return func(kind, name string) map[string]any {
+		if err != nil && sts == nil {
+			return map[string]any{"status": StatusUnknown, "reason": err.Error()}
+		}
+		if st, ok := sts[Object{kind, name}]; ok {
+			return st.Map()
+		}
+		return nil
+	}
+}
+
 // Endpoint is the URL this machine reaches a port published on hostIP at:
 // 127.0.0.1 for a port published on 127.0.0.1 or on every IPv4 address
 // (0.0.0.0, or "" as Docker says it), ::1 for every IPv6 address (::), and

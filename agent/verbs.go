@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aima-dev/aima/agent/api"
-	"github.com/aima-dev/aima/agent/container"
 	"github.com/aima-dev/aima/state"
 )
 
@@ -125,9 +123,7 @@ func reasonSuffix(st Status) string {
 }
 
 // PlanJSON is state.diff's answer for a plan (the CLI prints the same).
-func PlanJSON(res Result) map[string]any { return planJSON(res) }
-
-func planJSON(res Result) map[string]any {
+func PlanJSON(res Result) map[string]any {
 	ops := []map[string]any{}
 	for _, op := range res.Plan.Ops {
 		ops = append(ops, map[string]any{"op": op.Op.String(), "kind": op.Kind, "name": op.Name, "container": op.Container, "cause": op.Cause, "changed": op.Changed})
@@ -142,15 +138,6 @@ func planJSON(res Result) map[string]any {
 	}
 	return map[string]any{"in_sync": res.Plan.Empty(), "plan": res.Plan.String(), "items": ops, "total": len(ops), "held": held}
 }
-
-func unavailable(err error) error {
-	if errors.Is(err, errUnavailable) {
-		return fmt.Errorf("%w: %v", api.ErrUnavailable, err)
-	}
-	return err
-}
-
-var errUnavailable = container.ErrUnavailable
 
 // Logs writes the output of the object's own container (and no other).
 func (s *Syncer) Logs(ctx context.Context, obj Object, tail int, follow bool, w io.Writer) error {

@@ -52,11 +52,11 @@ type Store struct {
 	// UnitExists, when set, reports whether a unit of that name exists:
 	// Decode (so every write, and every load) refuses a pipeline step
 	// naming another. The registry of units lives above state, so whoever
-	// opens the store for a door sets it (agent.OpenStore); without it step
+	// opens the store for a door sets it (daemon.OpenStore); without it step
 	// units are checked only by their pattern.
 	UnitExists func(name string) bool
 	// InUse, when set, is asked before an object's file is deleted; an
-	// error (wrapping ErrConflict) refuses the delete. agent.OpenStore sets
+	// error (wrapping ErrConflict) refuses the delete. daemon.OpenStore sets
 	// it to keep a pipeline that has an active run.
 	InUse func(dir string, k *Kind, name string) error
 

@@ -108,7 +108,7 @@ func newEnv(t *testing.T) *env {
 	if _, err := st.Init(); err != nil {
 		t.Fatal(err)
 	}
-	// As every door's store (agent.OpenStore): steps are checked against
+	// As every door's store (daemon.OpenStore): steps are checked against
 	// the registry, and a pipeline that runs cannot be deleted.
 	st.UnitExists, st.InUse = unit.Default.Has, pipeline.InUse
 	e := &env{st: st, env: &unit.Env{Store: st}}

@@ -424,7 +424,7 @@ func (r *Runner) prune(dir string) {
 
 // InUse refuses to delete a pipeline while one of its runs is running (in
 // any process: its lock is held). It is the state.Store.InUse of every
-// door's store (agent.OpenStore wires it), not set by importing this
+// door's store (daemon.OpenStore wires it), not set by importing this
 // package.
 func InUse(dir string, k *state.Kind, name string) error {
 	if k != state.KindPipeline {

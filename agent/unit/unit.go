@@ -136,7 +136,7 @@ type Registry struct {
 }
 
 // Default is the registry of the built-in units. Pipeline files are
-// checked against it where a store is opened for a door (agent.OpenStore
+// checked against it where a store is opened for a door (daemon.OpenStore
 // sets state.Store.UnitExists to Default.Has); importing this package sets
 // nothing elsewhere.
 var Default = func() *Registry {

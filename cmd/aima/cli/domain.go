@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/aima-dev/aima/agent"
+	"github.com/aima-dev/aima/agent/daemon"
 	"github.com/aima-dev/aima/agent/unit"
 	"github.com/aima-dev/aima/state"
 )
@@ -174,7 +175,7 @@ func (g *globals) unitEnv(observe bool) (*unit.Env, error) {
 	if err != nil {
 		return nil, err
 	}
-	env := agent.UnitEnv(st, nil, nil)
+	env := daemon.UnitEnv(st, nil, nil)
 	if observe {
 		env.Observed = func(ctx context.Context) func(kind, name string) map[string]any {
 			return observedLookup(statuses(ctx, g))

@@ -10,7 +10,7 @@ import (
 	"github.com/go-git/go-git/v5/config"
 	"github.com/spf13/cobra"
 
-	"github.com/aima-dev/aima/agent"
+	"github.com/aima-dev/aima/agent/daemon"
 	"github.com/aima-dev/aima/state"
 	"github.com/aima-dev/aima/state/repo"
 )
@@ -39,7 +39,7 @@ func (g *globals) store() (*state.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := agent.OpenStore(dir) // with the unit registry and the pipeline runs' checks
+	st, err := daemon.OpenStore(dir) // with the unit registry and the pipeline runs' checks
 	if err != nil {
 		return nil, err
 	}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/aima-dev/aima/agent"
+	"github.com/aima-dev/aima/agent/daemon"
 	"github.com/aima-dev/aima/state"
 )
 
@@ -63,7 +63,7 @@ func newStartCmd(g *globals) *cobra.Command {
 				level = slog.LevelDebug
 			}
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
-			return agent.Run(cmd.Context(), agent.Options{Dir: st.Dir, Addr: o.addr, Token: o.token, Version: Version, Log: log,
+			return daemon.Run(cmd.Context(), daemon.Options{Dir: st.Dir, Addr: o.addr, Token: o.token, Version: Version, Log: log,
 				Follow: o.follow, FollowInterval: o.interval, FollowOptions: o.trust})
 		},
 	}
@@ -72,7 +72,7 @@ func newStartCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&o.token, "token", "", "like --token-file, inline (visible to every local user in ps: prefer $AIMA_TOKEN or --token-file)")
 	cmd.Flags().StringVar(&o.follow, "follow", "", "follow a remote branch, as REMOTE/BRANCH (e.g. origin/main)")
 	_ = cmd.Flags().MarkHidden("token")
-	durationVar(cmd.Flags(), &o.interval, "interval", agent.DefaultFollowInterval, "with --follow: how often to fetch")
+	durationVar(cmd.Flags(), &o.interval, "interval", daemon.DefaultFollowInterval, "with --follow: how often to fetch")
 	cmd.Flags().BoolVar(&o.trust.VerifySignatures, "verify-signatures", false, "with --follow: apply only revisions whose tip commit is signed by an OpenPGP key in .aima/.local/trusted-keys/ (*.asc, *.gpg, *.pub)")
 	cmd.Flags().BoolVar(&o.trust.AllowRewrite, "allow-rewrite", false, "with --follow: accept a force-pushed branch whose history no longer contains the revision applied before (refused by default)")
 	cmd.Flags().BoolVarP(&o.verbose, "verbose", "v", false, "log every sync operation and pull progress")

@@ -13,6 +13,7 @@ import (
 
 	"github.com/aima-dev/aima/agent"
 	"github.com/aima-dev/aima/agent/api"
+	"github.com/aima-dev/aima/agent/daemon"
 	"github.com/aima-dev/aima/agent/unit"
 	"github.com/aima-dev/aima/state"
 )
@@ -55,7 +56,7 @@ func statusDoc(ctx context.Context, g *globals, st *state.Store) (map[string]any
 	if doc, ok := agentGet(ctx, st.Dir, "/api/status"); ok && doc["dir"] == st.Dir {
 		return doc, nil
 	}
-	env := agent.UnitEnv(st, nil, nil)
+	env := daemon.UnitEnv(st, nil, nil)
 	env.Observed = func(ctx context.Context) func(kind, name string) map[string]any {
 		sts := statuses(ctx, g)
 		return func(kind, name string) map[string]any {
@@ -74,7 +75,7 @@ func statusDoc(ctx context.Context, g *globals, st *state.Store) (map[string]any
 	}
 	env.Extra = func() map[string]any {
 		m := map[string]any{"agent": "not running (aima start)"}
-		if f, ok := agent.ReadFollowState(st.Dir); ok {
+		if f, ok := daemon.ReadFollowState(st.Dir); ok {
 			m["follow"] = f
 		}
 		return m
@@ -85,7 +86,7 @@ func statusDoc(ctx context.Context, g *globals, st *state.Store) (map[string]any
 // agentGet is the answer of GET path from the agent serving dir (its
 // .local/agent.json, with the owner's token); ok is false when none answers.
 func agentGet(ctx context.Context, dir, path string) (map[string]any, bool) {
-	info, ok := agent.ReadAgentInfo(dir)
+	info, ok := daemon.ReadAgentInfo(dir)
 	if !ok {
 		return nil, false
 	}
@@ -121,7 +122,7 @@ func printStatus(cmd *cobra.Command, doc map[string]any) error {
 	fmt.Fprintf(w, "state directory\t%s (instance %s)\n", doc["dir"], doc["instance"])
 	fmt.Fprintf(w, "agent\t%s\n", doc["agent"])
 	if f, ok := doc["follow"]; ok {
-		var fs agent.FollowState
+		var fs daemon.FollowState
 		if b, err := json.Marshal(f); err == nil && json.Unmarshal(b, &fs) == nil {
 			fmt.Fprintf(w, "follow\t%s\n", followLine(fs))
 		}
@@ -225,7 +226,7 @@ func agentState(ctx context.Context, addr string) string {
 }
 
 // followLine summarises what the agent's follower last did.
-func followLine(f agent.FollowState) string {
+func followLine(f daemon.FollowState) string {
 	line := f.Source
 	if f.VerifySignatures {
 		line += " (signatures verified)"

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/aima-dev/aima/agent"
+	"github.com/aima-dev/aima/agent/daemon"
 	"github.com/aima-dev/aima/agent/unit"
 	"github.com/aima-dev/aima/state"
 )
@@ -45,7 +46,7 @@ func callUnit(ctx context.Context, g *globals, name string, params map[string]an
 		}
 		defer done()
 	}
-	out, err := unit.Default.Call(ctx, agent.UnitEnv(st, s, nil), name, params)
+	out, err := unit.Default.Call(ctx, daemon.UnitEnv(st, s, nil), name, params)
 	return out, dockerError(err)
 }
 

@@ -193,7 +193,7 @@ func validateFile(abs, rel string, k *state.Kind) error {
 		return err
 	}
 	// Steps' units are checked against the registry, as the store of
-	// every door checks them (agent.OpenStore).
+	// every door checks them (daemon.OpenStore).
 	_, err = k.DecodeWith(rel, b, unit.Default.Has)
 	return err
 }

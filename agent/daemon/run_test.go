@@ -1,4 +1,4 @@
-package agent_test
+package daemon_test
 
 import (
 	"context"
@@ -13,11 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aima-dev/aima/agent"
+	"github.com/aima-dev/aima/agent/daemon"
 	"github.com/aima-dev/aima/state"
 )
 
-// startAgent runs agent.Run in-process on a fresh state directory with a
+// startAgent runs daemon.Run in-process on a fresh state directory with a
 // unique instance and returns the state dir and the API base URL.
 func startAgent(t *testing.T) (dir, base string) {
 	t.Helper()
@@ -30,7 +30,7 @@ func startAgent(t *testing.T) (dir, base string) {
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- agent.Run(ctx, agent.Options{Dir: dir, Addr: "127.0.0.1:0", Token: testToken, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Ready: func(a string) { ready <- a }})
+		done <- daemon.Run(ctx, daemon.Options{Dir: dir, Addr: "127.0.0.1:0", Token: testToken, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Ready: func(a string) { ready <- a }})
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -164,7 +164,7 @@ func TestRepairOnStart(t *testing.T) {
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- agent.Run(ctx, agent.Options{Dir: dir, Addr: "127.0.0.1:0", Token: testToken, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Ready: func(a string) { ready <- a }})
+		done <- daemon.Run(ctx, daemon.Options{Dir: dir, Addr: "127.0.0.1:0", Token: testToken, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Ready: func(a string) { ready <- a }})
 	}()
 	defer func() { cancel(); <-done }()
 	var base string

@@ -1,9 +1,10 @@
-package agent
+package daemon
 
 import (
 	"context"
 	"strconv"
 
+	"github.com/aima-dev/aima/agent"
 	"github.com/aima-dev/aima/agent/alert"
 	"github.com/aima-dev/aima/state"
 	"github.com/aima-dev/aima/state/repo"
@@ -11,7 +12,7 @@ import (
 
 // AlertEngine wires the alert rules to the host's metrics and the derived
 // service statuses; stop_service stops through the files like the CLI does.
-func AlertEngine(st *state.Store, s *Syncer, kick func()) *alert.Engine {
+func AlertEngine(st *state.Store, s *agent.Syncer, kick func()) *alert.Engine {
 	host := &alert.Host{}
 	return &alert.Engine{
 		Store: st,
@@ -25,9 +26,9 @@ func AlertEngine(st *state.Store, s *Syncer, kick func()) *alert.Engine {
 				}
 				smp.Services[o.Name] = alert.Service{Status: st.Status, Restarts: st.Restarts}
 				switch st.Status {
-				case StatusRunning:
+				case agent.StatusRunning:
 					running++
-				case StatusFailed, StatusUnhealthy:
+				case agent.StatusFailed, agent.StatusUnhealthy:
 					failed++
 				}
 			}
@@ -36,7 +37,7 @@ func AlertEngine(st *state.Store, s *Syncer, kick func()) *alert.Engine {
 			return smp
 		},
 		StopService: func(ctx context.Context, name string) error {
-			_, err := SetState(st.As(alertAuthor(st)), state.KindService, name, "stopped")
+			_, err := agent.SetState(st.As(alertAuthor(st)), state.KindService, name, "stopped")
 			if err == nil && kick != nil {
 				kick()
 			}

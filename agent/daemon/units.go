@@ -1,15 +1,17 @@
-package agent
+package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 	"time"
 
-	"github.com/aima-dev/aima/agent/api"
-
+	"github.com/aima-dev/aima/agent"
 	"github.com/aima-dev/aima/agent/alert"
+	"github.com/aima-dev/aima/agent/api"
+	"github.com/aima-dev/aima/agent/container"
 	"github.com/aima-dev/aima/agent/pipeline"
 	"github.com/aima-dev/aima/agent/unit"
 	"github.com/aima-dev/aima/state"
@@ -18,7 +20,7 @@ import (
 // UnitEnv is the environment of the units (package unit) for a store and
 // its syncer. With kick (the agent) a change only requests a pass of the
 // loop; without (the CLI) it runs one. Its pipelines run in this process.
-func UnitEnv(st *state.Store, s *Syncer, kick func()) *unit.Env {
+func UnitEnv(st *state.Store, s *agent.Syncer, kick func()) *unit.Env {
 	// Alerts as the agent recorded them under .local/alerts/ (the agent
 	// replaces this with its live engine).
 	env := &unit.Env{Store: st, Kick: kick, Alerts: alertUnits{&alert.Engine{Store: st}}}
@@ -31,29 +33,7 @@ func UnitEnv(st *state.Store, s *Syncer, kick func()) *unit.Env {
 	return env
 }
 
-// Observed derives the observed fields of every service and app at once
-// (one container list, one probe each) and returns a lookup by object; an
-// unreachable Docker makes every object "unknown" with the reason.
-func (s *Syncer) Observed(ctx context.Context) func(kind, name string) map[string]any {
-	sts, err := s.Statuses(ctx)
-	return func(kind, name string) map[string]any {
-		if err != nil && sts == nil {
-			return map[string]any{"status": StatusUnknown, "reason": err.Error()}
-		}
-		if st, ok := sts[Object{kind, name}]; ok {
-			return st.Map()
-		}
-		return nil
-	}
-}
-
-// UnitVerbs serve the verbs that are units (pipeline/run, catalog/match,
-// skill/search, ...) and /api/unit/list and /api/unit/call.
-func UnitVerbs(st *state.Store, s *Syncer, kick func()) map[string]api.Verb {
-	return unit.Verbs(UnitEnv(st, s, kick), unit.Default)
-}
-
-func logOf(s *Syncer) *slog.Logger {
+func logOf(s *agent.Syncer) *slog.Logger {
 	if s == nil {
 		return nil
 	}
@@ -62,7 +42,7 @@ func logOf(s *Syncer) *slog.Logger {
 
 // unitServices is unit.Services on a Syncer.
 type unitServices struct {
-	s    *Syncer
+	s    *agent.Syncer
 	kick func()
 	// beforeSync, when set, runs first on state.sync (a follower fetches
 	// and applies its remote).
@@ -71,7 +51,7 @@ type unitServices struct {
 
 func (u unitServices) Logs(ctx context.Context, kind, name string, tail int) (string, error) {
 	var b strings.Builder
-	err := u.s.Logs(ctx, Object{kind, name}, tail, false, &b)
+	err := u.s.Logs(ctx, agent.Object{Kind: kind, Name: name}, tail, false, &b)
 	return b.String(), unavailable(err)
 }
 
@@ -92,7 +72,7 @@ func (u unitServices) Plan(ctx context.Context) (map[string]any, error) {
 	if err != nil {
 		return nil, unavailable(err)
 	}
-	return planJSON(res), nil
+	return agent.PlanJSON(res), nil
 }
 
 func (u unitServices) Sync(ctx context.Context) (map[string]any, error) {
@@ -103,7 +83,7 @@ func (u unitServices) Sync(ctx context.Context) (map[string]any, error) {
 	if err != nil {
 		return nil, unavailable(err)
 	}
-	out := planJSON(res)
+	out := agent.PlanJSON(res)
 	errs := map[string]string{}
 	for o, e := range res.Errors {
 		errs[o.String()] = e.Error()
@@ -117,7 +97,7 @@ func (u unitServices) SetState(ctx context.Context, kind, name, want string) err
 	if err != nil {
 		return err
 	}
-	_, err = SetState(u.s.Store.For(ctx), k, name, want)
+	_, err = agent.SetState(u.s.Store.For(ctx), k, name, want)
 	return err
 }
 
@@ -126,7 +106,7 @@ func (u unitServices) Converge(ctx context.Context, kind, name string) error {
 		u.kick()
 		return nil
 	}
-	obj := Object{kind, name}
+	obj := agent.Object{Kind: kind, Name: name}
 	res, err := u.s.PassOf(ctx, obj)
 	if err != nil {
 		return unavailable(err)
@@ -140,9 +120,9 @@ func (u unitServices) Converge(ctx context.Context, kind, name string) error {
 func (u unitServices) Status(ctx context.Context, kind, name string) (map[string]any, error) {
 	sts, err := u.s.Statuses(ctx)
 	if err != nil && sts == nil {
-		return map[string]any{"status": StatusUnknown, "reason": err.Error()}, unavailable(err)
+		return map[string]any{"status": agent.StatusUnknown, "reason": err.Error()}, unavailable(err)
 	}
-	st, ok := sts[Object{kind, name}]
+	st, ok := sts[agent.Object{Kind: kind, Name: name}]
 	if !ok {
 		return map[string]any{}, nil
 	}
@@ -150,7 +130,7 @@ func (u unitServices) Status(ctx context.Context, kind, name string) (map[string
 }
 
 func (u unitServices) Wait(ctx context.Context, kind, name, want string, timeout time.Duration) (map[string]any, error) {
-	st, err := u.s.Wait(ctx, Object{kind, name}, want, timeout)
+	st, err := u.s.Wait(ctx, agent.Object{Kind: kind, Name: name}, want, timeout)
 	if err != nil {
 		return st.Map(), unavailable(err) // it names the object, its status and why
 	}
@@ -159,4 +139,13 @@ func (u unitServices) Wait(ctx context.Context, kind, name, want string, timeout
 
 func (u unitServices) Route(ctx context.Context, model string) (string, error) {
 	return u.s.Route(ctx, model)
+}
+
+// unavailable makes Docker's unavailability the API's, so a unit's
+// answer says 503 rather than 500 when Docker is down.
+func unavailable(err error) error {
+	if errors.Is(err, container.ErrUnavailable) {
+		return fmt.Errorf("%w: %v", api.ErrUnavailable, err)
+	}
+	return err
 }

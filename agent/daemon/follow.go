@@ -1,4 +1,4 @@
-package agent
+package daemon
 
 import (
 	"context"
@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -252,16 +251,4 @@ func (f *Follower) Sync(ctx context.Context) FollowState {
 		_ = state.WriteFile(filepath.Join(f.st.Dir, ".local", "follow.json"), b)
 	}
 	return snap
-}
-
-// wrapSync makes POST /api/sync fetch and apply the followed branch before
-// the sync pass it asks for.
-func (f *Follower) wrapSync(next http.HandlerFunc) http.HandlerFunc {
-	if f == nil || next == nil {
-		return next
-	}
-	return func(w http.ResponseWriter, r *http.Request) {
-		f.Sync(r.Context())
-		next(w, r)
-	}
 }

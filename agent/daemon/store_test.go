@@ -1,4 +1,4 @@
-package agent_test
+package daemon_test
 
 import (
 	"context"
@@ -6,21 +6,21 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aima-dev/aima/agent"
+	"github.com/aima-dev/aima/agent/daemon"
 	"github.com/aima-dev/aima/agent/pipeline"
 	"github.com/aima-dev/aima/agent/unit"
 	"github.com/aima-dev/aima/internal/testenv"
 	"github.com/aima-dev/aima/state"
 )
 
-// TestOpenStoreWiresChecks: a store opened for a door (agent.OpenStore)
+// TestOpenStoreWiresChecks: a store opened for a door (daemon.OpenStore)
 // refuses a pipeline step naming no unit of the registry and the delete of
 // a pipeline that has an active run. The same directory opened with
 // state.Open, in this test binary that imports agent/unit and
 // agent/pipeline, checks neither: nothing is set by an import.
 func TestOpenStoreWiresChecks(t *testing.T) {
 	dir := testenv.NewStore(t).Dir
-	st, err := agent.OpenStore(dir)
+	st, err := daemon.OpenStore(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

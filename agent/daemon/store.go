@@ -1,4 +1,4 @@
-package agent
+package daemon
 
 import (
 	"github.com/aima-dev/aima/agent/pipeline"

@@ -1,4 +1,4 @@
-package agent
+package daemon
 
 import (
 	"bytes"
@@ -9,50 +9,18 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"sort"
 	"time"
 
+	"github.com/aima-dev/aima/agent"
 	"github.com/aima-dev/aima/agent/api"
 	"github.com/aima-dev/aima/state"
 )
-
-// ErrNoService: a model has no running service to answer for it.
-var ErrNoService = fmt.Errorf("%w: no running service", state.ErrNotFound)
-
-// Route returns the endpoint of a running service of model (healthy
-// first, then by name, so the choice is stable).
-func (s *Syncer) Route(ctx context.Context, model string) (string, error) {
-	if _, err := s.Store.Get(state.KindModel, model); err != nil {
-		return "", fmt.Errorf("model %q: %w (aima model list shows the models)", model, state.ErrNotFound)
-	}
-	sts, err := s.Statuses(ctx)
-	if err != nil {
-		return "", err
-	}
-	services, err := s.Store.List(state.KindService)
-	if err != nil {
-		return "", err
-	}
-	var names []string
-	for _, e := range services {
-		if svc, ok := e.Object.(*state.Service); ok && svc.Model == model {
-			if sts[Object{"service", svc.Name}].Status == StatusRunning {
-				names = append(names, svc.Name)
-			}
-		}
-	}
-	if len(names) == 0 {
-		return "", fmt.Errorf("model %q: %w (aima service create --model-id %s --engine-type stub)", model, ErrNoService, model)
-	}
-	sort.Strings(names)
-	return sts[Object{"service", names[0]}].Endpoint, nil
-}
 
 // InferenceRoutes are the agent's OpenAI-compatible endpoints: /v1/models
 // lists the models that have a running service; chat, completions and
 // embeddings are proxied (streaming included) to a running service of the
 // model named in the body.
-func InferenceRoutes(s *Syncer) map[string]http.Handler {
+func InferenceRoutes(s *agent.Syncer) map[string]http.Handler {
 	proxy := func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(io.LimitReader(r.Body, api.MaxBody+1))
 		if err != nil || len(body) > api.MaxBody {

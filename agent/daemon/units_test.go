@@ -1,4 +1,4 @@
-package agent_test
+package daemon_test
 
 // The units (package unit) on a Syncer over the in-memory runtime: a
 // pipeline that creates a model and a service, starts it and asks its
@@ -6,16 +6,15 @@ package agent_test
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/aima-dev/aima/agent"
 	"github.com/aima-dev/aima/agent/container/fake"
+	"github.com/aima-dev/aima/agent/daemon"
 	"github.com/aima-dev/aima/agent/pipeline"
 	"github.com/aima-dev/aima/agent/unit"
 	"github.com/aima-dev/aima/state"
@@ -40,7 +39,7 @@ func TestUnitsPipelineOnFakeRuntime(t *testing.T) {
 		Host:      agent.Host{Env: func(string) (string, bool) { return "", false }},
 		StubImage: func(context.Context) (string, error) { return "aima-stub:fake", nil },
 	}
-	env := agent.UnitEnv(st, s, nil)
+	env := daemon.UnitEnv(st, s, nil)
 
 	p, err := state.KindPipeline.Decode("", []byte(`name: deploy
 steps:
@@ -95,39 +94,5 @@ steps:
 	}
 	if diff := cmp.Diff([]string{"service stop: tiny-stub", "service create: tiny-stub", "model create: tiny", "pipeline create: deploy"}, msgs); diff != "" {
 		t.Errorf("commits (-want +got):\n%s", diff)
-	}
-}
-
-// TestCachedGPUs: the GPU count is remembered per boot in .local/gpus.json
-// (a cached count is used as it is), refreshed on request, and a missing
-// state directory is never created for it.
-func TestCachedGPUs(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, ".local", "gpus.json")
-	n := agent.CachedGPUs(dir, true)
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Skipf("no boot id on this machine: %v", err)
-	}
-	if !strings.Contains(string(b), fmt.Sprintf(`"gpus":%d`, n)) {
-		t.Fatalf("cache %s, want %d gpus", b, n)
-	}
-	// A cached answer is used without asking nvidia-smi.
-	os.WriteFile(path, []byte(strings.Replace(string(b), fmt.Sprintf(`"gpus":%d`, n), `"gpus":7`, 1)), 0o644)
-	if got := agent.CachedGPUs(dir, false); got != 7 {
-		t.Errorf("cached count not used: %d", got)
-	}
-	if got := agent.CachedGPUs(dir, true); got != n {
-		t.Errorf("refresh gave %d, want %d", got, n)
-	}
-	// Another boot's answer is not used.
-	os.WriteFile(path, []byte(`{"boot":"another-boot","gpus":7}`), 0o644)
-	if got := agent.CachedGPUs(dir, false); got != n {
-		t.Errorf("another boot's count used: %d", got)
-	}
-	missing := filepath.Join(dir, "nope")
-	agent.CachedGPUs(missing, false)
-	if _, err := os.Stat(missing); err == nil {
-		t.Error("the state directory was created")
 	}
 }
