@@ -28,6 +28,7 @@ import (
 	"github.com/aima-dev/aima/agent"
 	"github.com/aima-dev/aima/agent/api"
 	"github.com/aima-dev/aima/agent/container"
+	"github.com/aima-dev/aima/agent/gateway"
 	"github.com/aima-dev/aima/agent/pipeline"
 	"github.com/aima-dev/aima/agent/unit"
 	"github.com/aima-dev/aima/agent/watch"
@@ -216,6 +217,12 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	uenv.Version = opts.Version
 	sched.Runner = uenv.Pipelines.(*pipeline.Runner)
+	// The inference gateway: routes from a table this process keeps
+	// current, never derived per request.
+	gw := gateway.New(nil)
+	gw.Explain = explain(st)
+	gw.Refresh = func(ctx context.Context) (map[string][]gateway.Endpoint, error) { return routeTable(ctx, syncer) }
+	routesDue := make(chan struct{}, 1)
 	srv := api.New(api.Options{
 		Store:      st,
 		Token:      opts.Token,
@@ -225,8 +232,11 @@ func Run(ctx context.Context, opts Options) error {
 		Problems:   problems.get,
 		Trigger:    kick,
 		Verbs:      unit.Verbs(uenv, unit.Default),
-		Routes:     InferenceRoutes(syncer),
+		Routes:     gw.Handlers(),
 	})
+	if err := gw.Register(srv.Metrics().Registry); err != nil {
+		return err
+	}
 	follower.register(srv.Metrics())
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -252,13 +262,22 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	loopCtx, stopLoop := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	wg.Add(6)
+	wg.Add(7)
+	go func() { defer wg.Done(); feedRoutes(loopCtx, syncer, gw, routesDue, log) }()
 	go func() { defer wg.Done(); sched.Run(loopCtx) }()
 	go func() { defer wg.Done(); follower.Run(loopCtx) }()
 	go func() { defer wg.Done(); alerts.Run(loopCtx, alertEvery()) }()
 	go func() { defer wg.Done(); _ = w.Run(loopCtx) }()
 	go func() { defer wg.Done(); watchEvents(loopCtx, rt, set.Instance, kick, log) }()
-	go func() { defer wg.Done(); loop(loopCtx, syncer, trigger, resync, log, srv) }()
+	go func() {
+		defer wg.Done()
+		loop(loopCtx, syncer, trigger, resync, log, srv, func() {
+			select {
+			case routesDue <- struct{}{}:
+			default:
+			}
+		})
+	}()
 	kick()
 
 	// 5. Until SIGTERM: then stop accepting, finish in-flight requests, and
@@ -292,7 +311,7 @@ func alertEvery() time.Duration {
 
 // loop runs a pass on every trigger, on a jittered periodic resync, and
 // when a backing-off object is due. Passes never overlap.
-func loop(ctx context.Context, s *agent.Syncer, trigger <-chan struct{}, resync time.Duration, log *slog.Logger, srv *api.Server) {
+func loop(ctx context.Context, s *agent.Syncer, trigger <-chan struct{}, resync time.Duration, log *slog.Logger, srv *api.Server, passed func()) {
 	timer := time.NewTimer(jitter(resync))
 	defer timer.Stop()
 	for {
@@ -305,6 +324,7 @@ func loop(ctx context.Context, s *agent.Syncer, trigger <-chan struct{}, resync 
 		// Debounce a little more: API writes and file events often come in
 		// bursts; one pass sees them all.
 		res, err := s.Pass(ctx)
+		passed()
 		if m := srv.Metrics(); m != nil && m.SyncPasses != nil {
 			m.SyncPasses.Inc()
 			if (err != nil && ctx.Err() == nil) || len(res.Errors) > 0 {

@@ -17,6 +17,7 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -66,6 +67,11 @@ type Gateway struct {
 	next      atomic.Uint64 // breaks ties between equally loaded endpoints
 	transport *http.Transport
 	m         *metrics
+	// Refresh, when set, derives the table anew; a request for a model
+	// the table lacks calls it (at most every refreshEvery) before giving
+	// up, so a service that just became healthy answers at once.
+	Refresh func(ctx context.Context) (map[string][]Endpoint, error)
+	lastRefresh atomic.Int64 // unix nanoseconds
 	// Explain, when set, says why a model has no endpoint (not a model of
 	// this state, no running service, ...); the error it returns is the
 	// answer. Called only when the table has nothing for the model.
@@ -163,6 +169,27 @@ func (g *Gateway) models(w http.ResponseWriter, _ *http.Request) {
 	api.WriteJSON(w, http.StatusOK, map[string]any{"object": "list", "data": data})
 }
 
+// refreshEvery bounds how often a miss re-derives the table.
+const refreshEvery = 100 * time.Millisecond
+
+// refresh re-derives the table on a miss, unless that was just done.
+func (g *Gateway) refresh(ctx context.Context) bool {
+	if g.Refresh == nil {
+		return false
+	}
+	now := time.Now().UnixNano()
+	last := g.lastRefresh.Load()
+	if now-last < int64(refreshEvery) || !g.lastRefresh.CompareAndSwap(last, now) {
+		return false
+	}
+	routes, err := g.Refresh(ctx)
+	if err != nil {
+		return false
+	}
+	g.SetRoutes(routes)
+	return true
+}
+
 // pick is the endpoint of model with the fewest requests in flight (ties
 // taken in turn), skipping those in tried and those marked down.
 func (g *Gateway) pick(eps []*endpoint, tried map[*endpoint]bool) *endpoint {
@@ -206,6 +233,9 @@ func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request) {
 	}
 	t := g.routes.Load()
 	eps := t.models[req.Model]
+	if len(eps) == 0 && g.refresh(r.Context()) {
+		eps = g.routes.Load().models[req.Model]
+	}
 	if len(eps) == 0 {
 		g.m.requests.WithLabelValues(unknownModel, "404").Inc()
 		err := fmt.Errorf("model %q: no running service answers for it: %w", req.Model, state.ErrNotFound)

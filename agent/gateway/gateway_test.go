@@ -286,3 +286,25 @@ func mustCounter(t *testing.T, reg *prometheus.Registry, name, direction string)
 	t.Fatalf("no %s{model=tiny,direction=%s}", name, direction)
 	return nil
 }
+
+// TestRefreshOnMiss: a model the table does not have yet (its service just
+// became healthy) is looked up anew once, not refused.
+func TestRefreshOnMiss(t *testing.T) {
+	e := newEngine(t, "fresh")
+	g := gateway.New(nil)
+	var calls atomic.Int64
+	g.Refresh = func(context.Context) (map[string][]gateway.Endpoint, error) {
+		calls.Add(1)
+		return map[string][]gateway.Endpoint{"fresh": {{URL: e.srv.URL, Service: "fresh"}}}, nil
+	}
+	ts := serve(t, g)
+	if code, body := chat(t, ts.URL, "fresh", ""); code != 200 {
+		t.Fatalf("first request for a new model: %d %s", code, body)
+	}
+	for range 5 {
+		chat(t, ts.URL, "fresh", "")
+	}
+	if calls.Load() != 1 {
+		t.Errorf("the table was derived %d times; once is enough when it has the model", calls.Load())
+	}
+}
