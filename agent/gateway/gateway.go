@@ -70,7 +70,7 @@ type Gateway struct {
 	// Refresh, when set, derives the table anew; a request for a model
 	// the table lacks calls it (at most every refreshEvery) before giving
 	// up, so a service that just became healthy answers at once.
-	Refresh func(ctx context.Context) (map[string][]Endpoint, error)
+	Refresh     func(ctx context.Context) (map[string][]Endpoint, error)
 	lastRefresh atomic.Int64 // unix nanoseconds
 	// Explain, when set, says why a model has no endpoint (not a model of
 	// this state, no running service, ...); the error it returns is the

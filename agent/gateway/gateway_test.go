@@ -197,7 +197,9 @@ func TestStreamsUnbuffered(t *testing.T) {
 func TestModelsAndErrors(t *testing.T) {
 	e := newEngine(t, "tiny")
 	g := gateway.New(nil)
-	g.Explain = func(model string) error { return fmt.Errorf("model %q: not a model of this state: %w", model, state.ErrNotFound) }
+	g.Explain = func(model string) error {
+		return fmt.Errorf("model %q: not a model of this state: %w", model, state.ErrNotFound)
+	}
 	g.SetRoutes(map[string][]gateway.Endpoint{"tiny": {{URL: e.srv.URL, Service: "chat"}}, "idle": nil})
 	ts := serve(t, g)
 	resp, err := http.Get(ts.URL + "/v1/models")
