@@ -303,11 +303,16 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, ep *endpoint, 
 	for k, vs := range resp.Header {
 		h[k] = vs
 	}
-	h.Del("Content-Length") // the body is streamed as it comes
+	stream := isStream(resp.Header.Get("Content-Type"))
+	if stream || resp.ContentLength < 0 {
+		h.Del("Content-Length") // streamed as it comes
+	}
 	w.WriteHeader(resp.StatusCode)
 	rc := http.NewResponseController(w)
-	tail := &usageTail{stream: isStream(resp.Header.Get("Content-Type"))}
-	buf := make([]byte, 32<<10)
+	tail := &usageTail{stream: stream}
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
 	first := true
 	for {
 		n, rerr := resp.Body.Read(buf)
@@ -320,7 +325,9 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, ep *endpoint, 
 			if _, werr := w.Write(buf[:n]); werr != nil {
 				break // the client went away; its context cancels the engine's request
 			}
-			_ = rc.Flush()
+			if stream || resp.ContentLength < 0 {
+				_ = rc.Flush() // each event as it comes; a sized answer goes out in one write
+			}
 		}
 		if rerr != nil {
 			break
@@ -350,3 +357,7 @@ func isStream(contentType string) bool {
 }
 
 const unknownModel = "_unknown"
+
+// bufPool holds the copy buffers: one per answer in flight, not one per
+// request for the collector.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
