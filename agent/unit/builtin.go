@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 
 	"github.com/aima-dev/aima/agent/catalog"
 	"github.com/aima-dev/aima/agent/model"
@@ -34,7 +35,8 @@ func addBuiltins(r *Registry) {
 		r.Add(Unit{Name: "skill." + verb, Description: verb + " a skill (a file edit; built-ins get an override file)", Params: map[string]string{"name": "the skill"}, Run: skillEnable(on)})
 	}
 	r.Add(Unit{Name: "inference.chat", Description: "Send a chat message to a running service of a model",
-		Params: map[string]string{"model": "the model", "message": "the user message", "messages": "or the whole message list"}, Run: inferenceChat})
+		Params: map[string]string{"model": "the model", "message": "the user message", "messages": "or the whole message list",
+			"max_tokens": "at most this many tokens", "temperature": "sampling temperature", "top_p": "nucleus sampling", "stop": "stop sequences", "seed": "sampling seed"}, Run: inferenceChat})
 	r.Add(Unit{Name: "device.detect", Read: true, Description: "GPUs, CPU, memory and OS of this machine", Run: deviceDetect})
 	r.Add(Unit{Name: "pipeline.run", Description: "Run a pipeline (a DAG of units)",
 		Params: map[string]string{"name": "the pipeline", "input": "run input, referenced as ${input.x}", "wait": "wait until the run ends"}, Run: pipelineRun})
@@ -199,13 +201,38 @@ func inferenceChat(ctx context.Context, env *Env, p map[string]any) (map[string]
 	if err != nil {
 		return nil, err
 	}
-	body, _ := json.Marshal(map[string]any{"model": model, "messages": messages})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint+"/v1/chat/completions", bytes.NewReader(body))
+	req := map[string]any{"model": model, "messages": messages}
+	// Sampling parameters pass through to the engine as given.
+	for _, k := range []string{"max_tokens", "temperature", "top_p", "stop", "seed"} {
+		if v, ok := p[k]; ok && v != nil && v != "" {
+			req[k] = v
+		}
+	}
+	for _, k := range []string{"max_tokens", "seed"} {
+		if v, ok := req[k].(string); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return nil, state.FieldError(k, "%q is not a whole number", v)
+			}
+			req[k] = n
+		}
+	}
+	for _, k := range []string{"temperature", "top_p"} {
+		if v, ok := req[k].(string); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return nil, state.FieldError(k, "%q is not a number", v)
+			}
+			req[k] = f
+		}
+	}
+	body, _ := json.Marshal(req)
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint+"/v1/chat/completions", bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	hreq.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(hreq)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", endpoint, err)
 	}

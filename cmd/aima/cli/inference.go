@@ -11,6 +11,8 @@ import (
 func newInferenceCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "inference", Short: "Talk to models through their running services", GroupID: "domains"}
 	var model, message string
+	var maxTokens int
+	var temperature float64
 	chat := &cobra.Command{
 		Use:     "chat -m MODEL -M MESSAGE",
 		Short:   "Send one chat message to a running service of MODEL and print the answer",
@@ -22,7 +24,14 @@ func newInferenceCmd(g *globals) *cobra.Command {
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), 5*time.Minute)
 			defer cancel()
-			out, err := callUnit(ctx, g, "inference.chat", map[string]any{"model": model, "message": message}, true)
+			p := map[string]any{"model": model, "message": message}
+			if cmd.Flags().Changed("max-tokens") {
+				p["max_tokens"] = maxTokens
+			}
+			if cmd.Flags().Changed("temperature") {
+				p["temperature"] = temperature
+			}
+			out, err := callUnit(ctx, g, "inference.chat", p, true)
 			if err != nil {
 				return err
 			}
@@ -35,6 +44,8 @@ func newInferenceCmd(g *globals) *cobra.Command {
 	}
 	chat.Flags().StringVarP(&model, "model", "m", "", "model to talk to (it needs a running service)")
 	chat.Flags().StringVarP(&message, "message", "M", "", "the user message")
+	chat.Flags().IntVar(&maxTokens, "max-tokens", 0, "at most this many tokens in the answer")
+	chat.Flags().Float64Var(&temperature, "temperature", 0, "sampling temperature (0: the most likely tokens)")
 	cmd.AddCommand(chat)
 	return cmd
 }

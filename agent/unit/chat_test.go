@@ -1,0 +1,63 @@
+package unit_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/aima-dev/aima/agent/unit"
+	"github.com/aima-dev/aima/state"
+)
+
+// routeOnly is unit.Services that knows one endpoint and nothing else.
+type routeOnly struct{ url string }
+
+var errNo = errors.New("not in this test")
+
+func (r routeOnly) SetState(context.Context, string, string, string) error { return errNo }
+func (r routeOnly) Converge(context.Context, string, string) error         { return errNo }
+func (r routeOnly) Status(context.Context, string, string) (map[string]any, error) {
+	return nil, errNo
+}
+func (r routeOnly) Wait(context.Context, string, string, string, time.Duration) (map[string]any, error) {
+	return nil, errNo
+}
+func (r routeOnly) Route(context.Context, string) (string, error)             { return r.url, nil }
+func (r routeOnly) Logs(context.Context, string, string, int) (string, error) { return "", errNo }
+func (r routeOnly) Resources(context.Context) ([]map[string]any, error)       { return nil, errNo }
+func (r routeOnly) Plan(context.Context) (map[string]any, error)              { return nil, errNo }
+func (r routeOnly) Sync(context.Context) (map[string]any, error)              { return nil, errNo }
+
+// TestChatPassesSamplingParameters: max_tokens and temperature reach the
+// engine as numbers, given as numbers or as the strings a query carries;
+// a bad one is refused naming it.
+func TestChatPassesSamplingParameters(t *testing.T) {
+	var got map[string]any
+	eng := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = json.NewDecoder(r.Body).Decode(&got)
+		_, _ = w.Write([]byte(`{"choices": [{"message": {"content": "ok"}}]}`))
+	}))
+	defer eng.Close()
+	env := newEnv(t)
+	env.Services = routeOnly{eng.URL}
+	for _, p := range []map[string]any{
+		{"model": "m", "message": "hi", "max_tokens": "5", "temperature": "0.5"},
+		{"model": "m", "message": "hi", "max_tokens": 5.0, "temperature": 0.5},
+	} {
+		out, err := unit.Default.Call(context.Background(), env, "inference.chat", p)
+		if err != nil || out["content"] != "ok" {
+			t.Fatalf("chat %v: %v %v", p, out, err)
+		}
+		if got["max_tokens"] != 5.0 || got["temperature"] != 0.5 {
+			t.Errorf("the engine got max_tokens %v, temperature %v; want 5 and 0.5", got["max_tokens"], got["temperature"])
+		}
+	}
+	_, err := unit.Default.Call(context.Background(), env, "inference.chat", map[string]any{"model": "m", "message": "hi", "max_tokens": "many"})
+	if ps := state.Problems(err); !errors.Is(err, state.ErrInvalid) || ps[0].Field != "/max_tokens" {
+		t.Errorf("bad max_tokens: %v", err)
+	}
+}
