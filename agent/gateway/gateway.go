@@ -190,18 +190,23 @@ func (g *Gateway) refresh(ctx context.Context) bool {
 	return true
 }
 
+// maxTries bounds the attempts on one endpoint: a second one on a fresh
+// connection when a kept-alive one was closed under the request.
+const maxTries = 2
+
 // pick is the endpoint of model with the fewest requests in flight (ties
-// taken in turn), skipping those in tried and those marked down.
-func (g *Gateway) pick(eps []*endpoint, tried map[*endpoint]bool) *endpoint {
+// taken in turn; endpoints not tried yet first), skipping those marked down
+// and those tried maxTries times.
+func (g *Gateway) pick(eps []*endpoint, tried map[*endpoint]int) *endpoint {
 	var best *endpoint
 	n := len(eps)
 	start := int(g.next.Add(1) % uint64(max(n, 1)))
 	for i := range n {
 		ep := eps[(start+i)%n]
-		if tried[ep] || ep.down.Load() {
+		if tried[ep] >= maxTries || ep.down.Load() {
 			continue
 		}
-		if best == nil || ep.inFlight.Load() < best.inFlight.Load() {
+		if best == nil || tried[ep] < tried[best] || (tried[ep] == tried[best] && ep.inFlight.Load() < best.inFlight.Load()) {
 			best = ep
 		}
 	}
@@ -250,15 +255,15 @@ func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request) {
 	inFlight := g.m.inFlight.WithLabelValues(req.Model)
 	inFlight.Inc()
 	defer inFlight.Dec()
-	tried := map[*endpoint]bool{}
+	tried := map[*endpoint]int{}
 	for {
 		ep := g.pick(eps, tried)
 		if ep == nil {
 			g.m.requests.WithLabelValues(req.Model, "503").Inc()
-			api.WriteError(w, fmt.Errorf("model %q: every endpoint refused the connection: %w", req.Model, state.ErrUnavailable))
+			api.WriteError(w, fmt.Errorf("model %q: every endpoint refused the connection or closed it unanswered: %w", req.Model, state.ErrUnavailable))
 			return
 		}
-		tried[ep] = true
+		tried[ep]++
 		done, retry := g.forward(w, r, ep, req.Model, body, start)
 		if done || !retry {
 			return
@@ -266,8 +271,10 @@ func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// forward sends the request to ep. retry is true when the connection was
-// refused (nothing was sent, nothing answered): the caller tries another.
+// forward sends the request to ep. retry is true when the engine answered
+// nothing — the connection was refused (ep is marked down), or a kept-alive
+// connection was closed under the request (an engine stopping): no byte went
+// back to the client, so the caller tries again, elsewhere first.
 func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, ep *endpoint, model string, body []byte, start time.Time) (done, retry bool) {
 	out, err := http.NewRequestWithContext(r.Context(), r.Method, ep.URL+r.URL.Path, bytes.NewReader(body))
 	if err != nil {
@@ -286,8 +293,10 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, ep *endpoint, 
 	defer ep.inFlight.Add(-1)
 	resp, err := g.transport.RoundTrip(out)
 	if err != nil {
-		if r.Context().Err() == nil && refused(err) {
-			ep.down.Store(true)
+		if r.Context().Err() == nil {
+			if refused(err) {
+				ep.down.Store(true)
+			}
 			return false, true
 		}
 		code := "502"
