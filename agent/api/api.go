@@ -49,9 +49,6 @@ type Options struct {
 	// (the aima_invalid_files metric); when nil they are found by listing
 	// the store.
 	Problems func() []state.Problem
-	// Trigger, when set, is called after every successful write so the sync
-	// loop runs without waiting for the file watcher.
-	Trigger func()
 	// Verbs are extra domain verbs, keyed "service/stop" (or "sync"), served
 	// at /api/<key>: a read at GET (and POST, for parameters in a JSON
 	// body), a write at POST only. A verb replaces a built-in route of the
@@ -174,7 +171,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.opts.Door.preflight(sw, r) {
 		return
 	}
-	if len(s.tokens) > 0 && !(r.URL.Path == "/health" && (r.Method == http.MethodGet || r.Method == http.MethodHead)) && !s.authorized(r) {
+	tokenName, authorized := s.tokenName(r)
+	if len(s.tokens) > 0 && !(r.URL.Path == "/health" && (r.Method == http.MethodGet || r.Method == http.MethodHead)) && !authorized {
 		sw.Header().Set("WWW-Authenticate", `Bearer realm="aima"`)
 		WriteError(sw, errorf(http.StatusUnauthorized, "unauthorized", "missing or wrong bearer token (send Authorization: Bearer <token>; the agent's is in .aima/.local/token)"))
 		return
@@ -190,7 +188,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Body != nil {
 		r.Body = http.MaxBytesReader(sw, r.Body, MaxBody)
 	}
-	a, who, err := s.authorOf(r)
+	a, who, err := s.authorOf(r, tokenName)
 	if err != nil && r.Method == http.MethodPost {
 		WriteError(sw, err)
 		return
@@ -203,11 +201,6 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		r = r.WithContext(ctx)
 	}
 	h.ServeHTTP(sw, r)
-}
-
-func (s *Server) authorized(r *http.Request) bool {
-	_, ok := s.tokenName(r)
-	return ok
 }
 
 // tokenName checks r's bearer token against the configured ones and
@@ -293,7 +286,7 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 // name) then only becomes an On-behalf-of trailer, so no token holder can
 // commit as someone else (aima-agent included). With the owner's unnamed
 // token (or none) X-Aima-Author is the author, else "api".
-func (s *Server) authorOf(r *http.Request) (repo.Signature, string, error) {
+func (s *Server) authorOf(r *http.Request, tokenName string) (repo.Signature, string, error) {
 	h := strings.TrimSpace(r.Header.Get("X-Aima-Author"))
 	var said repo.Signature
 	if h != "" {
@@ -312,30 +305,13 @@ func (s *Server) authorOf(r *http.Request) (repo.Signature, string, error) {
 			said = repo.Signature{Name: h, Email: s.author.Email}
 		}
 	}
-	if name, ok := s.tokenName(r); ok && name != "" {
-		return repo.Signature{Name: name, Email: s.author.Email}, h, nil
+	if tokenName != "" {
+		return repo.Signature{Name: tokenName, Email: s.author.Email}, h, nil
 	}
 	if said.Name != "" {
 		return said, "", nil
 	}
 	return s.author, "", nil
-}
-
-// Write runs fn, a store write made for request r, on a view of the store
-// whose commit author is r's (see authorOf), then calls Options.Trigger
-// when it succeeded.
-func (s *Server) Write(r *http.Request, fn func(st *state.Store) error) error {
-	a, who, err := s.authorOf(r)
-	if err != nil {
-		return err
-	}
-	v := s.st.As(a)
-	v.OnBehalf = who
-	err = fn(v)
-	if err == nil && s.opts.Trigger != nil {
-		s.opts.Trigger()
-	}
-	return err
 }
 
 // statusWriter records the status code written, for metrics.

@@ -46,7 +46,7 @@ func newEnv(t *testing.T, opts api.Options, withEnv ...func(*unit.Env)) *env {
 	opts.Store = st
 	// The operations come from the registry, as in the agent; a test's own
 	// verbs replace those of the same path.
-	uenv := &unit.Env{Store: st, Kick: opts.Trigger}
+	uenv := &unit.Env{Store: st}
 	for _, f := range withEnv {
 		f(uenv)
 	}
@@ -464,7 +464,7 @@ func TestConcurrentCreates(t *testing.T) {
 
 func TestUpdateMerge(t *testing.T) {
 	var triggered atomic.Int32
-	e := newEnv(t, api.Options{Trigger: func() { triggered.Add(1) }})
+	e := newEnv(t, api.Options{}, func(env *unit.Env) { env.Kick = func() { triggered.Add(1) } })
 	e.do("POST", "/api/model/create", `{"name": "m", "source": "huggingface", "repo": "Qwen/Qwen2.5-7B", "tag": "main", "labels": {"a": "1", "b": "2"}}`).must(t, 201)
 	got := e.do("POST", "/api/model/update", `{"id": "m", "tag": "v1", "labels": {"b": null, "c": "3"}}`).must(t, 200)
 	want := map[string]any{"name": "m", "id": "m", "source": "huggingface", "repo": "Qwen/Qwen2.5-7B", "tag": "v1",

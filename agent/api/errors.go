@@ -108,24 +108,15 @@ func readBody(r *http.Request) ([]byte, error) {
 	return b, nil
 }
 
-// decodeBody reads a JSON object from the body. An empty body is an empty
-// object when allowEmpty is set, else an error.
-// DecodeBody reads a request's JSON object body (numbers kept exact as
-// json.Number); an empty body is {} when allowEmpty, else a 400.
-func DecodeBody(r *http.Request, allowEmpty bool) (map[string]any, error) {
-	return decodeBody(r, allowEmpty)
-}
-
-func decodeBody(r *http.Request, allowEmpty bool) (map[string]any, error) {
+// DecodeBody reads a request's JSON object body, numbers kept exact as
+// json.Number; an empty body is {}.
+func DecodeBody(r *http.Request) (map[string]any, error) {
 	b, err := readBody(r)
 	if err != nil {
 		return nil, err
 	}
 	if len(bytes.TrimSpace(b)) == 0 {
-		if allowEmpty {
-			return map[string]any{}, nil
-		}
-		return nil, errorf(http.StatusBadRequest, "bad_json", "the body is empty; send a JSON object of fields")
+		return map[string]any{}, nil
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber() // keep integers exact for the schema

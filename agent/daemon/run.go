@@ -230,7 +230,6 @@ func Run(ctx context.Context, opts Options) error {
 		Door:       api.DoorFor(addr, local.AllowedHosts, local.CORSOrigins),
 		Version:    opts.Version,
 		Problems:   problems.get,
-		Trigger:    kick,
 		Verbs:      unit.Verbs(uenv, unit.Default),
 		Routes:     gw.Handlers(),
 	})

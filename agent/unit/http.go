@@ -118,7 +118,7 @@ func params(r *http.Request) (map[string]any, error) {
 		}
 	}
 	if r.Method == http.MethodPost {
-		body, err := api.DecodeBody(r, true)
+		body, err := api.DecodeBody(r)
 		if err != nil {
 			return nil, err
 		}

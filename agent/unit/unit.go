@@ -287,19 +287,6 @@ func Float(p map[string]any, keys ...string) (float64, bool, error) {
 	return 0, false, nil
 }
 
-// DurationParam reads a duration parameter: a Go duration ("60s") or a
-// number of seconds (60 or "60"); def when it is absent.
-func DurationParam(p map[string]any, key string, def time.Duration) (time.Duration, error) {
-	v, ok := p[key]
-	if !ok || v == nil || v == "" {
-		return def, nil
-	}
-	d, err := ParseDuration(v)
-	if err != nil {
-		return 0, &state.InvalidError{Problems: []state.Problem{{Field: "/" + key, Message: err.Error()}}}
-	}
-	return d, nil
-}
 
 // Map reads an object given as a map or as a JSON string.
 func Map(p map[string]any, key string) (map[string]any, error) {

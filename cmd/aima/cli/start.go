@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/aima-dev/aima/agent/api"
 	"github.com/aima-dev/aima/agent/daemon"
 	"github.com/aima-dev/aima/state"
 )
@@ -90,13 +91,9 @@ func startToken(cmd *cobra.Command, o *startOptions) (string, error) {
 		}
 		return o.token, nil
 	case o.tokenFile != "":
-		b, err := os.ReadFile(o.tokenFile)
+		tok, err := api.ReadTokenFile(o.tokenFile) // refuses a file with no token
 		if err != nil {
 			return "", fmt.Errorf("--token-file: %w", err)
-		}
-		tok := strings.TrimSpace(string(b))
-		if tok == "" {
-			return "", fmt.Errorf("--token-file: %s holds no token", o.tokenFile)
 		}
 		return tok, nil
 	}
