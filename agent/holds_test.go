@@ -47,7 +47,7 @@ func TestDiffShowsBackoffHold(t *testing.T) {
 		t.Errorf("diff in the backoff:\n%s\nwant %q... naming the crash loop", got, want)
 	}
 	if len(res.Plan.Ops) != 0 || !held(res, obj) {
-		t.Errorf("diff in the backoff: ops %v, held %v", opsOf(res, obj), res.Held)
+		t.Errorf("diff in the backoff: ops %v, held %v", opsOf(res, obj), res.Plan.Held)
 	}
 
 	out, err := unit.Default.Call(context.Background(), daemon.UnitEnv(e.st, e.s, nil), "state.diff", nil)

@@ -174,8 +174,8 @@ func containsAll(s string, subs ...string) bool {
 }
 
 func held(res agent.Result, obj agent.Object) bool {
-	for _, o := range res.Held {
-		if o == obj {
+	for _, h := range res.Plan.Held {
+		if h.Kind == obj.Kind && h.Name == obj.Name {
 			return true
 		}
 	}

@@ -59,26 +59,15 @@ func takenPorts(desired []plan.Desired, observed []container.Container) map[int]
 	return out
 }
 
-// portHolder says who holds a TCP port on the host, or "" when it is free.
-// The answer names the process where /proc tells (pid and command), so a
-// failed service says what to stop.
+// portHolder says whether a TCP port is held, by binding it: the fallback
+// where /proc cannot name the holder (see listeners).
 func portHolder(port int) string {
 	l, err := net.Listen("tcp", ":"+strconv.Itoa(port))
 	if err == nil {
 		l.Close()
 		return ""
 	}
-	if who := procHolder(port); who != "" {
-		return who
-	}
 	return "another process"
-}
-
-// procHolder finds the listening socket of port in /proc/net/tcp{,6} and
-// the process owning its inode.
-func procHolder(port int) string {
-	listening, _ := listeners()
-	return inodeHolder(listening[port])
 }
 
 // listeners reads the listening TCP sockets from /proc/net/tcp{,6}: the

@@ -72,7 +72,6 @@ type Result struct {
 	Wanted   []Wanted
 	Observed Observed
 	Errors   map[Object]error // per-object failures of this pass
-	Held     []Object         // the objects of Plan.Held: left alone this pass
 }
 
 // Backoff bounds.
@@ -171,16 +170,7 @@ func (s *Syncer) plan(ctx context.Context, rev string, in planInputs) (Result, e
 		opts.HostPorts = takenPorts(desired, obs.All)
 	}
 	res.Plan = plan.Diff(desired, obs.All, s.Instance, opts)
-	res.Held = heldObjects(res.Plan)
 	return res, nil
-}
-
-func heldObjects(p plan.Plan) []Object {
-	var out []Object
-	for _, h := range p.Held {
-		out = append(out, Object{h.Kind, h.Name})
-	}
-	return out
 }
 
 // Pass runs one sync pass under the state directory's sync lock, so that
@@ -285,7 +275,6 @@ func (s *Syncer) pass(ctx context.Context, only map[Object]bool) (Result, error)
 	slices.SortFunc(res.Plan.Held, func(a, b plan.Hold) int {
 		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Name, b.Name))
 	})
-	res.Held = heldObjects(res.Plan)
 	s.mu.Lock()
 	// Objects that render with an error are failed (terminal until the files
 	// change); clear failures of objects that are now fine or gone. A

@@ -415,7 +415,7 @@ func TestPassCrashLoopBacksOff(t *testing.T) {
 		t.Errorf("restarted within the backoff: %v", ops)
 	}
 	if time.Now().Before(next) && !held(res, obj) {
-		t.Errorf("pass within the backoff did not hold %s (held: %v)", obj, res.Held)
+		t.Errorf("pass within the backoff did not hold %s (held: %v)", obj, res.Plan.Held)
 	}
 	if c, _ := e.rt.Inspect(context.Background(), id); c.State != container.StateExited {
 		t.Errorf("container is %s within the backoff, want exited", c.State)
@@ -666,7 +666,7 @@ func TestPassRenderFailureForgottenWhenFileReverted(t *testing.T) {
 	}
 	res = pass(t, e.s)
 	if d := cmp.Diff([]string{"start (container exited (code 1))"}, opsOf(res, obj)); d != "" || held(res, obj) {
-		t.Errorf("first crash after the fix: ops (-want +got):\n%s held: %v", d, res.Held)
+		t.Errorf("first crash after the fix: ops (-want +got):\n%s held: %v", d, res.Plan.Held)
 	}
 	if _, ok := e.s.NextRetry(); ok {
 		t.Errorf("NextRetry still set after the file was fixed")

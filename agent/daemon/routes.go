@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -16,33 +15,24 @@ import (
 // unhealthy leaves the table within it.
 const probeInterval = 2 * time.Second
 
-// routeTable derives the gateway's table: every model with the endpoints of
-// its running (healthy) services.
+// routeTable is the engine's routes as the gateway takes them.
 func routeTable(ctx context.Context, s *agent.Syncer) (map[string][]gateway.Endpoint, error) {
-	sts, err := s.Statuses(ctx)
-	if err != nil && sts == nil {
-		return nil, err
-	}
-	services, err := s.Store.List(state.KindService)
+	routes, err := s.Routes(ctx)
 	if err != nil {
 		return nil, err
 	}
-	routes := map[string][]gateway.Endpoint{}
-	for _, e := range services {
-		svc, ok := e.Object.(*state.Service)
-		if !ok || svc.Model == "" {
-			continue
-		}
-		st := sts[agent.Object{Kind: state.KindService.Name, Name: svc.Name}]
-		if st.Status == agent.StatusRunning && st.Endpoint != "" {
-			routes[svc.Model] = append(routes[svc.Model], gateway.Endpoint{URL: st.Endpoint, Service: svc.Name})
+	out := make(map[string][]gateway.Endpoint, len(routes))
+	for model, eps := range routes {
+		for _, e := range eps {
+			out[model] = append(out[model], gateway.Endpoint{URL: e.URL, Service: e.Service})
 		}
 	}
-	return routes, nil
+	return out, nil
 }
 
-// feedRoutes keeps the gateway's table current: after every sync pass
-// (passed on refresh) and every probeInterval. A request never waits for it.
+// feedRoutes keeps the gateway's table current: after every sync pass that
+// acted (passed on refresh) and every probeInterval. A request never waits
+// for it.
 func feedRoutes(ctx context.Context, s *agent.Syncer, g *gateway.Gateway, refresh <-chan struct{}, log *slog.Logger) {
 	t := time.NewTicker(probeInterval)
 	defer t.Stop()
@@ -64,12 +54,27 @@ func feedRoutes(ctx context.Context, s *agent.Syncer, g *gateway.Gateway, refres
 	}
 }
 
-// explain says why a model has no endpoint in the gateway's table.
-func explain(st *state.Store) func(model string) error {
-	return func(model string) error {
-		if _, err := st.Get(state.KindModel, model); err != nil {
-			return fmt.Errorf("model %q: %w (aima model list shows the models)", model, state.ErrNotFound)
+// refreshFor re-derives the table on a gateway miss, but only for a model
+// that has a service file (nil, nil otherwise): a misspelled model costs a
+// file listing, not a status derivation.
+func refreshFor(st *state.Store, s *agent.Syncer) func(ctx context.Context, model string) (map[string][]gateway.Endpoint, error) {
+	return func(ctx context.Context, model string) (map[string][]gateway.Endpoint, error) {
+		if !hasService(st, model) {
+			return nil, nil
 		}
-		return fmt.Errorf("model %q: %w (aima service create --model-id %s --engine-type stub)", model, agent.ErrNoService, model)
+		return routeTable(ctx, s)
 	}
+}
+
+func hasService(st *state.Store, model string) bool {
+	services, err := st.List(state.KindService)
+	if err != nil {
+		return false
+	}
+	for _, e := range services {
+		if svc, ok := e.Object.(*state.Service); ok && svc.Model == model {
+			return true
+		}
+	}
+	return false
 }

@@ -220,8 +220,8 @@ func Run(ctx context.Context, opts Options) error {
 	// The inference gateway: routes from a table this process keeps
 	// current, never derived per request.
 	gw := gateway.New(nil)
-	gw.Explain = explain(st)
-	gw.Refresh = func(ctx context.Context) (map[string][]gateway.Endpoint, error) { return routeTable(ctx, syncer) }
+	gw.Explain = func(model string) error { return agent.NoRoute(st, model) }
+	gw.Refresh = refreshFor(st, syncer)
 	routesDue := make(chan struct{}, 1)
 	srv := api.New(api.Options{
 		Store:      st,
@@ -323,7 +323,9 @@ func loop(ctx context.Context, s *agent.Syncer, trigger <-chan struct{}, resync 
 		// Debounce a little more: API writes and file events often come in
 		// bursts; one pass sees them all.
 		res, err := s.Pass(ctx)
-		passed()
+		if len(res.Plan.Ops) > 0 {
+			passed() // containers changed: the routes may have
+		}
 		if m := srv.Metrics(); m != nil && m.SyncPasses != nil {
 			m.SyncPasses.Inc()
 			if (err != nil && ctx.Err() == nil) || len(res.Errors) > 0 {

@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -10,8 +9,6 @@ import (
 
 	"github.com/aima-dev/aima/agent"
 	"github.com/aima-dev/aima/agent/alert"
-	"github.com/aima-dev/aima/agent/api"
-	"github.com/aima-dev/aima/agent/container"
 	"github.com/aima-dev/aima/agent/pipeline"
 	"github.com/aima-dev/aima/agent/unit"
 	"github.com/aima-dev/aima/state"
@@ -52,13 +49,13 @@ type unitServices struct {
 func (u unitServices) Logs(ctx context.Context, kind, name string, tail int) (string, error) {
 	var b strings.Builder
 	err := u.s.Logs(ctx, agent.Object{Kind: kind, Name: name}, tail, false, &b)
-	return b.String(), unavailable(err)
+	return b.String(), err
 }
 
 func (u unitServices) Resources(ctx context.Context) ([]map[string]any, error) {
 	slots, err := u.s.Budgets(ctx)
 	if err != nil {
-		return nil, unavailable(err)
+		return nil, err
 	}
 	items := []map[string]any{}
 	for _, b := range slots {
@@ -70,7 +67,7 @@ func (u unitServices) Resources(ctx context.Context) ([]map[string]any, error) {
 func (u unitServices) Plan(ctx context.Context) (map[string]any, error) {
 	res, err := u.s.Plan(ctx)
 	if err != nil {
-		return nil, unavailable(err)
+		return nil, err
 	}
 	return agent.PlanJSON(res), nil
 }
@@ -81,7 +78,7 @@ func (u unitServices) Sync(ctx context.Context) (map[string]any, error) {
 	}
 	res, err := u.s.Pass(ctx)
 	if err != nil {
-		return nil, unavailable(err)
+		return nil, err
 	}
 	out := agent.PlanJSON(res)
 	errs := map[string]string{}
@@ -109,7 +106,7 @@ func (u unitServices) Converge(ctx context.Context, kind, name string) error {
 	obj := agent.Object{Kind: kind, Name: name}
 	res, err := u.s.PassOf(ctx, obj)
 	if err != nil {
-		return unavailable(err)
+		return err
 	}
 	if e := res.Errors[obj]; e != nil {
 		return fmt.Errorf("%s: %w", obj, e)
@@ -120,7 +117,7 @@ func (u unitServices) Converge(ctx context.Context, kind, name string) error {
 func (u unitServices) Status(ctx context.Context, kind, name string) (map[string]any, error) {
 	sts, err := u.s.Statuses(ctx)
 	if err != nil && sts == nil {
-		return map[string]any{"status": agent.StatusUnknown, "reason": err.Error()}, unavailable(err)
+		return map[string]any{"status": agent.StatusUnknown, "reason": err.Error()}, err
 	}
 	st, ok := sts[agent.Object{Kind: kind, Name: name}]
 	if !ok {
@@ -132,20 +129,11 @@ func (u unitServices) Status(ctx context.Context, kind, name string) (map[string
 func (u unitServices) Wait(ctx context.Context, kind, name, want string, timeout time.Duration) (map[string]any, error) {
 	st, err := u.s.Wait(ctx, agent.Object{Kind: kind, Name: name}, want, timeout)
 	if err != nil {
-		return st.Map(), unavailable(err) // it names the object, its status and why
+		return st.Map(), err // it names the object, its status and why
 	}
 	return st.Map(), nil
 }
 
 func (u unitServices) Route(ctx context.Context, model string) (string, error) {
 	return u.s.Route(ctx, model)
-}
-
-// unavailable makes Docker's unavailability the API's, so a unit's
-// answer says 503 rather than 500 when Docker is down.
-func unavailable(err error) error {
-	if errors.Is(err, container.ErrUnavailable) {
-		return fmt.Errorf("%w: %v", api.ErrUnavailable, err)
-	}
-	return err
 }

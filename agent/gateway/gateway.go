@@ -67,10 +67,11 @@ type Gateway struct {
 	next      atomic.Uint64 // breaks ties between equally loaded endpoints
 	transport *http.Transport
 	m         *metrics
-	// Refresh, when set, derives the table anew; a request for a model
-	// the table lacks calls it (at most every refreshEvery) before giving
-	// up, so a service that just became healthy answers at once.
-	Refresh     func(ctx context.Context) (map[string][]Endpoint, error)
+	// Refresh, when set, derives the table anew for a request whose model
+	// the table lacks (at most every refreshEvery) before giving up, so a
+	// service that just became healthy answers at once; nil routes and no
+	// error: nothing to refresh for that model.
+	Refresh     func(ctx context.Context, model string) (map[string][]Endpoint, error)
 	lastRefresh atomic.Int64 // unix nanoseconds
 	// Explain, when set, says why a model has no endpoint (not a model of
 	// this state, no running service, ...); the error it returns is the
@@ -173,7 +174,7 @@ func (g *Gateway) models(w http.ResponseWriter, _ *http.Request) {
 const refreshEvery = 100 * time.Millisecond
 
 // refresh re-derives the table on a miss, unless that was just done.
-func (g *Gateway) refresh(ctx context.Context) bool {
+func (g *Gateway) refresh(ctx context.Context, model string) bool {
 	if g.Refresh == nil {
 		return false
 	}
@@ -182,8 +183,8 @@ func (g *Gateway) refresh(ctx context.Context) bool {
 	if now-last < int64(refreshEvery) || !g.lastRefresh.CompareAndSwap(last, now) {
 		return false
 	}
-	routes, err := g.Refresh(ctx)
-	if err != nil {
+	routes, err := g.Refresh(ctx, model)
+	if err != nil || routes == nil {
 		return false
 	}
 	g.SetRoutes(routes)
@@ -238,7 +239,7 @@ func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request) {
 	}
 	t := g.routes.Load()
 	eps := t.models[req.Model]
-	if len(eps) == 0 && g.refresh(r.Context()) {
+	if len(eps) == 0 && g.refresh(r.Context(), req.Model) {
 		eps = g.routes.Load().models[req.Model]
 	}
 	if len(eps) == 0 {

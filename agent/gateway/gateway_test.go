@@ -295,7 +295,7 @@ func TestRefreshOnMiss(t *testing.T) {
 	e := newEngine(t, "fresh")
 	g := gateway.New(nil)
 	var calls atomic.Int64
-	g.Refresh = func(context.Context) (map[string][]gateway.Endpoint, error) {
+	g.Refresh = func(context.Context, string) (map[string][]gateway.Endpoint, error) {
 		calls.Add(1)
 		return map[string][]gateway.Endpoint{"fresh": {{URL: e.srv.URL, Service: "fresh"}}}, nil
 	}

@@ -287,7 +287,6 @@ func Float(p map[string]any, keys ...string) (float64, bool, error) {
 	return 0, false, nil
 }
 
-
 // Map reads an object given as a map or as a JSON string.
 func Map(p map[string]any, key string) (map[string]any, error) {
 	switch v := p[key].(type) {
