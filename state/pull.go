@@ -170,8 +170,8 @@ type tracking struct{ remote, branch string }
 // rewritten tip look known. A new tip that does not contain it is rewritten
 // history. With no remote-tracking branch yet (the first pull of a remote)
 // there is nothing to compare with, and nothing is refused for it.
-func (s *Store) integrate(rev, source string, track *tracking, opts PullOptions) (PullResult, error) {
-	res := PullResult{Source: source, Incoming: rev}
+func (s *Store) integrate(rev, source string, track *tracking, opts PullOptions) (res PullResult, err error) {
+	res = PullResult{Source: source, Incoming: rev}
 	switch merge.Resolve(opts.Resolve) {
 	case merge.Refuse, merge.Ours, merge.Theirs:
 	default:
@@ -292,16 +292,20 @@ func (s *Store) integrate(rev, source string, track *tracking, opts PullOptions)
 			}
 		}
 	}
-	for _, c := range changes {
-		if c.Delete {
-			if err := RemoveFile(s.path(c.Path)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return res, err
-			}
-			continue
+	// The files as a door writes them (never through a linked kind
+	// directory), put back if the branch cannot move: a pull is applied
+	// whole or not at all.
+	u, err := s.applyFiles(changes)
+	moved := false
+	defer func() {
+		if moved {
+			u.done()
+		} else if uerr := u.undo(); uerr != nil {
+			err = errors.Join(err, fmt.Errorf("undo the pulled files: %w", uerr))
 		}
-		if err := WriteFile(s.path(c.Path), c.Data); err != nil {
-			return res, err
-		}
+	}()
+	if err != nil {
+		return res, err
 	}
 	for _, c := range changes {
 		res.Paths = append(res.Paths, c.Path)
@@ -310,6 +314,7 @@ func (s *Store) integrate(rev, source string, track *tracking, opts PullOptions)
 		if err := r.FastForward(head, rev, changes, source); err != nil {
 			return res, err
 		}
+		moved = true
 		res.Head, res.Outcome = rev, PullFastForward
 		return res, accept()
 	}
@@ -324,6 +329,7 @@ func (s *Store) integrate(rev, source string, track *tracking, opts PullOptions)
 	if err != nil {
 		return res, err
 	}
+	moved = true
 	res.Head, res.Outcome = h, PullMerge
 	return res, accept()
 }

@@ -359,3 +359,29 @@ func TestRemoteAnyName(t *testing.T) {
 	checkRepo(t, a.Dir)
 	checkRepo(t, b.Dir)
 }
+
+// TestPullNeverWritesThroughALink: a kind directory that is a symbolic link
+// (out of the state directory) is not written through by a pull either;
+// the pull fails and nothing of it is applied.
+func TestPullNeverWritesThroughALink(t *testing.T) {
+	_, url := published(t)
+	b := cloneStore(t, url)
+	good := head(t, b)
+	outside := t.TempDir()
+	if err := os.Symlink(outside, filepath.Join(b.Dir, "engines")); err != nil {
+		t.Fatal(err)
+	}
+	w := newPusher(t, url)
+	w.write("engines/pushed.yaml", "name: pushed\nimage: x/y:1\n")
+	w.commit("an engine", nil)
+	w.push(false)
+	if _, err := pullWith(b, state.PullOptions{}); err == nil {
+		t.Fatal("a pull wrote through a linked kind directory")
+	}
+	if _, err := os.Stat(filepath.Join(outside, "pushed.yaml")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the pulled file landed outside the state directory (%v)", err)
+	}
+	if h := head(t, b); h != good {
+		t.Errorf("HEAD moved to %s, want %s", h, good)
+	}
+}

@@ -586,8 +586,8 @@ func (s *Store) commitPlan(plan func() ([]repo.Change, string, error), writeFile
 	// Write (or remove) the files, keeping what was there, so that a
 	// failed commit puts them back: a write is either committed or undone,
 	// even on a full disk (see writeUndo).
-	var u writeUndo
 	committed := false
+	u, err := s.applyFiles(changes)
 	defer func() {
 		if !committed {
 			if uerr := u.undo(); uerr != nil {
@@ -595,26 +595,8 @@ func (s *Store) commitPlan(plan func() ([]repo.Change, string, error), writeFile
 			}
 		}
 	}()
-	for _, c := range changes {
-		// Never write (or remove) through a linked kind directory.
-		if err := s.parentProblem(c.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
-	}
-	for _, c := range changes {
-		abs := s.path(c.Path)
-		if err := u.keep(abs); err != nil {
-			return err
-		}
-		if c.Delete {
-			if err := RemoveFile(abs); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return err
-			}
-			continue
-		}
-		if err := WriteFile(abs, c.Data); err != nil {
-			return err
-		}
+	if err != nil {
+		return err
 	}
 	h, err := s.commit(changes, msg)
 	if err == nil || errors.Is(err, repo.ErrNoChange) || h != "" {
@@ -626,6 +608,35 @@ func (s *Store) commitPlan(plan func() ([]repo.Change, string, error), writeFile
 		return nil
 	}
 	return err
+}
+
+// applyFiles writes (or removes) the files of changes, never through a
+// linked kind directory, keeping what was there: the caller undoes it when
+// its commit fails, or calls done. Every write of the work tree — a door's
+// write, a pull — goes through it.
+func (s *Store) applyFiles(changes []repo.Change) (*writeUndo, error) {
+	u := &writeUndo{}
+	for _, c := range changes {
+		if err := s.parentProblem(c.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return u, err
+		}
+	}
+	for _, c := range changes {
+		abs := s.path(c.Path)
+		if err := u.keep(abs); err != nil {
+			return u, err
+		}
+		if c.Delete {
+			if err := RemoveFile(abs); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return u, err
+			}
+			continue
+		}
+		if err := WriteFile(abs, c.Data); err != nil {
+			return u, err
+		}
+	}
+	return u, nil
 }
 
 func (s *Store) commit(changes []repo.Change, msg string) (string, error) {
