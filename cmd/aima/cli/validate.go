@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/aima-dev/aima/agent/daemon"
 	"github.com/aima-dev/aima/agent/unit"
 	"github.com/aima-dev/aima/state"
 )
@@ -38,6 +39,12 @@ func newValidateCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// Files of a state directory are checked by its store, as every
+			// door checks them: schema, references, and its local policy.
+			st, err := storeOf(root)
+			if err != nil {
+				return err
+			}
 			bad := 0
 			for _, f := range files {
 				err := f.problem
@@ -46,7 +53,7 @@ func newValidateCmd(g *globals) *cobra.Command {
 				case f.check != nil:
 					err = f.check()
 				default:
-					err = validateFile(f.abs, f.rel, f.kind)
+					err = validateFile(st, f.abs, f.rel, f.kind)
 				}
 				if err != nil {
 					bad++
@@ -183,7 +190,23 @@ func kindFiles(dir string, k *state.Kind) ([]objectFile, error) {
 	return out, nil
 }
 
-func validateFile(abs, rel string, k *state.Kind) error {
+// storeOf is the store of the state directory path is in (the directory,
+// a kind directory of it, or a file in one), opened as every door opens it;
+// nil for files outside any state directory.
+func storeOf(path string) (*state.Store, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	for dir, i := abs, 0; i < 3; dir, i = filepath.Dir(dir), i+1 {
+		if _, err := os.Lstat(filepath.Join(dir, "aima.yaml")); err == nil {
+			return daemon.OpenStore(dir)
+		}
+	}
+	return nil, nil
+}
+
+func validateFile(st *state.Store, abs, rel string, k *state.Kind) error {
 	b, err := state.ReadPlainFile(abs, rel) // a link is invalid, never followed
 	if err != nil {
 		return err
@@ -192,8 +215,12 @@ func validateFile(abs, rel string, k *state.Kind) error {
 	if err := state.CheckName(rel, stem); err != nil {
 		return err
 	}
-	// Steps' units are checked against the registry, as the store of
-	// every door checks them (daemon.OpenStore).
+	if st != nil {
+		_, err = st.Decode(k, rel, b)
+		return err
+	}
+	// Outside a state directory: no policy to apply; steps' units are
+	// still checked against the registry.
 	_, err = k.DecodeWith(rel, b, unit.Default.Has)
 	return err
 }
