@@ -15,19 +15,18 @@ var (
 	ErrExists      = errors.New("already exists") // 409 on create
 	ErrConflict    = errors.New("conflict")       // 409: stale revision, concurrent update, not in the wanted state
 	ErrUnavailable = errors.New("unavailable")    // 503: Docker or a remote cannot be reached; retry later
-	ErrForbidden   = errors.New("forbidden")      // 403: the local policy or the door refuses it
 	ErrTimeout     = errors.New("timeout")        // 504: waited and it did not happen
 )
 
 // Code is the code word of err's kind: "invalid", "not_found", "exists",
-// "conflict", "unavailable", "forbidden", "timeout", or "internal".
+// "conflict", "unavailable", "timeout", or "internal".
 func Code(err error) string {
 	for _, k := range []struct {
 		err  error
 		code string
 	}{
 		{ErrInvalid, "invalid"}, {ErrNotFound, "not_found"}, {ErrExists, "exists"}, {ErrConflict, "conflict"},
-		{ErrUnavailable, "unavailable"}, {ErrForbidden, "forbidden"}, {ErrTimeout, "timeout"},
+		{ErrUnavailable, "unavailable"}, {ErrTimeout, "timeout"},
 	} {
 		if errors.Is(err, k.err) {
 			return k.code

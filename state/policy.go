@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -164,7 +165,7 @@ func (p Policy) Check(o Object) []Problem {
 		}
 	}
 	env := func(env map[string]string) {
-		for _, k := range sortedKeys(env) {
+		for _, k := range slices.Sorted(maps.Keys(env)) {
 			if name, ok := EnvRef(env[k]); ok && !p.EnvAllowed(name) {
 				add("/env/"+k, "${env:%s} is not allowed: the agent's environment is not for the files to read (add %s to env in %s)", name, name, PolicyPath)
 			}
@@ -287,15 +288,6 @@ func globMatch(pat, s string) bool {
 		s = s[i+len(mid):]
 	}
 	return strings.HasSuffix(s, parts[len(parts)-1])
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // Decode decodes an object file of kind k at rel, with its pipeline steps'

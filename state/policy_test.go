@@ -125,9 +125,15 @@ func TestPolicyEditsAndBrokenPolicy(t *testing.T) {
 		t.Errorf("in effect: %+v %v, want the committed version without volumes and the problem", e.Object, err)
 	}
 
-	setPolicy(t, st, "host_path: [/]\n") // a typo: must not widen anything
-	if _, err := st.Policy(); err == nil || !strings.Contains(err.Error(), state.PolicyPath) {
+	// A policy that would widen the host paths if it were half applied, with
+	// an error after the widening line: none of it is.
+	setPolicy(t, st, "host_paths: [/]\nbogus: 1\n")
+	p, err := st.Policy()
+	if err == nil || !strings.Contains(err.Error(), state.PolicyPath) {
 		t.Errorf("broken policy: %v, want an error naming %s", err, state.PolicyPath)
+	}
+	if len(p.HostPaths) != 0 {
+		t.Errorf("a broken policy applies host paths %v, want the defaults (none)", p.HostPaths)
 	}
 	_, err = st.Create(state.KindApp, &state.App{Name: "root", Image: "busybox", Volumes: []string{"/:/host"}})
 	wantPolicyProblem(t, "with a broken policy the defaults apply", err, "/volumes/0")

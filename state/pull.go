@@ -17,8 +17,8 @@ import (
 	"github.com/aima-dev/aima/state/repo/remote"
 )
 
-// What a pull does: Integrate observes the commits and trees, package
-// merge plans, Integrate validates what the plan would bring in and applies
+// What a pull does: integrate observes the commits and trees, package
+// merge plans, integrate validates what the plan would bring in and applies
 // it. Moving commits over the network is remote.go's.
 
 // Pull outcomes (merge.Outcome, as strings for PullResult).
@@ -29,7 +29,7 @@ const (
 	PullMerge       = string(merge.Merge)       // a merge commit joins both sides
 )
 
-// PullResult is what Pull or Integrate did.
+// PullResult is what Pull did.
 type PullResult struct {
 	Source   string   `json:"source"`   // "origin/main"
 	Incoming string   `json:"incoming"` // the remote's commit
@@ -101,7 +101,7 @@ func (e *RefusedError) Error() string {
 
 func (e *RefusedError) Is(target error) bool { return target == ErrInvalid }
 
-// Pull fetches branch of remote name and integrates it (see Integrate).
+// Pull fetches branch of remote name and integrates it (see integrate).
 func (s *Store) Pull(ctx context.Context, name, branch string, opts PullOptions) (PullResult, error) {
 	if name == "" {
 		name = DefaultRemote
@@ -122,7 +122,12 @@ func (s *Store) Pull(ctx context.Context, name, branch string, opts PullOptions)
 	return s.integrate(rev, source, &tracking{name, branch}, opts)
 }
 
-// Integrate applies commit rev (already fetched; source names it, like
+// tracking names the remote branch a revision comes from; its
+// remote-tracking branch refs/remotes/<remote>/<branch> holds the tip last
+// accepted from it.
+type tracking struct{ remote, branch string }
+
+// integrate applies commit rev (already fetched; source names it, like
 // "origin/main") to the state directory, under the write lock:
 //
 //  0. With opts.VerifySignatures, rev itself (the remote branch's tip, as
@@ -150,18 +155,11 @@ func (s *Store) Pull(ctx context.Context, name, branch string, opts PullOptions)
 // them as uncommitted edits, which the next start commits; a later pull
 // then merges cleanly. Local commits are never dropped: HEAD only moves to a
 // descendant of itself. A pulled aima.yaml may not change this machine's
-// local settings (checkPulledSettings).
-func (s *Store) Integrate(rev, source string, opts PullOptions) (PullResult, error) {
-	return s.integrate(rev, source, nil, opts)
-}
-
-// tracking names the remote branch a revision comes from; its
-// remote-tracking branch refs/remotes/<remote>/<branch> holds the tip last
-// accepted from it.
-type tracking struct{ remote, branch string }
-
-// integrate is Integrate; when track is set, it also refuses rewritten
-// history and records an accepted rev in track's remote-tracking branch.
+// local settings (checkPulledSettings). A branch that cannot move puts the
+// written files back (applyFiles).
+//
+// When track is set, it also refuses rewritten history and records an
+// accepted rev in track's remote-tracking branch.
 //
 // How a force-push is recognised, across restarts: the remote-tracking
 // branch is the remote tip this state last accepted (applied, or found

@@ -13,7 +13,7 @@ import (
 
 // The Store's git remotes: adding and listing them, fetching, pushing and
 // cloning (InitFrom). Moving commits is package remote's; what a fetched
-// revision does to the state is Integrate's (pull.go).
+// revision does to the state is Pull's (pull.go).
 
 // DefaultRemote is the remote that push, pull and follow use when none is named.
 const DefaultRemote = "origin"

@@ -23,7 +23,6 @@ var Status = map[string]int{
 	"exists":      http.StatusConflict,
 	"conflict":    http.StatusConflict,
 	"unavailable": http.StatusServiceUnavailable,
-	"forbidden":   http.StatusForbidden,
 	"timeout":     http.StatusGatewayTimeout,
 	"internal":    http.StatusInternalServerError,
 }

@@ -5,7 +5,7 @@
 // Plan: the outcome, and for each path that changes a step with its cause.
 //
 // It decides and does nothing: no git, no files, no clock. The trees are
-// path → blob hash maps, as git names file contents. state.Store.Integrate
+// path → blob hash maps, as git names file contents. state.Store.Pull
 // reads the inputs, validates the incoming files, and applies the plan; what
 // a file may contain, and whether a signature or a rewritten history is
 // trusted, are its business, not this package's.

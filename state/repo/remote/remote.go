@@ -5,7 +5,7 @@
 //
 // It moves commits and refs and nothing else: it never writes a work-tree
 // file, never moves HEAD's branch, and does not decide whether a fetched
-// revision is applied (state.Store.Integrate does, with package merge). It
+// revision is applied (state.Store.Pull does, with package merge). It
 // must not import package state, which imports it; its errors carry a Kind
 // that state maps onto its own error vocabulary.
 package remote
