@@ -122,23 +122,6 @@ func reasonSuffix(st Status) string {
 	return ": " + st.Reason
 }
 
-// PlanJSON is state.diff's answer for a plan (the CLI prints the same).
-func PlanJSON(res Result) map[string]any {
-	ops := []map[string]any{}
-	for _, op := range res.Plan.Ops {
-		ops = append(ops, map[string]any{"op": op.Op.String(), "kind": op.Kind, "name": op.Name, "container": op.Container, "cause": op.Cause, "changed": op.Changed})
-	}
-	held := []map[string]any{}
-	for _, h := range res.Plan.Held {
-		m := map[string]any{"kind": h.Kind, "name": h.Name, "cause": h.Cause}
-		if !h.Retry.IsZero() {
-			m["retry_at"] = h.Retry.UTC().Format(time.RFC3339)
-		}
-		held = append(held, m)
-	}
-	return map[string]any{"in_sync": res.Plan.Empty(), "plan": res.Plan.String(), "items": ops, "total": len(ops), "held": held}
-}
-
 // Logs writes the output of the object's own container (and no other).
 func (s *Syncer) Logs(ctx context.Context, obj Object, tail int, follow bool, w io.Writer) error {
 	if err := state.CheckName("id", obj.Name); err != nil {

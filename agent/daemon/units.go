@@ -69,7 +69,7 @@ func (u unitServices) Plan(ctx context.Context) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return agent.PlanJSON(res), nil
+	return planJSON(res), nil
 }
 
 func (u unitServices) Sync(ctx context.Context) (map[string]any, error) {
@@ -80,7 +80,7 @@ func (u unitServices) Sync(ctx context.Context) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := agent.PlanJSON(res)
+	out := planJSON(res)
 	errs := map[string]string{}
 	for o, e := range res.Errors {
 		errs[o.String()] = e.Error()
@@ -136,4 +136,21 @@ func (u unitServices) Wait(ctx context.Context, kind, name, want string, timeout
 
 func (u unitServices) Route(ctx context.Context, model string) (string, error) {
 	return u.s.Route(ctx, model)
+}
+
+// planJSON is state.diff's answer for a plan.
+func planJSON(res agent.Result) map[string]any {
+	ops := []map[string]any{}
+	for _, op := range res.Plan.Ops {
+		ops = append(ops, map[string]any{"op": op.Op.String(), "kind": op.Kind, "name": op.Name, "container": op.Container, "cause": op.Cause, "changed": op.Changed})
+	}
+	held := []map[string]any{}
+	for _, h := range res.Plan.Held {
+		m := map[string]any{"kind": h.Kind, "name": h.Name, "cause": h.Cause}
+		if !h.Retry.IsZero() {
+			m["retry_at"] = h.Retry.UTC().Format(time.RFC3339)
+		}
+		held = append(held, m)
+	}
+	return map[string]any{"in_sync": res.Plan.Empty(), "plan": res.Plan.String(), "items": ops, "total": len(ops), "held": held}
 }

@@ -103,7 +103,7 @@ func TestAttackTokenByDefault(t *testing.T) {
 		t.Errorf("with the token: %d %s", code, body)
 	}
 	e.mustAima("model", "create", "--name", "tiny", "--source", "ollama", "--repo", "tinyllama")
-	if out := e.mustAima("status"); !strings.Contains(out, "agent") {
+	if out := e.mustAima("status"); !strings.Contains(out, "running on "+e.addr) {
 		t.Errorf("aima status does not see the agent: %s", out)
 	}
 	// Never committed, never in the log.

@@ -52,19 +52,15 @@ func dropSince(v any) any {
 // restarts) may change between the two reads.
 func (e *aimaEnv) sameAnswer(args []string, path string) {
 	e.t.Helper()
-	var diff string
-	for range 5 {
+	waitUntil(e.t, 5*time.Second, "aima "+strings.Join(args, " ")+" and GET "+path+" agree (-api +cli)", func() (bool, string) {
 		cli := decodeJSON(e.t, "aima "+strings.Join(args, " "), []byte(e.mustAima(args...)))
 		code, b, err := e.call("GET", path, "")
 		if err != nil || code != http.StatusOK {
 			e.t.Fatalf("GET %s: %d %v %s", path, code, err, b)
 		}
-		if diff = cmp.Diff(decodeJSON(e.t, "GET "+path, b), cli); diff == "" {
-			return
-		}
-		time.Sleep(300 * time.Millisecond)
-	}
-	e.t.Errorf("aima %s and GET %s differ (-api +cli):\n%s", strings.Join(args, " "), path, diff)
+		diff := cmp.Diff(decodeJSON(e.t, "GET "+path, b), cli)
+		return diff == "", diff
+	})
 }
 
 // TestDoorsListGetSameJSON: with an agent running and an object of every
@@ -73,7 +69,7 @@ func (e *aimaEnv) sameAnswer(args []string, path string) {
 // kinds; create and delete answers agree too (up to the name).
 func TestDoorsListGetSameJSON(t *testing.T) {
 	e := newAimaEnv(t, 2)
-	e.startAgent()
+	agentProc := e.startAgent()
 	pipeline := filepath.Join(t.TempDir(), "pipeline.yaml")
 	if err := os.WriteFile(pipeline, []byte("name: nightly\ndescription: list what is there\nsteps:\n  - id: models\n    unit: model.list\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -142,6 +138,41 @@ func TestDoorsListGetSameJSON(t *testing.T) {
 	}
 	if diff := cmp.Diff(norm("api delete", b, "from-api"), cliDeleted); diff != "" {
 		t.Errorf("delete answers differ (-api +cli):\n%s", diff)
+	}
+
+	// With an agent running, the CLI prints its status and diff; without
+	// one it derives them in process, through the same units: the same
+	// answers, but for what only a running agent says of itself.
+	agentOnly := func(what string, b []byte) any {
+		v := decodeJSON(t, what, b)
+		if m, ok := v.(map[string]any); ok {
+			for _, k := range []string{"agent", "version", "follow"} {
+				delete(m, k)
+			}
+		}
+		return v
+	}
+	cases := []struct {
+		path string
+		args []string
+		api  any
+	}{
+		{path: "/api/status", args: []string{"status", "-o", "json"}},
+		{path: "/api/diff", args: []string{"diff", "-o", "json"}},
+	}
+	for i, c := range cases {
+		code, b, err := e.call("GET", c.path, "")
+		if err != nil || code != http.StatusOK {
+			t.Fatalf("GET %s: %d %v %s", c.path, code, err, b)
+		}
+		cases[i].api = agentOnly("GET "+c.path, b)
+	}
+	agentProc.kill()
+	for _, c := range cases {
+		cli := agentOnly("aima "+c.args[0]+" in process", []byte(e.mustAima(c.args...)))
+		if diff := cmp.Diff(c.api, cli); diff != "" {
+			t.Errorf("GET %s (agent) and aima %s without an agent differ (-api +cli):\n%s", c.path, c.args[0], diff)
+		}
 	}
 	e.checkGit(false)
 }

@@ -67,10 +67,3 @@ func printPull(cmd *cobra.Command, res state.PullResult) {
 		fmt.Fprintf(w, "  %s (kept local)\n", p)
 	}
 }
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
-}

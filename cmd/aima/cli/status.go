@@ -28,13 +28,11 @@ func newStatusCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			set, err := st.Settings()
-			if err != nil {
+			if _, err := st.Settings(); err != nil {
 				// Nothing can be shown without the instance id, and the
 				// agent refuses to start: say so, with every problem.
 				return fmt.Errorf("aima.yaml is invalid: aima start refuses it and no status can be shown (fix it; aima validate checks it):\n  %w", fieldError(err))
 			}
-			_ = set
 			doc, err := statusDoc(cmd.Context(), g, st)
 			if err != nil {
 				return err
@@ -47,8 +45,6 @@ func newStatusCmd(g *globals) *cobra.Command {
 	}
 }
 
-// unmanagedContainers lists the containers with aima labels that are not
-// this instance's (nil when Docker cannot be asked: the statuses say why).
 // statusDoc is state.status's answer: the running agent's (GET
 // /api/status, so `aima status -o json` is its body) when one answers for
 // this directory, else the unit's in this process.
@@ -197,6 +193,8 @@ func asList(v any) []any {
 	return out
 }
 
+// unmanagedContainers lists the containers with aima labels that are not
+// this instance's (nil when Docker cannot be asked: the statuses say why).
 func unmanagedContainers(ctx context.Context, st *state.Store) []agent.Unmanaged {
 	s, rt, err := agent.NewSyncer(st, nil)
 	if err != nil {
@@ -210,19 +208,6 @@ func unmanagedContainers(ctx context.Context, st *state.Store) []agent.Unmanaged
 		return nil
 	}
 	return list
-}
-
-// agentState says whether an agent answers on addr.
-func agentState(ctx context.Context, addr string) string {
-	ctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/health", nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return "not running (aima start)"
-	}
-	resp.Body.Close()
-	return "running on " + addr
 }
 
 // followLine summarises what the agent's follower last did.

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -58,16 +57,9 @@ func newDiffCmd(g *globals) *cobra.Command {
 			}
 			out, ok := agentGet(ctx, st.Dir, "/api/diff")
 			if !ok {
-				_, s, done, err := g.syncer()
-				if err != nil {
+				if out, err = callUnit(ctx, g, "state.diff", nil, true); err != nil {
 					return exitError{code: 2, msg: err.Error()}
 				}
-				defer done()
-				res, err := s.Plan(ctx)
-				if err != nil {
-					return exitError{code: 2, msg: dockerError(err).Error()}
-				}
-				out = agent.PlanJSON(res)
 			}
 			printDiff(cmd, g, out)
 			if inSync, _ := out["in_sync"].(bool); !inSync {
@@ -228,15 +220,6 @@ func statuses(ctx context.Context, g *globals) map[agent.Object]agent.Status {
 	defer cancel()
 	sts, _ := s.Statuses(ctx)
 	return sts
-}
-
-func sortedObjects(m map[agent.Object]agent.Status) []agent.Object {
-	out := make([]agent.Object, 0, len(m))
-	for o := range m {
-		out = append(out, o)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
-	return out
 }
 
 // agentStatuses asks the agent serving dir (.local/agent.json) for every
