@@ -169,7 +169,8 @@ func (e *env) benchGateway() error {
 		dr = append(dr, load(direct, "", c, d))
 		gw = append(gw, load(gateway, benchToken, c, d))
 	}
-	best := func(rs []loadResult) loadResult {
+	best := func(rounds []loadResult) loadResult {
+		rs := slices.Clone(rounds) // the rounds stay in their order for the series
 		slices.SortFunc(rs, func(a, b loadResult) int {
 			switch {
 			case a.rps > b.rps:
