@@ -276,8 +276,7 @@ func resolveEnv(st *state.Store, host Host, env map[string]string) ([]string, er
 	out := make([]string, 0, len(keys))
 	for _, k := range keys {
 		v := env[k]
-		if strings.HasPrefix(v, "${") && strings.HasSuffix(v, "}") {
-			src, name, _ := strings.Cut(v[2:len(v)-1], ":")
+		if src, name, _, ok := state.SecretRef(v); ok {
 			switch src {
 			case "env":
 				if pol, _ := st.Policy(); !pol.EnvAllowed(name) {

@@ -103,12 +103,8 @@ func checkEnv(env map[string]string, add func(string, string, ...any)) {
 			add("/env/"+k, "%q is not a valid environment variable name", k)
 		}
 		v := env[k]
-		if strings.HasPrefix(v, "${") {
-			ref := strings.TrimSuffix(strings.TrimPrefix(v, "${"), "}")
-			src, name, ok := strings.Cut(ref, ":")
-			if !strings.HasSuffix(v, "}") || !ok || (src != "env" && src != "file") || name == "" || strings.Contains(name, "..") || strings.Contains(name, "/") {
-				add("/env/"+k, "%q: a secret reference is ${env:NAME} or ${file:NAME} (a file under .local/secrets/)", v)
-			}
+		if _, _, isRef, ok := SecretRef(v); isRef && !ok {
+			add("/env/"+k, "%q: a secret reference is ${env:NAME} or ${file:NAME} (a file under .local/secrets/)", v)
 		}
 	}
 }

@@ -166,7 +166,7 @@ func (p Policy) Check(o Object) []Problem {
 	}
 	env := func(env map[string]string) {
 		for _, k := range slices.Sorted(maps.Keys(env)) {
-			if name, ok := EnvRef(env[k]); ok && !p.EnvAllowed(name) {
+			if src, name, _, ok := SecretRef(env[k]); ok && src == "env" && !p.EnvAllowed(name) {
 				add("/env/"+k, "${env:%s} is not allowed: the agent's environment is not for the files to read (add %s to env in %s)", name, name, PolicyPath)
 			}
 		}
@@ -261,12 +261,20 @@ func (p Policy) EnvAllowed(name string) bool {
 	return false
 }
 
-// EnvRef returns NAME when v is an ${env:NAME} reference.
-func EnvRef(v string) (string, bool) {
-	if !strings.HasPrefix(v, "${env:") || !strings.HasSuffix(v, "}") {
-		return "", false
+// SecretRef parses an env value that is a secret reference: ${env:NAME}
+// (the agent's environment) or ${file:NAME} (.local/secrets/NAME). isRef
+// says the value is written as a reference (${...}); ok that it is a valid
+// one (a known source and a plain NAME).
+func SecretRef(v string) (src, name string, isRef, ok bool) {
+	if !strings.HasPrefix(v, "${") {
+		return "", "", false, false
 	}
-	return v[len("${env:") : len(v)-1], true
+	if !strings.HasSuffix(v, "}") {
+		return "", "", true, false
+	}
+	src, name, cut := strings.Cut(v[2:len(v)-1], ":")
+	ok = cut && (src == "env" || src == "file") && name != "" && !strings.Contains(name, "..") && !strings.Contains(name, "/")
+	return src, name, true, ok
 }
 
 // globMatch matches s against a pattern where '*' is any run of characters
