@@ -285,8 +285,8 @@ func TestWaitTimeoutNamesObject(t *testing.T) {
 
 	out, errOut, code := e.aima("service", "start", "slow", "--wait", "--timeout", "3")
 	for _, want := range []string{"service/slow is starting after 3", "(wanted running)", "health check failing", "/never-ready"} {
-		if code == 0 || !strings.Contains(errOut, want) {
-			t.Errorf("aima service start --wait --timeout 3: exit %d; stderr does not say %q\nstdout: %s\nstderr: %s", code, want, out, errOut)
+		if code != 124 || !strings.Contains(errOut, want) {
+			t.Errorf("aima service start --wait --timeout 3: exit %d (want 124, a timeout); stderr does not say %q\nstdout: %s\nstderr: %s", code, want, out, errOut)
 		}
 	}
 	if strings.Contains(errOut, "context deadline exceeded") {
