@@ -29,6 +29,17 @@ func check(o Object, unitExists func(name string) bool) error {
 		if o.Engine != "" && !ValidName(o.Engine) {
 			add("/engine", "%q is not a valid engine name", o.Engine)
 		}
+		for i, p := range o.ReplicaPorts {
+			if p == o.Port && p != 0 {
+				add(fmt.Sprintf("/replica_ports/%d", i), "%d is the service's port (replica 1's); each replica needs a port of its own", p)
+			}
+			if p < 1 || p > 65535 {
+				add(fmt.Sprintf("/replica_ports/%d", i), "%d is not a port (1-65535)", p)
+			}
+		}
+		if sets := strings.Split(o.GPU, ";"); len(sets) > 1 && len(sets) != o.ReplicaCount() {
+			add("/gpu", "%q names %d GPU sets (one per replica, separated by ';') but replicas is %d", o.GPU, len(sets), o.ReplicaCount())
+		}
 		checkEnv(o.Env, add)
 	case *Engine:
 		for i, a := range o.Args {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -66,6 +67,7 @@ func (s *Store) Record(paths []string) (Recorded, error) {
 		}
 		var changes []repo.Change
 		var claims map[int]string // host ports claimed by files, read once when a service needs a port
+		var notes []string        // replica ports given or dropped, for the commit message
 		for _, rel := range dedupe(paths) {
 			if kindOfDir(rel) != nil {
 				// A kind directory replaced by a link (the watcher reports
@@ -111,23 +113,28 @@ func (s *Store) Record(paths []string) (Recorded, error) {
 			// file claims, written into the file and committed with the
 			// edit, so it never changes again. (With none free the file is
 			// committed as it is and its status says it has no port.)
-			if svc, ok := o.(*Service); ok && svc.Port == 0 {
+			if svc, ok := o.(*Service); ok && missingPorts(svc) {
 				if claims == nil {
 					if claims, err = s.portClaims(); err != nil {
 						return nil, "", err
 					}
 				}
-				if port, err := s.freePort(claims); err == nil {
-					if nb, err := s.withPort(rel, b, svc, port); err == nil {
+				had := *svc
+				if err := s.allocatePorts(svc, nil, claims); err == nil {
+					if nb, err := s.withPorts(rel, b, svc); err == nil {
 						if err := WriteFile(s.path(rel), nb); err != nil {
 							return nil, "", err
 						}
 						b = nb
-						claims[port] = rel
-						if out.Ports == nil {
-							out.Ports = map[string]int{}
+						if had.Port == 0 {
+							if out.Ports == nil {
+								out.Ports = map[string]int{}
+							}
+							out.Ports[rel] = svc.Port
 						}
-						out.Ports[rel] = port
+						if !slices.Equal(had.ReplicaPorts, svc.ReplicaPorts) {
+							notes = append(notes, fmt.Sprintf("replica_ports %v for %s", svc.ReplicaPorts, rel))
+						}
 					}
 				}
 			}
@@ -137,11 +144,12 @@ func (s *Store) Record(paths []string) (Recorded, error) {
 			out.Paths = append(out.Paths, c.Path)
 		}
 		msg := editMessage(out.Paths)
-		if len(out.Ports) > 0 {
+		if len(out.Ports) > 0 || len(notes) > 0 {
 			var lines []string
 			for rel, p := range out.Ports {
 				lines = append(lines, fmt.Sprintf("port %d allocated for %s", p, rel))
 			}
+			lines = append(lines, notes...)
 			sort.Strings(lines)
 			msg += "\n\n" + strings.Join(lines, "\n")
 		}
@@ -150,52 +158,76 @@ func (s *Store) Record(paths []string) (Recorded, error) {
 	return out, err
 }
 
-// withPort returns a service file's data with port set, keeping what was
-// written as it was (comments, key order, quoting): a block mapping gets a
-// "port: N" line at its end. Anything else (flow style, a port key that is
-// there but empty) is re-encoded from its YAML nodes, and failing that
-// from the object. The result is checked to load back with that port.
-func (s *Store) withPort(rel string, data []byte, svc *Service, port int) ([]byte, error) {
+// missingPorts reports whether a service file lacks a host port it needs
+// (port, or one in replica_ports per replica past the first) or lists more
+// replica ports than it has replicas.
+func missingPorts(svc *Service) bool {
+	return svc.Port == 0 || len(svc.ReplicaPorts) != svc.ReplicaCount()-1 || slices.Contains(svc.ReplicaPorts, 0)
+}
+
+// withPorts returns a service file's data with svc's port and
+// replica_ports, keeping what was written as it was (comments, key order,
+// quoting): a block mapping that only lacked its port gets a "port: N" line
+// at its end. Anything else (replica ports, flow style, a port key that is
+// there but empty) is re-encoded from its YAML nodes, and failing that from
+// the object. The result is checked to load back with those ports.
+func (s *Store) withPorts(rel string, data []byte, svc *Service) ([]byte, error) {
 	ok := func(b []byte) bool {
 		o, err := s.Decode(KindService, rel, b)
 		got, _ := o.(*Service)
-		return err == nil && got != nil && got.Port == port
+		return err == nil && got != nil && got.Port == svc.Port && slices.Equal(got.ReplicaPorts, svc.ReplicaPorts)
 	}
+	intNode := func(n int) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.Itoa(n)} }
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err == nil && len(doc.Content) == 1 && doc.Content[0].Kind == yaml.MappingNode {
 		m := doc.Content[0]
-		hasPort := false
-		for i := 0; i+1 < len(m.Content); i += 2 {
-			if m.Content[i].Value == "port" {
-				hasPort = true
-				m.Content[i+1] = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.Itoa(port)}
+		var seq *yaml.Node
+		if len(svc.ReplicaPorts) > 0 {
+			seq = &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Style: yaml.FlowStyle}
+			for _, p := range svc.ReplicaPorts {
+				seq.Content = append(seq.Content, intNode(p))
 			}
 		}
-		if !hasPort && m.Style&yaml.FlowStyle == 0 && len(m.Content) > 0 {
+		set := map[string]*yaml.Node{"port": intNode(svc.Port), "replica_ports": seq}
+		// Nothing to change but a port to add: a line at the end will do.
+		o, _ := s.Decode(KindService, rel, data)
+		was, _ := o.(*Service)
+		onlyPort := was != nil && was.Port == 0 && slices.Equal(was.ReplicaPorts, svc.ReplicaPorts)
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			key := m.Content[i].Value
+			if v, found := set[key]; found {
+				if v == nil {
+					m.Content = append(m.Content[:i], m.Content[i+2:]...)
+					i -= 2
+				} else {
+					m.Content[i+1] = v
+				}
+				delete(set, key)
+			}
+		}
+		if _, portAbsent := set["port"]; onlyPort && portAbsent && m.Style&yaml.FlowStyle == 0 && len(m.Content) > 0 {
 			b := bytes.TrimRight(data, " \t\r\n")
 			indent := strings.Repeat(" ", max(m.Content[0].Column-1, 0))
-			b = fmt.Appendf(append([]byte{}, b...), "\n%sport: %d\n", indent, port)
+			b = fmt.Appendf(append([]byte{}, b...), "\n%sport: %d\n", indent, svc.Port)
 			if ok(b) {
 				return b, nil
 			}
 		}
-		if !hasPort {
-			m.Content = append(m.Content,
-				&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "port"},
-				&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.Itoa(port)})
+		for _, key := range []string{"port", "replica_ports"} {
+			if v := set[key]; v != nil {
+				m.Content = append(m.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: key}, v)
+			}
 		}
 		if b, err := yaml.Marshal(&doc); err == nil && ok(b) {
 			return b, nil
 		}
 	}
-	c := *svc
-	c.Port = port
-	b, err := KindService.Encode(&c)
+	b, err := KindService.Encode(svc)
 	if err != nil {
 		return nil, err
 	}
 	if !ok(b) {
-		return nil, fmt.Errorf("%s: the port could not be written into the file", rel)
+		return nil, fmt.Errorf("%s: the ports could not be written into the file", rel)
 	}
 	return b, nil
 }

@@ -27,27 +27,95 @@ func (s *Store) prepare(k *Kind, o Object) error {
 	if err != nil {
 		return err
 	}
+	rel := KindService.Path(svc.Name)
 	for _, b := range s.batch {
-		if o, ok := b.obj.(*Service); ok && o.Port != 0 && o != svc {
-			claims[o.Port] = KindService.Path(o.Name)
+		if o, ok := b.obj.(*Service); ok && o != svc {
+			for _, p := range o.Ports() {
+				if p != 0 {
+					claims[p] = KindService.Path(o.Name)
+				}
+			}
 		}
 	}
-	if svc.Port != 0 {
-		if other, taken := claims[svc.Port]; taken && other != KindService.Path(svc.Name) {
-			return &InvalidError{Problems: []Problem{{Field: "/port", Message: fmt.Sprintf("port %d is already claimed by %s", svc.Port, other)}}}
+	for i, p := range svc.Ports() {
+		field := "/port"
+		if i > 0 {
+			field = fmt.Sprintf("/replica_ports/%d", i-1)
 		}
-		return nil
+		if other, taken := claims[p]; p != 0 && taken && other != rel {
+			return &InvalidError{Problems: []Problem{{Field: field, Message: fmt.Sprintf("port %d is already claimed by %s", p, other)}}}
+		}
 	}
-	// A service written again without a port (apply -f, update -f) keeps the
-	// port its file has, so applying the same input twice changes nothing.
+	// A service written again without its ports (apply -f, update -f)
+	// keeps the ports its file has, so applying the same input twice
+	// changes nothing.
+	var prev *Service
+	if e, err := s.loadFile(KindService, svc.Name); err == nil && e.Object != nil {
+		prev = e.Object.(*Service)
+	}
+	return s.allocatePorts(svc, prev, claims)
+}
+
+// allocatePorts gives svc the host ports it lacks — port, and one in
+// replica_ports for each replica past the first — reusing prev's (the
+// file's earlier version) where it has them, else the lowest free ones;
+// replica_ports beyond the replicas are dropped. The ports given are added
+// to claims.
+func (s *Store) allocatePorts(svc, prev *Service, claims map[int]string) error {
+	rel := KindService.Path(svc.Name)
+	var reuse []int
+	if prev != nil {
+		reuse = prev.Ports()
+	}
+	// Ports this file claimed before are free for it again; what it keeps
+	// is claimed anew below.
 	for p, by := range claims {
-		if by == KindService.Path(svc.Name) {
-			svc.Port = p
-			return nil
+		if by == rel {
+			delete(claims, p)
 		}
 	}
-	svc.Port, err = s.freePort(claims)
-	return err
+	ports := svc.Ports()
+	for _, p := range ports {
+		if p != 0 {
+			claims[p] = rel
+		}
+	}
+	for i := range ports {
+		if ports[i] != 0 {
+			continue
+		}
+		if i < len(reuse) && reuse[i] != 0 && claims[reuse[i]] == "" {
+			ports[i] = reuse[i]
+		} else {
+			p, err := s.freePort(claims)
+			if err != nil {
+				return err
+			}
+			ports[i] = p
+		}
+		claims[ports[i]] = rel
+	}
+	svc.Port = ports[0]
+	svc.ReplicaPorts = nil
+	if len(ports) > 1 {
+		svc.ReplicaPorts = ports[1:]
+	}
+	return nil
+}
+
+// ReplicaCount is the number of containers the service runs (replicas,
+// default 1).
+func (s *Service) ReplicaCount() int { return max(1, s.Replicas) }
+
+// Ports are the host ports of the replicas in order (0 where one is not
+// allocated yet): port, then replica_ports.
+func (s *Service) Ports() []int {
+	out := make([]int, s.ReplicaCount())
+	out[0] = s.Port
+	for i := 1; i < len(out) && i-1 < len(s.ReplicaPorts); i++ {
+		out[i] = s.ReplicaPorts[i-1]
+	}
+	return out
 }
 
 // freePort is the lowest port of aima.yaml's port_range that no file
@@ -127,14 +195,17 @@ func (s *Store) portClaims() (map[int]string, error) {
 				continue
 			}
 			var p struct {
-				Port  int      `yaml:"port"`
-				Ports []string `yaml:"ports"`
+				Port         int      `yaml:"port"`
+				ReplicaPorts []int    `yaml:"replica_ports"`
+				Ports        []string `yaml:"ports"`
 			}
 			if yaml.Unmarshal(b, &p) != nil {
 				continue
 			}
-			if p.Port > 0 {
-				claims[p.Port] = rel
+			for _, hp := range append([]int{p.Port}, p.ReplicaPorts...) {
+				if hp > 0 {
+					claims[hp] = rel
+				}
 			}
 			for _, hp := range p.Ports {
 				h, _, _ := strings.Cut(hp, ":")

@@ -90,13 +90,15 @@ type Service struct {
 	Port int `json:"port,omitempty" yaml:"port,omitempty" jsonschema:"minimum=1,maximum=65535"`
 	// Desired state: running (default) or stopped.
 	State string `json:"state,omitempty" yaml:"state,omitempty" jsonschema:"enum=running,enum=stopped"`
-	// Number of replicas (only 1 is supported today).
-	Replicas int `json:"replicas,omitempty" yaml:"replicas,omitempty" jsonschema:"minimum=0,maximum=1"`
+	// Number of containers serving the model behind one name (default 1). Replica 1 is the container aima-NAME on port; replica k is aima-NAME_k on the k-1st of replica_ports. The gateway spreads requests over the healthy ones.
+	Replicas int `json:"replicas,omitempty" yaml:"replicas,omitempty" jsonschema:"minimum=1,maximum=32"`
+	// Host ports of replicas 2..N, in order; allocated (like port) and written here when missing, trimmed when replicas goes down.
+	ReplicaPorts []int `json:"replica_ports,omitempty" yaml:"replica_ports,omitempty" jsonschema:"maxItems=31,uniqueItems=true"`
 	// Extra environment variables; values may be ${env:NAME} or ${file:NAME}.
 	Env map[string]string `json:"env,omitempty" yaml:"env,omitempty"`
 	// Extra engine arguments, appended to the engine's.
 	Args []string `json:"args,omitempty" yaml:"args,omitempty"`
-	// GPUs: auto (default: when the engine wants them and the host has them), all, none, or comma-separated device ids such as "0,1".
+	// GPUs: auto (default: when the engine wants them and the host has them), all, none, comma-separated device ids such as "0,1", per_replica (replica k gets GPU k-1), or one id set per replica separated by ';' ("0,1;2,3").
 	GPU string `json:"gpu,omitempty" yaml:"gpu,omitempty"`
 	// Memory limit as a size string, e.g. 16g or 512Mi.
 	Memory string `json:"memory,omitempty" yaml:"memory,omitempty" jsonschema:"pattern=^[0-9]+(\\.[0-9]+)?([kKmMgGtT]i?[bB]?)?$"`
