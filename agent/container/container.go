@@ -28,6 +28,10 @@ const (
 	LabelModel    = "aima.model"
 	LabelSpecHash = "aima.spec-hash"
 	LabelRevision = "aima.revision"
+	// LabelReplica numbers the replicas of a service past the first (2,
+	// 3, ...); replica 1 has none, so a service's one container is the same
+	// whether it could have more or not.
+	LabelReplica = "aima.replica"
 )
 
 // Errors callers branch on. Runtimes wrap them with context.

@@ -29,10 +29,26 @@ type Options struct {
 	ImageErrors map[string]string
 }
 
-// key identifies an object: its kind and name.
-type key struct{ kind, name string }
+// key identifies a container's place: its object's kind and name, and
+// which replica (0 and 1 are both the first).
+type key struct {
+	kind, name string
+	replica    int
+}
 
-func (k key) String() string { return k.kind + "/" + k.name }
+func keyOf(d *Desired) key { return key{d.Kind, d.Name, max(d.Replica, 1)} }
+
+// String is "service/qwen", and "service/qwen[2]" for replica 2.
+func (k key) String() string {
+	if k.replica > 1 {
+		return fmt.Sprintf("%s/%s[%d]", k.kind, k.name, k.replica)
+	}
+	return k.kind + "/" + k.name
+}
+
+// object is the key of the object's first replica, where the object is
+// known by.
+func (k key) object() key { return key{k.kind, k.name, 1} }
 
 // holder is an observed container that outlives the plan and is not ours to
 // change: a container of another instance, or an orphan kept because
@@ -131,8 +147,7 @@ func Diff(desired []Desired, observed []container.Container, instance string, op
 			holders = append(holders, holder{c: c})
 			continue
 		}
-		kind, name := owner(c)
-		k := key{kind, name}
+		k := ownerKey(c)
 		ours[k] = append(ours[k], c)
 	}
 	for k, cs := range ours {
@@ -148,28 +163,29 @@ func Diff(desired []Desired, observed []container.Container, instance string, op
 	copy(want, desired)
 	for i := range want {
 		if want[i].Spec.Name == "" {
-			want[i].Spec.Name = Name(want[i].Kind, want[i].Name)
+			want[i].Spec.Name = ReplicaName(want[i].Kind, want[i].Name, want[i].Replica)
 		}
 	}
 	slices.SortStableFunc(want, func(a, b Desired) int {
-		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Name, b.Name))
+		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Name, b.Name), cmp.Compare(max(a.Replica, 1), max(b.Replica, 1)))
 	})
 
 	// Objects that cannot be planned for at all: declared twice, or two
 	// objects mapping to one container name. Either would be a coin toss.
 	blocked := make(map[key]bool)
-	wanted := make(map[key]bool)
+	wanted := make(map[key]*Desired)
 	byName := make(map[string][]key)
-	for _, d := range want {
-		k := key{d.Kind, d.Name}
-		if wanted[k] {
+	for i := range want {
+		d := &want[i]
+		k := keyOf(d)
+		if wanted[k] != nil {
 			blocked[k] = true
 			p.Conflicts = append(p.Conflicts, Conflict{
 				Kind: d.Kind, Name: d.Name, Container: d.Spec.Name,
 				Reason: "declared more than once",
 			})
 		}
-		wanted[k] = true
+		wanted[k] = d
 		if !slices.Contains(byName[d.Spec.Name], k) {
 			byName[d.Spec.Name] = append(byName[d.Spec.Name], k)
 		}
@@ -179,7 +195,7 @@ func Diff(desired []Desired, observed []container.Container, instance string, op
 		if len(others) < 2 {
 			continue
 		}
-		k := key{d.Kind, d.Name}
+		k := keyOf(&d)
 		var names []string
 		for _, o := range others {
 			if o != k {
@@ -193,24 +209,34 @@ func Diff(desired []Desired, observed []container.Container, instance string, op
 		})
 	}
 
-	// Orphans go first: when kept, they hold names and ports.
+	// Orphans go first: when kept, they hold names and ports. Replicas
+	// past an object's count are not orphans: its file says they go.
 	for k, cs := range ours {
-		if wanted[k] {
+		if wanted[k] != nil {
 			continue
+		}
+		base := wanted[k.object()]
+		if base != nil && base.Running && base.Blocked != "" {
+			continue // left alone with the rest of the object (see Blocked)
 		}
 		for _, c := range cs {
 			if c.State == container.StateRemoving {
 				continue
 			}
-			if !opts.Prune {
+			op := Operation{Op: Remove, Kind: k.kind, Name: k.name, Replica: k.replica, Container: c.Name, ID: c.ID}
+			switch {
+			case base != nil && !base.Running:
+				op.Cause = "state: stopped"
+			case base != nil:
+				op.Cause = fmt.Sprintf("scaled down to %d replicas", replicas(wanted, k.object()))
+			case !opts.Prune:
 				p.Orphans = append(p.Orphans, c)
 				holders = append(holders, holder{c: c, orphan: true})
 				continue
+			default:
+				op.Cause = "no file for " + k.object().String()
 			}
-			p.Ops = append(p.Ops, Operation{
-				Op: Remove, Kind: k.kind, Name: k.name, Container: c.Name, ID: c.ID,
-				Cause: "no file for " + k.String(),
-			})
+			p.Ops = append(p.Ops, op)
 		}
 	}
 
@@ -219,7 +245,7 @@ func Diff(desired []Desired, observed []container.Container, instance string, op
 	portBlocked := make(map[key]bool)
 	for i, a := range want {
 		for _, b := range want[i+1:] {
-			ka, kb := key{a.Kind, a.Name}, key{b.Kind, b.Name}
+			ka, kb := keyOf(&a), keyOf(&b)
 			if !a.Running || !b.Running || ka == kb {
 				continue
 			}
@@ -237,7 +263,7 @@ func Diff(desired []Desired, observed []container.Container, instance string, op
 
 	for i := range want {
 		d := &want[i]
-		k := key{d.Kind, d.Name}
+		k := keyOf(d)
 		if blocked[k] {
 			continue
 		}
@@ -246,7 +272,7 @@ func Diff(desired []Desired, observed []container.Container, instance string, op
 			for _, c := range cs {
 				if c.State != container.StateRemoving {
 					p.Ops = append(p.Ops, Operation{
-						Op: Remove, Kind: d.Kind, Name: d.Name, Container: c.Name, ID: c.ID,
+						Op: Remove, Kind: d.Kind, Name: d.Name, Replica: d.Replica, Container: c.Name, ID: c.ID,
 						Desired: d, Cause: "state: stopped",
 					})
 				}
@@ -255,7 +281,7 @@ func Diff(desired []Desired, observed []container.Container, instance string, op
 		}
 
 		if d.Blocked != "" {
-			p.Held = append(p.Held, Hold{Kind: d.Kind, Name: d.Name, Why: HoldBlocked, Cause: d.Blocked})
+			p.Held = append(p.Held, Hold{Kind: d.Kind, Name: d.Name, Replica: d.Replica, Why: HoldBlocked, Cause: d.Blocked})
 			continue
 		}
 
@@ -266,7 +292,7 @@ func Diff(desired []Desired, observed []container.Container, instance string, op
 			for _, c := range cs[1:] {
 				if c.State != container.StateRemoving {
 					dups = append(dups, Operation{
-						Op: Remove, Kind: d.Kind, Name: d.Name, Container: c.Name, ID: c.ID,
+						Op: Remove, Kind: d.Kind, Name: d.Name, Replica: d.Replica, Container: c.Name, ID: c.ID,
 						Desired: d, Cause: fmt.Sprintf("duplicate of %s %s, keeping the newest", cur.Name, shortID(cur.ID)),
 					})
 				}
@@ -275,7 +301,7 @@ func Diff(desired []Desired, observed []container.Container, instance string, op
 
 		op, ok := decide(d, cur)
 		if (ok || len(dups) > 0) && backingOff(d, opts.Now) {
-			p.Held = append(p.Held, Hold{Kind: d.Kind, Name: d.Name, Why: HoldBackoff,
+			p.Held = append(p.Held, Hold{Kind: d.Kind, Name: d.Name, Replica: d.Replica, Why: HoldBackoff,
 				Cause: backoffCause(*d.Backoff, opts.Now), Retry: d.Backoff.Retry})
 			continue
 		}
@@ -291,10 +317,10 @@ func Diff(desired []Desired, observed []container.Container, instance string, op
 			continue
 		}
 		if taken := takenPorts(d, opts.HostPorts); taken != "" {
-			p.Held = append(p.Held, Hold{Kind: d.Kind, Name: d.Name, Why: HoldPort, Cause: taken})
+			p.Held = append(p.Held, Hold{Kind: d.Kind, Name: d.Name, Replica: d.Replica, Why: HoldPort, Cause: taken})
 			if op.Op != Create && cur.State != container.StateRunning {
 				p.Ops = append(p.Ops, Operation{
-					Op: Remove, Kind: d.Kind, Name: d.Name, Container: cur.Name, ID: cur.ID,
+					Op: Remove, Kind: d.Kind, Name: d.Name, Replica: d.Replica, Container: cur.Name, ID: cur.ID,
 					Desired: d, Cause: "cannot start: " + taken,
 				})
 			}
@@ -303,7 +329,7 @@ func Diff(desired []Desired, observed []container.Container, instance string, op
 		if op.Op == Create || op.Op == Recreate {
 			image, why := chooseImage(d, opts.ImageErrors)
 			if image == "" {
-				p.Held = append(p.Held, Hold{Kind: d.Kind, Name: d.Name, Why: HoldImage, Cause: why})
+				p.Held = append(p.Held, Hold{Kind: d.Kind, Name: d.Name, Replica: d.Replica, Why: HoldImage, Cause: why})
 				continue
 			}
 			if image != d.Spec.Image {
@@ -316,7 +342,7 @@ func Diff(desired []Desired, observed []container.Container, instance string, op
 
 	slices.SortFunc(p.Ops, compareOps)
 	slices.SortFunc(p.Held, func(a, b Hold) int {
-		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Name, b.Name))
+		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Name, b.Name), cmp.Compare(max(a.Replica, 1), max(b.Replica, 1)))
 	})
 	byContainer := func(a, b container.Container) int {
 		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.ID, b.ID))
@@ -328,10 +354,21 @@ func Diff(desired []Desired, observed []container.Container, instance string, op
 	return p
 }
 
+// replicas counts the desired replicas of the object of k.
+func replicas(wanted map[key]*Desired, k key) int {
+	n := 0
+	for w := range wanted {
+		if w.object() == k {
+			n++
+		}
+	}
+	return n
+}
+
 // decide returns the operation that brings the kept container cur (nil when
 // there is none) to the running object d, and false when none is needed.
 func decide(d *Desired, cur *container.Container) (Operation, bool) {
-	op := Operation{Kind: d.Kind, Name: d.Name, Container: d.Spec.Name, Desired: d}
+	op := Operation{Kind: d.Kind, Name: d.Name, Replica: d.Replica, Container: d.Spec.Name, Desired: d}
 	if cur == nil {
 		op.Op, op.Cause = Create, "no container"
 		return op, true

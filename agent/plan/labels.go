@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/aima-dev/aima/agent/container"
@@ -27,6 +28,7 @@ var derived = map[string]bool{
 	container.LabelName:     true,
 	container.LabelSpecHash: true,
 	container.LabelRevision: true,
+	container.LabelReplica:  true,
 	LabelSpec:               true,
 }
 
@@ -50,6 +52,26 @@ func Name(kind, name string) string {
 	}
 }
 
+// ReplicaName is the container name of replica n of an object: Name for
+// the first (n ≤ 1), Name + "_n" for the others ("aima-qwen_2"). Service
+// names may hold '_', so "qwen_2" and replica 2 of "qwen" share a name;
+// Diff reports that as a conflict.
+func ReplicaName(kind, name string, n int) string {
+	if n <= 1 {
+		return Name(kind, name)
+	}
+	return Name(kind, name) + "_" + strconv.Itoa(n)
+}
+
+// Replica is the replica number of a container from its labels: 1 when it
+// has no LabelReplica (a service's first and only container).
+func Replica(labels map[string]string) int {
+	if n, err := strconv.Atoi(labels[container.LabelReplica]); err == nil && n > 1 {
+		return n
+	}
+	return 1
+}
+
 // Labels returns the full label set of the container for d: the spec's own
 // labels plus the aima.* ownership labels, the spec hash, the revision and
 // the LabelSpec summary. The aima.* labels win over spec labels of the same
@@ -68,6 +90,9 @@ func Labels(d Desired, instance string) map[string]string {
 	l[container.LabelName] = d.Name
 	l[container.LabelSpecHash] = Hash(d.Spec)
 	l[container.LabelRevision] = d.Revision
+	if d.Replica > 1 {
+		l[container.LabelReplica] = strconv.Itoa(d.Replica)
+	}
 	b, err := json.Marshal(summarize(d.Spec))
 	if err != nil {
 		// The summary holds only strings, numbers and slices of them.

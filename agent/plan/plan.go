@@ -31,8 +31,13 @@ import (
 type Desired struct {
 	Kind string // "service" or "app"
 	Name string
+	// Replica numbers the containers of a service of several replicas
+	// (1, 2, ...; 0 is 1): each is a Desired of its own, with its own
+	// container and host port. Replicas of a desired object without a
+	// Desired of their own are removed (scaled down).
+	Replica int
 	// Spec is the container to run. Its Name is the container name; when
-	// empty, Diff uses Name(Kind, Name).
+	// empty, Diff uses ReplicaName(Kind, Name, Replica).
 	Spec container.Spec
 	// Running is the object's state: true for running, false for stopped.
 	// A stopped object has no container at all.
@@ -148,6 +153,7 @@ func (o Op) symbol() string {
 type Operation struct {
 	Op         Op
 	Kind, Name string
+	Replica    int      // the replica acted on (0 or 1: the first)
 	Container  string   // container name
 	ID         string   // observed container id, when there is one
 	Desired    *Desired // nil for orphans
@@ -159,7 +165,7 @@ type Operation struct {
 }
 
 func (o Operation) String() string {
-	return fmt.Sprintf("%s %s/%s %s (%s)", o.Op.symbol(), o.Kind, o.Name, o.Op, o.Cause)
+	return fmt.Sprintf("%s %s %s (%s)", o.Op.symbol(), key{o.Kind, o.Name, o.Replica}, o.Op, o.Cause)
 }
 
 // Conflict is a desired object the plan cannot converge and has left
@@ -196,6 +202,7 @@ const (
 // Hold is a desired object the plan does not act on now, and why.
 type Hold struct {
 	Kind, Name string
+	Replica    int // 0 or 1: the first (or only) replica
 	Why        Why
 	Cause      string    // for humans: "restarting in 8s: crash loop: ..."
 	Retry      time.Time // for HoldBackoff: when it is tried again
@@ -205,9 +212,9 @@ type Hold struct {
 // a retry, "!" for one that cannot run until something changes.
 func (h Hold) String() string {
 	if h.Why == HoldBackoff {
-		return fmt.Sprintf("= %s/%s held: %s", h.Kind, h.Name, h.Cause)
+		return fmt.Sprintf("= %s held: %s", key{h.Kind, h.Name, h.Replica}, h.Cause)
 	}
-	return fmt.Sprintf("! %s/%s cannot run: %s", h.Kind, h.Name, h.Cause)
+	return fmt.Sprintf("! %s cannot run: %s", key{h.Kind, h.Name, h.Replica}, h.Cause)
 }
 
 // Plan is the outcome of Diff.
@@ -280,6 +287,7 @@ func (p Plan) String() string {
 		return cmp.Or(
 			cmp.Compare(a.Kind, b.Kind),
 			cmp.Compare(a.Name, b.Name),
+			cmp.Compare(max(a.Replica, 1), max(b.Replica, 1)),
 			compareOps(a, b),
 		)
 	})
@@ -292,8 +300,7 @@ func (p Plan) String() string {
 		b.WriteByte('\n')
 	}
 	for _, c := range p.Orphans {
-		kind, name := owner(c)
-		fmt.Fprintf(&b, "! %s/%s orphan: container %s kept (prune disabled)\n", kind, name, c.Name)
+		fmt.Fprintf(&b, "! %s orphan: container %s kept (prune disabled)\n", ownerKey(c), c.Name)
 	}
 	for _, c := range p.Conflicts {
 		b.WriteString(c.String())
@@ -313,9 +320,16 @@ func compareOps(a, b Operation) int {
 		cmp.Compare(a.Op.phase(), b.Op.phase()),
 		cmp.Compare(a.Kind, b.Kind),
 		cmp.Compare(a.Name, b.Name),
+		cmp.Compare(max(a.Replica, 1), max(b.Replica, 1)),
 		cmp.Compare(a.Container, b.Container),
 		cmp.Compare(a.ID, b.ID),
 	)
+}
+
+// ownerKey is the object and replica a container belongs to, by its labels.
+func ownerKey(c container.Container) key {
+	kind, name := owner(c)
+	return key{kind, name, Replica(c.Labels)}
 }
 
 // owner returns the object a container belongs to according to its labels,
