@@ -21,8 +21,13 @@ type SlotUsage struct {
 }
 
 // demand is what a service draws from a slot of type t: its memory limit,
-// its CPU limit, or (gpu_memory) the size of its model's weights.
+// its CPU limit, or (gpu_memory) the size of its model's weights, once per
+// replica.
 func demand(st *state.Store, svc *state.Service, t string) float64 {
+	return float64(svc.ReplicaCount()) * demandOfOne(st, svc, t)
+}
+
+func demandOfOne(st *state.Store, svc *state.Service, t string) float64 {
 	switch t {
 	case "memory":
 		b, _ := ParseSize(svc.Memory)
@@ -113,7 +118,7 @@ func budget(st *state.Store, wanted []Wanted, obs Observed) ([]SlotUsage, error)
 			if w.Err == nil && u.Used+need > limit {
 				w.Err = fmt.Errorf("resource slot %q is exhausted: %s of %s used by %s; this service needs %s",
 					r.Name, amount(r.Type, u.Used), amount(r.Type, limit), strings.Join(names(u.Services), ", "), amount(r.Type, need))
-				w.Desired = nil
+				w.Desired, w.More = nil, nil
 				u.Refused[w.Object.Name] = w.Err.Error()
 				continue
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/aima-dev/aima/agent/container"
+	"github.com/aima-dev/aima/agent/plan"
 )
 
 // Observed is what Docker says, split by ownership: ours (aima.managed=true
@@ -32,12 +33,17 @@ func observe(ctx context.Context, rt container.Runtime, instance string) (Observ
 	return o, nil
 }
 
-// find returns our container for the object, preferring a running one.
-func (o Observed) find(obj Object) (container.Container, bool) {
+// find returns our container for the object (its first replica),
+// preferring a running one.
+func (o Observed) find(obj Object) (container.Container, bool) { return o.findReplica(obj, 1) }
+
+// findReplica returns our container for replica n of the object (from 1),
+// preferring a running one.
+func (o Observed) findReplica(obj Object, n int) (container.Container, bool) {
 	var best container.Container
 	found := false
 	for _, c := range o.Ours {
-		if c.Labels[container.LabelKind] != obj.Kind || c.Labels[container.LabelName] != obj.Name {
+		if c.Labels[container.LabelKind] != obj.Kind || c.Labels[container.LabelName] != obj.Name || plan.Replica(c.Labels) != max(n, 1) {
 			continue
 		}
 		if !found || (c.State == container.StateRunning && best.State != container.StateRunning) || c.Created.After(best.Created) && best.State != container.StateRunning {

@@ -28,11 +28,14 @@ func (o Object) String() string { return o.Kind + "/" + o.Name }
 type Wanted struct {
 	Object  Object
 	Running bool
-	Desired *plan.Desired // nil when Err is set or the object is stopped
-	Err     error         // a reason the container cannot be made (terminal until the files change)
-	Health  state.Health  // the engine's readiness probe (services)
-	Port    int           // host port of the endpoint
-	HostIP  string        // host address the ports are published on (Endpoint derives the reachable one)
+	Desired *plan.Desired // nil when Err is set or the object is stopped; replica 1 of a service of several
+	// More are the containers of replicas 2..N of a service (replicas > 1),
+	// each on its own host port.
+	More    []*plan.Desired
+	Err     error        // a reason the container cannot be made (terminal until the files change)
+	Health  state.Health // the engine's readiness probe (services)
+	Port    int          // host port of the endpoint
+	HostIP  string       // host address the ports are published on (Endpoint derives the reachable one)
 	Model   string
 	Service *state.Service // the service file (services only)
 }
@@ -186,7 +189,8 @@ func renderService(st *state.Store, refs *refs, host Host, set state.Settings, s
 		w.Err = err
 		return w
 	}
-	if spec.GPUs, err = gpus(svc.GPU, eng, host); err != nil {
+	n := svc.ReplicaCount()
+	if spec.GPUs, err = gpus(replicaGPU(svc.GPU, 1), eng, host); err != nil {
 		w.Err = err
 		return w
 	}
@@ -198,7 +202,47 @@ func renderService(st *state.Store, refs *refs, host Host, set state.Settings, s
 	}
 	spec.NanoCPUs = int64(svc.CPUs * 1e9)
 	w.Desired = &plan.Desired{Kind: "service", Name: svc.Name, Spec: spec, Running: true, Revision: revision, Alternatives: eng.AlternativeImages}
+	ports := svc.Ports()
+	for k := 2; k <= n; k++ {
+		if ports[k-1] == 0 {
+			w.Err = fmt.Errorf("no port for replica %d: set replica_ports in services/%s.yaml (the agent, or aima sync, gives each replica one when it commits the file)", k, svc.Name)
+			w.Desired, w.More = nil, nil
+			return w
+		}
+		r := *w.Desired
+		r.Replica = k
+		r.Spec.Name = plan.ReplicaName("service", svc.Name, k)
+		r.Spec.Ports = []container.Port{{HostIP: w.HostIP, HostPort: ports[k-1], ContainerPort: cport}}
+		if r.Spec.GPUs, err = gpus(replicaGPU(svc.GPU, k), eng, host); err != nil {
+			w.Err = fmt.Errorf("replica %d: %v", k, err)
+			w.Desired, w.More = nil, nil
+			return w
+		}
+		w.More = append(w.More, &r)
+	}
 	return w
+}
+
+// All are the desired containers of the object: Desired, then More (none
+// when Desired is nil).
+func (w Wanted) All() []*plan.Desired {
+	if w.Desired == nil {
+		return nil
+	}
+	return append([]*plan.Desired{w.Desired}, w.More...)
+}
+
+// replicaGPU is the gpu setting of replica k (from 1) of a service: for
+// per_replica the k-1st GPU; for one set per replica ("0,1;2,3") the kth
+// set; else the setting itself, the same for every replica.
+func replicaGPU(gpu string, k int) string {
+	if gpu == "per_replica" {
+		return strconv.Itoa(k - 1)
+	}
+	if sets := strings.Split(gpu, ";"); len(sets) > 1 && k <= len(sets) {
+		return strings.TrimSpace(sets[k-1])
+	}
+	return gpu
 }
 
 func renderApp(st *state.Store, host Host, set state.Settings, app *state.App, revision string) Wanted {
@@ -325,7 +369,13 @@ func gpus(want string, eng *state.Engine, host Host) ([]string, error) {
 	if host.GPUs == 0 {
 		return nil, fmt.Errorf("gpu: %s, but no NVIDIA GPU was detected on this host", want)
 	}
-	return strings.Split(want, ","), nil
+	ids := strings.Split(want, ",")
+	for _, id := range ids {
+		if n, err := strconv.Atoi(id); err == nil && n >= host.GPUs {
+			return nil, fmt.Errorf("gpu: GPU %d does not exist: this host has %d NVIDIA GPU(s), 0 to %d", n, host.GPUs, host.GPUs-1)
+		}
+	}
+	return ids, nil
 }
 
 // ParseSize parses a size string (16g, 512Mi, 1.5G, 1024) into bytes. As

@@ -11,15 +11,16 @@ import (
 // ErrNoService: a model has no running service to answer for it.
 var ErrNoService = fmt.Errorf("%w: no running service", state.ErrNotFound)
 
-// Route is where a model is served: a running service's base URL.
+// Route is where a model is served: a running service's (or one of its
+// replicas') base URL.
 type Route struct {
-	Service string
+	Service string // the service, "qwen"; "qwen[2]" for its replica 2
 	URL     string
 }
 
 // Routes derives, in one status derivation, every model's endpoints: those
-// of its running (healthy) services, by service name. The gateway's table
-// and Route are both this.
+// of its running (healthy) services and replicas, by service name and
+// replica. The gateway's table and Route are both this.
 func (s *Syncer) Routes(ctx context.Context) (map[string][]Route, error) {
 	sts, err := s.Statuses(ctx)
 	if err != nil && sts == nil {
@@ -36,8 +37,18 @@ func (s *Syncer) Routes(ctx context.Context) (map[string][]Route, error) {
 			continue
 		}
 		st := sts[Object{state.KindService.Name, svc.Name}]
-		if st.Status == StatusRunning && st.Endpoint != "" {
-			routes[svc.Model] = append(routes[svc.Model], Route{Service: svc.Name, URL: st.Endpoint})
+		rs := st.Replicas
+		if len(rs) == 0 {
+			rs = []Status{st}
+		}
+		for _, r := range rs {
+			if r.Status == StatusRunning && r.Endpoint != "" {
+				name := svc.Name
+				if r.Replica > 1 {
+					name = fmt.Sprintf("%s[%d]", svc.Name, r.Replica)
+				}
+				routes[svc.Model] = append(routes[svc.Model], Route{Service: name, URL: r.Endpoint})
+			}
 		}
 	}
 	for _, eps := range routes {

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -39,6 +40,12 @@ type Status struct {
 	Restarts  int       `json:"restarts"`
 	Since     time.Time `json:"since,omitzero"`
 	Drift     bool      `json:"drift"`
+	// Replica is the replica this status is of (in Replicas; 0 otherwise).
+	Replica int `json:"replica,omitempty"`
+	// Replicas are the statuses of each replica of a service of several;
+	// the service's own status is then the least advanced of them (all
+	// running: running), its reason naming the replica.
+	Replicas []Status `json:"replicas,omitempty"`
 }
 
 // Map renders the status as fields to merge into an object's JSON.
@@ -52,7 +59,51 @@ func (s Status) Map() map[string]any {
 	if !s.Since.IsZero() {
 		m["since"] = s.Since.UTC().Format(time.RFC3339)
 	}
+	if s.Replica > 0 {
+		m["replica"] = s.Replica
+	}
+	if len(s.Replicas) > 0 {
+		rs := make([]map[string]any, len(s.Replicas))
+		ready := 0
+		for i, r := range s.Replicas {
+			rs[i] = r.Map()
+			if r.Status == StatusRunning {
+				ready++
+			}
+		}
+		m["replicas"] = rs
+		m["ready"] = fmt.Sprintf("%d/%d", ready, len(s.Replicas))
+	}
 	return m
+}
+
+// rank orders status words from the least advanced (failed) to running,
+// for the status of a service of several replicas.
+var rank = map[string]int{StatusFailed: 0, StatusUnhealthy: 1, StatusUnknown: 2, StatusPending: 3, StatusCreating: 4, StatusStarting: 5, StatusStopped: 6, StatusRunning: 7}
+
+// combine is the status of a service from its replicas' (from replica 1):
+// replica 1's fields, with the status and reason of the least advanced
+// replica, and every replica's status in Replicas.
+func combine(rs []Status) Status {
+	if len(rs) == 1 {
+		st := rs[0]
+		st.Replica = 0
+		return st
+	}
+	st := rs[0]
+	st.Replica = 0
+	st.Replicas = rs
+	worst := rs[0]
+	for _, r := range rs[1:] {
+		if rank[r.Status] < rank[worst.Status] {
+			worst = r
+		}
+		st.Drift = st.Drift || r.Drift
+	}
+	if worst.Replica != 1 {
+		st.Status, st.Reason, st.Health = worst.Status, fmt.Sprintf("replica %d: %s", worst.Replica, cmp.Or(worst.Reason, worst.Status)), worst.Health
+	}
+	return st
 }
 
 // Unmanaged is a container that carries aima labels but is not this
@@ -126,23 +177,29 @@ func (s *Syncer) Statuses(ctx context.Context) (map[Object]Status, error) {
 	}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
+	replicas := map[Object][]Status{}
 	for _, w := range res.Wanted {
-		st := s.status(w, res.Observed, conflicts[w.Object])
-		mu.Lock() // the probes of earlier objects write out too
-		out[w.Object] = st
-		mu.Unlock()
-		if st.Status == StatusStarting && st.Health == "probing" {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				probed := s.probe(ctx, w, st)
-				mu.Lock()
-				out[w.Object] = probed
-				mu.Unlock()
-			}()
+		ports := w.ports()
+		rs := make([]Status, len(ports))
+		for i, port := range ports {
+			rs[i] = s.status(w, i+1, port, res.Observed, conflicts[w.Object])
+			if rs[i].Status == StatusStarting && rs[i].Health == "probing" {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					probed := s.probe(ctx, w, rs[i])
+					mu.Lock() // the probes of other replicas write rs too
+					rs[i] = probed
+					mu.Unlock()
+				}()
+			}
 		}
+		replicas[w.Object] = rs
 	}
 	wg.Wait()
+	for o, rs := range replicas {
+		out[o] = combine(rs)
+	}
 	return out, nil
 }
 
@@ -180,23 +237,42 @@ func Endpoint(hostIP string, port int) string {
 	return "http://" + net.JoinHostPort(host, strconv.Itoa(port))
 }
 
-// status derives everything but the health probe.
-func (s *Syncer) status(w Wanted, obs Observed, conflict string) Status {
+// ports are the host ports of the object's endpoint, one per replica:
+// w.Port, then those of w.More.
+func (w Wanted) ports() []int {
+	out := []int{w.Port}
+	for _, d := range w.More {
+		p := 0
+		if len(d.Spec.Ports) > 0 {
+			p = d.Spec.Ports[0].HostPort
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// status derives everything but the health probe, for replica n (from 1)
+// of w, whose endpoint is on port.
+func (s *Syncer) status(w Wanted, n, port int, obs Observed, conflict string) Status {
 	s.mu.Lock()
 	f := s.failures[w.Object]
 	busy := s.busy[w.Object]
 	restarts := s.restarts[w.Object]
 	s.mu.Unlock()
-	st := Status{Restarts: restarts}
-	if w.Port > 0 {
-		st.Endpoint = Endpoint(w.HostIP, w.Port)
+	st := Status{Restarts: restarts, Replica: n}
+	if port > 0 {
+		st.Endpoint = Endpoint(w.HostIP, port)
 	}
-	c, found := obs.find(w.Object)
+	d := w.Desired
+	if n > 1 {
+		d = w.More[n-2]
+	}
+	c, found := obs.findReplica(w.Object, n)
 	if found {
 		st.Container = c.Name
 		st.Since = c.Created
-		if w.Desired != nil {
-			st.Drift = !plan.Matches(w.Desired.Spec, c.Labels[container.LabelSpecHash]) || plan.Misplaced(w.Desired.Spec, c.Ports) != ""
+		if d != nil {
+			st.Drift = !plan.Matches(d.Spec, c.Labels[container.LabelSpecHash]) || plan.Misplaced(d.Spec, c.Ports) != ""
 		}
 	}
 	switch {

@@ -150,10 +150,14 @@ func (s *Syncer) plan(ctx context.Context, rev string, in planInputs) (Result, e
 		var d plan.Desired
 		switch {
 		case w.Desired != nil:
-			d = *w.Desired
-			if !in.now.IsZero() {
-				d.Backoff = s.backoffOf(w.Object)
+			for _, r := range w.All() {
+				d = *r
+				if !in.now.IsZero() {
+					d.Backoff = s.backoffOf(w.Object)
+				}
+				desired = append(desired, d)
 			}
+			continue
 		case w.Running:
 			d = plan.Desired{Kind: w.Object.Kind, Name: w.Object.Name, Running: true, Blocked: "cannot be rendered"}
 			if w.Err != nil {
@@ -263,11 +267,13 @@ func (s *Syncer) pass(ctx context.Context, only map[Object]bool) (Result, error)
 	// could not be had gives way to the one that followed (its cause names
 	// the images that could not be had).
 	res.Plan.Ops = done
+	recorded := map[Object]bool{} // once per object, however many replicas are held
 	for _, h := range res.Plan.Held {
-		if h.Why != plan.HoldPort && h.Why != plan.HoldImage {
+		obj := Object{h.Kind, h.Name}
+		if h.Why != plan.HoldPort && h.Why != plan.HoldImage || recorded[obj] {
 			continue
 		}
-		obj := Object{h.Kind, h.Name}
+		recorded[obj] = true
 		err := heldError{h}
 		s.record(obj, plan.Operation{Kind: h.Kind, Name: h.Name, Desired: desiredOf(res.Wanted, obj)}, err)
 		res.Errors[obj] = err

@@ -74,7 +74,7 @@ type Engine struct {
 // JSONSchemaExtend adds what struct tags cannot say (a pattern with commas).
 func (Service) JSONSchemaExtend(s *jsonschema.Schema) {
 	if p, ok := s.Properties.Get("gpu"); ok {
-		p.Pattern = `^(auto|all|none|[0-9]+(,[0-9]+)*)$`
+		p.Pattern = `^(auto|all|none|per_replica|[0-9]+(,[0-9]+)*(;[0-9]+(,[0-9]+)*)*)$`
 	}
 }
 

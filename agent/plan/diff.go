@@ -228,7 +228,7 @@ func Diff(desired []Desired, observed []container.Container, instance string, op
 			case base != nil && !base.Running:
 				op.Cause = "state: stopped"
 			case base != nil:
-				op.Cause = fmt.Sprintf("scaled down to %d replicas", replicas(wanted, k.object()))
+				op.Cause = fmt.Sprintf("scaled down: replicas %d", replicas(wanted, k.object()))
 			case !opts.Prune:
 				p.Orphans = append(p.Orphans, c)
 				holders = append(holders, holder{c: c, orphan: true})

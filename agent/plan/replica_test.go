@@ -52,7 +52,7 @@ func TestReplicas(t *testing.T) {
 	// Scaled down to 2, pruning off: replica 3 goes all the same.
 	obs := []container.Container{one, two, three}
 	p = Diff([]Desired{r1, r2}, obs, instance, Options{})
-	if got := p.String(); got != "- service/q[3] remove (scaled down to 2 replicas)\n" {
+	if got := p.String(); got != "- service/q[3] remove (scaled down: replicas 2)\n" {
 		t.Errorf("scaled down 3 → 2:\n%s", got)
 	}
 	if len(p.Ops) != 1 || p.Ops[0].ID != "c3" || p.Ops[0].Replica != 3 {

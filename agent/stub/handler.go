@@ -20,6 +20,9 @@ type server struct {
 	model   string
 	readyAt time.Time
 	log     *log.Logger
+	// fingerprint is the system_fingerprint of chat answers: "fp_" and the
+	// host name, in a container its short id (which replica answered).
+	fingerprint string
 }
 
 // route is one endpoint: the methods it accepts and its handler.

@@ -92,12 +92,15 @@ type chatMessage struct {
 }
 
 type chatCompletion struct {
-	ID      string       `json:"id"`
-	Object  string       `json:"object"`
-	Created int64        `json:"created"`
-	Model   string       `json:"model"`
-	Choices []chatChoice `json:"choices"`
-	Usage   usage        `json:"usage"`
+	ID      string `json:"id"`
+	Object  string `json:"object"`
+	Created int64  `json:"created"`
+	Model   string `json:"model"`
+	// SystemFingerprint names the stub that answered: "fp_" and its
+	// host name (a container's short id), so replicas can be told apart.
+	SystemFingerprint string       `json:"system_fingerprint,omitempty"`
+	Choices           []chatChoice `json:"choices"`
+	Usage             usage        `json:"usage"`
 }
 
 type chatChoice struct {
@@ -113,12 +116,13 @@ type chatOutput struct {
 }
 
 type chatChunk struct {
-	ID      string            `json:"id"`
-	Object  string            `json:"object"`
-	Created int64             `json:"created"`
-	Model   string            `json:"model"`
-	Choices []chatChunkChoice `json:"choices"`
-	Usage   *usage            `json:"usage,omitempty"`
+	ID                string            `json:"id"`
+	Object            string            `json:"object"`
+	Created           int64             `json:"created"`
+	Model             string            `json:"model"`
+	SystemFingerprint string            `json:"system_fingerprint,omitempty"`
+	Choices           []chatChunkChoice `json:"choices"`
+	Usage             *usage            `json:"usage,omitempty"`
 }
 
 type chatChunkChoice struct {
@@ -167,7 +171,7 @@ func (s *server) chat(w http.ResponseWriter, r *http.Request) {
 
 	if !req.Stream {
 		writeJSON(w, http.StatusOK, chatCompletion{
-			ID: id, Object: "chat.completion", Created: created, Model: s.model,
+			ID: id, Object: "chat.completion", Created: created, Model: s.model, SystemFingerprint: s.fingerprint,
 			Choices: []chatChoice{{Message: chatOutput{Role: "assistant", Content: content}, FinishReason: finish}},
 			Usage:   u,
 		})
@@ -177,7 +181,7 @@ func (s *server) chat(w http.ResponseWriter, r *http.Request) {
 	sse := startSSE(w)
 	chunk := func(d chatDelta, finish *string) chatChunk {
 		return chatChunk{
-			ID: id, Object: "chat.completion.chunk", Created: created, Model: s.model,
+			ID: id, Object: "chat.completion.chunk", Created: created, Model: s.model, SystemFingerprint: s.fingerprint,
 			Choices: []chatChunkChoice{{Delta: d, FinishReason: finish}},
 		}
 	}

@@ -110,10 +110,12 @@ func Handler(opts Options) http.Handler {
 	if w == nil {
 		w = os.Stdout
 	}
+	host, _ := os.Hostname()
 	s := &server{
-		model:   modelName(opts.Model),
-		readyAt: time.Now().Add(opts.StartDelay),
-		log:     log.New(w, "", log.LstdFlags|log.LUTC|log.Lmicroseconds),
+		model:       modelName(opts.Model),
+		readyAt:     time.Now().Add(opts.StartDelay),
+		log:         log.New(w, "", log.LstdFlags|log.LUTC|log.Lmicroseconds),
+		fingerprint: "fp_" + host,
 	}
 	return s
 }
