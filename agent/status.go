@@ -42,10 +42,11 @@ type Status struct {
 	Drift     bool      `json:"drift"`
 	// Replica is the replica this status is of (in Replicas; 0 otherwise).
 	Replica int `json:"replica,omitempty"`
-	// Replicas are the statuses of each replica of a service of several;
-	// the service's own status is then the least advanced of them (all
-	// running: running), its reason naming the replica.
-	Replicas []Status `json:"replicas,omitempty"`
+	// Replicas are the statuses of each replica of a service of several
+	// (JSON replica_statuses, beside ready "N/M": replicas is the file's
+	// count); the service's own status is then the least advanced of them
+	// (all running: running), its reason naming the replica.
+	Replicas []Status `json:"replica_statuses,omitempty"`
 }
 
 // Map renders the status as fields to merge into an object's JSON.
@@ -71,7 +72,7 @@ func (s Status) Map() map[string]any {
 				ready++
 			}
 		}
-		m["replicas"] = rs
+		m["replica_statuses"] = rs
 		m["ready"] = fmt.Sprintf("%d/%d", ready, len(s.Replicas))
 	}
 	return m

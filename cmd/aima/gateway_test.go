@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -61,39 +62,122 @@ func TestGatewaySpreadsAndSurvivesAStop(t *testing.T) {
 	}
 
 	// A steady load (4 clients) while b is stopped: every request answered.
-	var ok, failed atomic.Int64
-	var firstFailure atomic.Value
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
+	load := steadyLoad(func() (int, string) { return chat(client) })
+	e.mustAima("service", "stop", "b")
+	e.waitStatus("b", "stopped", 30*time.Second)
+	load.finish(t, "during the stop")
+}
+
+// TestGatewayReplicas: a service of two replicas answers from both through
+// the gateway (the stub's system_fingerprint names the container that
+// answered), and scaling it down to one under a steady load loses no
+// request.
+func TestGatewayReplicas(t *testing.T) {
+	e := newAimaEnv(t, 3)
+	e.startAgent()
+	e.mustAima("model", "create", "--name", "tiny", "--source", "ollama", "--repo", "tinyllama")
+	e.mustAima("service", "create", "--name", "r", "--model-id", "tiny", "--engine-type", "stub")
+	e.mustAima("service", "update", "r", "--replicas", "2")
+	st := e.waitStatus("r", "running", 90*time.Second)
+	if st["ready"] != "2/2" {
+		t.Errorf("status ready = %v, want 2/2 (%v)", st["ready"], st)
+	}
+	fingerprint := map[string]string{} // system_fingerprint → container name
+	for _, name := range []string{"aima-r", "aima-r_2"} {
+		cs := e.containersNamed(name)
+		if len(cs) != 1 || cs[0].State != "running" {
+			t.Fatalf("container %s: %d of that name (%v); want one running", name, len(cs), cs)
+		}
+		fingerprint["fp_"+cs[0].ID[:12]] = name
+	}
+
+	client := &http.Client{Timeout: 30 * time.Second}
+	chat := func() (int, string) {
+		req, _ := http.NewRequest("POST", "http://"+e.addr+"/v1/chat/completions", strings.NewReader(`{"model": "tiny", "messages": [{"role": "user", "content": "hi"}]}`))
+		e.authorize(req)
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	answered := map[string]int{}
+	waitUntil(t, 30*time.Second, "both replicas answer through the gateway", func() (bool, string) {
+		for range 10 {
+			code, body := chat()
+			var a struct {
+				SystemFingerprint string `json:"system_fingerprint"`
+			}
+			if code != 200 || json.Unmarshal([]byte(body), &a) != nil {
+				t.Fatalf("chat: %d %s", code, body)
+			}
+			name, ok := fingerprint[a.SystemFingerprint]
+			if !ok {
+				t.Fatalf("answered by %q, which is neither replica (%v)", a.SystemFingerprint, fingerprint)
+			}
+			answered[name]++
+		}
+		return len(answered) == 2, fmt.Sprint(answered)
+	})
+
+	load := steadyLoad(chat)
+	e.mustAima("service", "update", "r", "--replicas", "1")
+	waitUntil(t, 30*time.Second, "replica 2 removed", func() (bool, string) {
+		return len(e.containersNamed("aima-r_2")) == 0, describe(e.containersNamed("aima-r_2"))
+	})
+	load.finish(t, "while scaling down")
+	if st := e.waitStatus("r", "running", 30*time.Second); st["replica_statuses"] != nil {
+		t.Errorf("one replica left, status still lists replica statuses: %v", st["replica_statuses"])
+	}
+}
+
+// load is requests sent by 4 clients in a loop until finish.
+type load struct {
+	ok, failed   atomic.Int64
+	firstFailure atomic.Value
+	stop         chan struct{}
+	wg           sync.WaitGroup
+}
+
+// steadyLoad starts 4 clients calling do in a loop; a call is answered
+// when do returns 200.
+func steadyLoad(do func() (int, string)) *load {
+	l := &load{stop: make(chan struct{})}
 	for range 4 {
-		wg.Add(1)
+		l.wg.Add(1)
 		go func() {
-			defer wg.Done()
+			defer l.wg.Done()
 			for {
 				select {
-				case <-stop:
+				case <-l.stop:
 					return
 				default:
 				}
-				if code, body := chat(client); code == 200 {
-					ok.Add(1)
+				if code, body := do(); code == 200 {
+					l.ok.Add(1)
 				} else {
-					failed.Add(1)
-					firstFailure.CompareAndSwap(nil, body)
+					l.failed.Add(1)
+					l.firstFailure.CompareAndSwap(nil, body)
 				}
 			}
 		}()
 	}
-	e.mustAima("service", "stop", "b")
-	e.waitStatus("b", "stopped", 30*time.Second)
-	// Keep the load on past the table's next refresh.
-	after := ok.Load()
-	waitUntil(t, 30*time.Second, "the load goes on after the stop", func() (bool, string) {
-		return ok.Load() > after+200, fmt.Sprintf("%d answered since", ok.Load()-after)
+	return l
+}
+
+// finish keeps the load on past the route table's next refresh (200 more
+// answers), stops it and fails t if any request failed.
+func (l *load) finish(t *testing.T, during string) {
+	t.Helper()
+	after := l.ok.Load()
+	waitUntil(t, 30*time.Second, "the load goes on "+during, func() (bool, string) {
+		return l.ok.Load() > after+200, fmt.Sprintf("%d answered since", l.ok.Load()-after)
 	})
-	close(stop)
-	wg.Wait()
-	if failed.Load() > 0 || ok.Load() < 20 {
-		t.Errorf("during the stop: %d answered, %d failed (first: %v)", ok.Load(), failed.Load(), firstFailure.Load())
+	close(l.stop)
+	l.wg.Wait()
+	if l.failed.Load() > 0 || l.ok.Load() < 20 {
+		t.Errorf("%s: %d answered, %d failed (first: %v)", during, l.ok.Load(), l.failed.Load(), l.firstFailure.Load())
 	}
 }

@@ -157,7 +157,11 @@ func printStatus(cmd *cobra.Command, doc map[string]any) error {
 			if restarts == nil {
 				restarts = 0
 			}
-			fmt.Fprintf(w, "%s/%s\t%s\t%s\t%v\t%s\n", m["kind"], m["name"], m["status"], cell(m["endpoint"]), restarts, cell(m["reason"]))
+			status := fmt.Sprint(m["status"])
+			if ready, ok := m["ready"].(string); ok { // a service of several replicas: "running 2/2"
+				status += " " + ready
+			}
+			fmt.Fprintf(w, "%s/%s\t%s\t%s\t%v\t%s\n", m["kind"], m["name"], status, cell(m["endpoint"]), restarts, cell(m["reason"]))
 		}
 		w.Flush()
 	}
