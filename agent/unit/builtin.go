@@ -1,6 +1,7 @@
 package unit
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -8,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/aima-dev/aima/agent/catalog"
 	"github.com/aima-dev/aima/agent/model"
@@ -36,7 +38,8 @@ func addBuiltins(r *Registry) {
 	}
 	r.Add(Unit{Name: "inference.chat", Description: "Send a chat message to a running service of a model",
 		Params: map[string]string{"model": "the model", "message": "the user message", "messages": "or the whole message list",
-			"max_tokens": "at most this many tokens", "temperature": "sampling temperature", "top_p": "nucleus sampling", "stop": "stop sequences", "seed": "sampling seed"}, Run: inferenceChat})
+			"max_tokens": "at most this many tokens", "temperature": "sampling temperature", "top_p": "nucleus sampling", "stop": "stop sequences", "seed": "sampling seed",
+			"stream": "stream the answer from the engine (the caller's WithStream receives each piece; the answer is the whole text)"}, Run: inferenceChat})
 	r.Add(Unit{Name: "device.detect", Read: true, Description: "GPUs, CPU, memory and OS of this machine", Run: deviceDetect})
 	r.Add(Unit{Name: "pipeline.run", Description: "Run a pipeline (a DAG of units)",
 		Params: map[string]string{"name": "the pipeline", "input": "run input, referenced as ${input.x}", "wait": "wait until the run ends"}, Run: pipelineRun})
@@ -226,6 +229,10 @@ func inferenceChat(ctx context.Context, env *Env, p map[string]any) (map[string]
 			req[k] = f
 		}
 	}
+	stream := Bool(p, "stream")
+	if stream {
+		req["stream"] = true
+	}
 	body, _ := json.Marshal(req)
 	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint+"/v1/chat/completions", bytes.NewReader(body))
 	if err != nil {
@@ -237,6 +244,13 @@ func inferenceChat(ctx context.Context, env *Env, p map[string]any) (map[string]
 		return nil, fmt.Errorf("%s: %w", endpoint, err)
 	}
 	defer resp.Body.Close()
+	if stream && resp.StatusCode < 300 && strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		content, err := readChatStream(resp.Body, streamOf(ctx))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", endpoint, err)
+		}
+		return map[string]any{"model": model, "endpoint": endpoint, "content": content}, nil
+	}
 	var out struct {
 		Choices []struct {
 			Message struct {
@@ -252,6 +266,65 @@ func inferenceChat(ctx context.Context, env *Env, p map[string]any) (map[string]
 		return nil, fmt.Errorf("%s answered %s: %v", endpoint, resp.Status, out.Error)
 	}
 	return map[string]any{"model": model, "endpoint": endpoint, "content": out.Choices[0].Message.Content}, nil
+}
+
+type streamKey struct{}
+
+// WithStream returns ctx carrying f, which inference.chat with stream set
+// calls with each piece of the answer as the engine sends it (the CLI's
+// --stream prints them). Without it the pieces are only joined.
+func WithStream(ctx context.Context, f func(piece string)) context.Context {
+	return context.WithValue(ctx, streamKey{}, f)
+}
+
+func streamOf(ctx context.Context) func(string) {
+	if f, ok := ctx.Value(streamKey{}).(func(string)); ok {
+		return f
+	}
+	return func(string) {}
+}
+
+// readChatStream reads an OpenAI chat completion event stream ("data:
+// {chunk}" lines, ending with "data: [DONE]"), handing each content piece
+// to piece, and returns the whole text.
+func readChatStream(r io.Reader, piece func(string)) (string, error) {
+	var all strings.Builder
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	for sc.Scan() {
+		data, ok := strings.CutPrefix(sc.Text(), "data:")
+		data = strings.TrimSpace(data)
+		if !ok || data == "" {
+			continue
+		}
+		if data == "[DONE]" {
+			return all.String(), nil
+		}
+		var chunk struct {
+			Choices []struct {
+				Delta struct {
+					Content string `json:"content"`
+				} `json:"delta"`
+			} `json:"choices"`
+			Error any `json:"error"`
+		}
+		if err := json.Unmarshal([]byte(data), &chunk); err != nil {
+			return "", fmt.Errorf("a streamed chunk is not JSON: %v", err)
+		}
+		if chunk.Error != nil {
+			return "", fmt.Errorf("the engine failed mid-answer: %v", chunk.Error)
+		}
+		for _, c := range chunk.Choices {
+			if c.Delta.Content != "" {
+				all.WriteString(c.Delta.Content)
+				piece(c.Delta.Content)
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return "", err
+	}
+	return "", fmt.Errorf("the stream ended without [DONE]")
 }
 
 func deviceDetect(ctx context.Context, env *Env, _ map[string]any) (map[string]any, error) {

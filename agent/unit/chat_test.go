@@ -6,9 +6,11 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/aima-dev/aima/agent/stub"
 	"github.com/aima-dev/aima/agent/unit"
 	"github.com/aima-dev/aima/state"
 )
@@ -59,5 +61,29 @@ func TestChatPassesSamplingParameters(t *testing.T) {
 	_, err := unit.Default.Call(context.Background(), env, "inference.chat", map[string]any{"model": "m", "message": "hi", "max_tokens": "many"})
 	if ps := state.Problems(err); !errors.Is(err, state.ErrInvalid) || ps[0].Field != "/max_tokens" {
 		t.Errorf("bad max_tokens: %v", err)
+	}
+}
+
+// TestChatStreams: with stream set, inference.chat asks the engine (the
+// stub engine's real handler) for an event stream, hands each piece to the
+// caller's WithStream as it comes, and answers the whole text — the same
+// text the engine gives without streaming.
+func TestChatStreams(t *testing.T) {
+	eng := httptest.NewServer(stub.Handler(stub.Options{Model: "m"}))
+	defer eng.Close()
+	env := newEnv(t)
+	env.Services = routeOnly{eng.URL}
+	var pieces []string
+	ctx := unit.WithStream(context.Background(), func(p string) { pieces = append(pieces, p) })
+	out, err := unit.Default.Call(ctx, env, "inference.chat", map[string]any{"model": "m", "message": "hello there", "stream": true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole, err := unit.Default.Call(context.Background(), env, "inference.chat", map[string]any{"model": "m", "message": "hello there"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pieces) < 2 || strings.Join(pieces, "") != out["content"] || out["content"] != whole["content"] {
+		t.Errorf("streamed %q → %q; not streamed %q", pieces, out["content"], whole["content"])
 	}
 }

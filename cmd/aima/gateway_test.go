@@ -122,6 +122,11 @@ func TestGatewayReplicas(t *testing.T) {
 		return len(answered) == 2, fmt.Sprint(answered)
 	})
 
+	// The CLI streams an answer from the model's replicas as it comes.
+	if out := e.mustAima("inference", "chat", "-m", "tiny", "-M", "hi", "--stream", "--max-tokens", "3"); out != "stub answer from\n" {
+		t.Errorf("aima inference chat --stream --max-tokens 3 printed %q", out)
+	}
+
 	load := steadyLoad(chat)
 	e.mustAima("service", "update", "r", "--replicas", "1")
 	waitUntil(t, 30*time.Second, "replica 2 removed", func() (bool, string) {
