@@ -2,15 +2,19 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -27,6 +31,7 @@ type loadResult struct {
 	rps      float64
 	p50, p99 float64 // ms
 	errors   int
+	n        int // requests answered
 }
 
 // load runs c clients, each sending requests back to back for d over its
@@ -77,10 +82,77 @@ func load(url string, token string, c int, d time.Duration) loadResult {
 	r := loadResult{errors: int(errs.Load())}
 	if n := len(lat); n > 0 {
 		r.rps = float64(n) / elapsed.Seconds()
+		r.n = n
 		r.p50 = lat[n/2]
 		r.p99 = lat[min(n-1, n*99/100)]
 	}
 	return r
+}
+
+// cpuSample is the CPU time (user + system, seconds) used so far by the
+// agent, the stub's process and this process (the load generator).
+type cpuSample struct{ agent, stub, client float64 }
+
+func cpuNow(agentPid, stubPid int) cpuSample {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	tv := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
+	return cpuSample{agent: procCPU(agentPid), stub: procCPU(stubPid), client: tv(ru.Utime) + tv(ru.Stime)}
+}
+
+// procCPU reads a process's user + system time from /proc/PID/stat (0
+// when it cannot).
+func procCPU(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil || pid <= 0 {
+		return 0
+	}
+	// Fields after the command name (which may hold spaces) in ")".
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100 // USER_HZ
+}
+
+// cpuUse adds up CPU time and requests over rounds.
+type cpuUse struct {
+	sum cpuSample
+	n   int
+}
+
+func (u *cpuUse) add(before, after cpuSample, n int) {
+	u.sum.agent += after.agent - before.agent
+	u.sum.stub += after.stub - before.stub
+	u.sum.client += after.client - before.client
+	u.n += n
+}
+
+// String is the CPU per request: "agent 61 µs + stub 48 µs + client 52 µs".
+func (u cpuUse) String() string {
+	if u.n == 0 {
+		return "n/a"
+	}
+	us := func(s float64) string { return fmt.Sprintf("%.0f µs", s/float64(u.n)*1e6) }
+	return fmt.Sprintf("agent %s + stub %s + client %s", us(u.sum.agent), us(u.sum.stub), us(u.sum.client))
+}
+
+// containerPid is the host pid of the first container matching a label
+// filter (0 when there is none).
+func (e *env) containerPid(label string) int {
+	out, err := exec.Command("docker", "ps", "-q", "--filter", "label="+label).Output()
+	if err != nil {
+		return 0
+	}
+	id, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+	out, err = exec.Command("docker", "inspect", "-f", "{{.State.Pid}}", id).Output()
+	if err != nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(out)))
+	return pid
 }
 
 // streams sends n streaming chats at once and counts those that did not
@@ -163,11 +235,22 @@ func (e *env) benchGateway() error {
 	d := 3 * time.Second
 	load(direct, "", c, time.Second) // warm both paths
 	load(gateway, benchToken, c, time.Second)
-	// Alternate, so a drift of the machine hits both sides alike.
+	// Alternate, so a drift of the machine hits both sides alike. The CPU
+	// time each process spends per request is counted too: on a machine
+	// with fewer cores than the load needs, the throughput ratio is the
+	// ratio of CPU per request, not the gateway's added latency.
+	stubPid := e.containerPid("aima.name=gw")
 	var dr, gw []loadResult
+	var cpuDirect, cpuGateway cpuUse
 	for range 3 {
-		dr = append(dr, load(direct, "", c, d))
-		gw = append(gw, load(gateway, benchToken, c, d))
+		before := cpuNow(a.cmd.Process.Pid, stubPid)
+		r := load(direct, "", c, d)
+		cpuDirect.add(before, cpuNow(a.cmd.Process.Pid, stubPid), r.n)
+		dr = append(dr, r)
+		before = cpuNow(a.cmd.Process.Pid, stubPid)
+		r = load(gateway, benchToken, c, d)
+		cpuGateway.add(before, cpuNow(a.cmd.Process.Pid, stubPid), r.n)
+		gw = append(gw, r)
 	}
 	best := func(rounds []loadResult) loadResult {
 		rs := slices.Clone(rounds) // the rounds stay in their order for the series
@@ -193,7 +276,8 @@ func (e *env) benchGateway() error {
 		Comparison: fmt.Sprintf("straight to the engine: %.0f req/s (%s, %s)", D.rps, fmtMs(D.p50), fmtMs(D.p99)),
 		Target:     "≥ 0.9× direct, ≤ 0.5 ms added at p50",
 		Pass:       ptr(ratio >= 0.9 && added <= 0.5 && G.errors == 0),
-		Note:       fmt.Sprintf("%.2f× the throughput, %+.2f ms at p50; errors %d (direct %d)", ratio, added, G.errors, D.errors),
+		Note: fmt.Sprintf("%.2f× the throughput, %+.2f ms at p50; errors %d (direct %d); CPU per request: direct %s, through the agent %s",
+			ratio, added, G.errors, D.errors, cpuDirect, cpuGateway),
 	})
 	failed, took := streams(gateway, benchToken, 1000)
 	e.row(Row{
