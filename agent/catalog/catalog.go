@@ -227,7 +227,6 @@ type Applied struct {
 	Models  []string `json:"models"`
 	Service string   `json:"service"`
 	Engine  string   `json:"engine"`
-	Ignored []string `json:"ignored,omitempty"` // config keys that are not service settings
 }
 
 // Apply writes the recipe's models and a service of its first model on an
@@ -235,7 +234,9 @@ type Applied struct {
 // service names the service (default: the recipe's name); an existing
 // service of that name is refused, so applying twice never clobbers one.
 // Recipe config "args" and "env" become the service's; "gpu", "memory",
-// "cpus" and "port" set those fields; other keys are reported as ignored.
+// "cpus", "port" and "replicas" set those fields; every other key is an
+// engine setting (the service's config), refused when the engine does not
+// take it.
 func Apply(st *state.Store, recipe, service string) (Applied, error) {
 	e, err := st.Get(state.KindCatalog, recipe)
 	if err != nil {
@@ -281,10 +282,18 @@ func Apply(st *state.Store, recipe, service string) (Applied, error) {
 	sort.Strings(keys)
 	for _, k := range keys {
 		switch k {
-		case "args", "env", "gpu", "memory", "cpus", "port":
+		case "args", "env", "gpu", "memory", "cpus", "port", "replicas":
 			svc[k] = r.Config[k]
 		default:
-			out.Ignored = append(out.Ignored, k)
+			// An engine setting (gpu_memory_utilization, max_model_len,
+			// ...): the engine turns it into arguments, or the write is
+			// refused naming it. Nothing is dropped.
+			cfg, _ := svc["config"].(map[string]any)
+			if cfg == nil {
+				cfg = map[string]any{}
+				svc["config"] = cfg
+			}
+			cfg[k] = r.Config[k]
 		}
 	}
 	// YAML gives numbers and booleans where the service wants strings.

@@ -88,3 +88,28 @@ func newLogsCmd(g *globals, k *state.Kind) *cobra.Command {
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep streaming")
 	return cmd
 }
+
+func newRenderCmd(g *globals, k *state.Kind) *cobra.Command {
+	return &cobra.Command{
+		Use:   "render NAME",
+		Short: fmt.Sprintf("Print the exact container create request of the %s (Docker's Config, HostConfig, NetworkingConfig; one per replica)", k.Name),
+		Long: fmt.Sprintf("render prints what aima would send Docker to create the %s's container(s) now —\n"+
+			"what `aima diff` compares with the running ones — in Docker's API shapes. Secret\n"+
+			"environment values are shown as their references (${env:HF_TOKEN}). JSON by default;\n"+
+			"-o yaml for YAML.", k.Name),
+		Example:           fmt.Sprintf("  aima %s render qwen\n  aima %s render qwen -o json | jq '.containers[0].HostConfig.IpcMode'", k.Name, k.Name),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeNames(g, k),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			out, err := callUnit(cmd.Context(), g, k.Name+".render", map[string]any{"id": args[0]}, true)
+			if err != nil {
+				return err
+			}
+			format := g.output
+			if format == "table" {
+				format = "json"
+			}
+			return printObject(cmd.OutOrStdout(), format, out)
+		},
+	}
+}
