@@ -40,6 +40,9 @@ type Wanted struct {
 	HostIP  string       // host address the ports are published on (Endpoint derives the reachable one)
 	Model   string
 	Service *state.Service // the service file (services only)
+	// Ollama is the name the service's model is pulled by when its engine
+	// speaks Ollama's API ("qwen2.5:7b"); see ollamaReady.
+	Ollama string
 	// SecretEnv are the env keys whose values come from ${env:} or
 	// ${file:}: a render shown to people shows the reference instead.
 	SecretEnv map[string]string
@@ -146,6 +149,9 @@ func renderService(st *state.Store, refs *refs, host Host, set state.Settings, s
 	if err := breaksPolicy(st, "model", model); err != nil {
 		w.Err = err
 		return w
+	}
+	if eng.API == "ollama" {
+		w.Ollama = ollamaName(model.Repo, model.Tag, model.Name)
 	}
 	cport := eng.Port
 	if cport == 0 {

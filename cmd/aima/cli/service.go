@@ -42,6 +42,14 @@ func newStateCmd(g *globals, k *state.Kind, want string) *cobra.Command {
 			// converged (only it: the rest is the agent's or aima sync's),
 			// and with --wait (always for stop) until it settles.
 			p := map[string]any{"id": args[0], "wait": o.wait || want == "stopped", "timeout": o.timeout.String()}
+			if o.wait && want == "running" && g.output == "table" {
+				// What it waits for, as it changes (a model pull's progress).
+				ctx = agent.WithProgress(ctx, func(st agent.Status) {
+					if st.Status != agent.StatusRunning && st.Reason != "" {
+						fmt.Fprintf(cmd.ErrOrStderr(), "%s/%s: %s: %s\n", k.Name, args[0], st.Status, st.Reason)
+					}
+				})
+			}
 			out, err := callUnit(ctx, g, k.Name+"."+verb, p, true)
 			if err != nil {
 				return unitError(cmd, err)
