@@ -40,6 +40,10 @@ type Wanted struct {
 	HostIP  string       // host address the ports are published on (Endpoint derives the reachable one)
 	Model   string
 	Service *state.Service // the service file (services only)
+	// Elsewhere, when set, is why the object does not run on this machine
+	// of a fleet ("placed on host(s) b; this is host a"): it is not
+	// running here, whatever its state.
+	Elsewhere string
 	// Ollama is the name the service's model is pulled by when its engine
 	// speaks Ollama's API ("qwen2.5:7b"); see ollamaReady.
 	Ollama string
@@ -83,11 +87,17 @@ func Render(st *state.Store, host Host, revision string) ([]Wanted, error) {
 		return nil, err
 	}
 	refs := &refs{st: st, objs: map[string]state.Object{}}
+	placed := st.Placer()
 	for _, e := range services {
 		if e.Object == nil {
 			continue // invalid file with no valid committed version
 		}
-		out = append(out, renderService(st, refs, host, set, e.Object.(*state.Service), revision))
+		svc := e.Object.(*state.Service)
+		if ok, why := placed(svc.Placement); !ok {
+			out = append(out, Wanted{Object: Object{"service", svc.Name}, Elsewhere: why, Model: svc.Model, Service: svc})
+			continue
+		}
+		out = append(out, renderService(st, refs, host, set, svc, revision))
 	}
 	apps, err := st.List(state.KindApp)
 	if err != nil {
@@ -97,7 +107,12 @@ func Render(st *state.Store, host Host, revision string) ([]Wanted, error) {
 		if e.Object == nil {
 			continue
 		}
-		out = append(out, renderApp(st, host, set, e.Object.(*state.App), revision))
+		app := e.Object.(*state.App)
+		if ok, why := placed(app.Placement); !ok {
+			out = append(out, Wanted{Object: Object{"app", app.Name}, Elsewhere: why})
+			continue
+		}
+		out = append(out, renderApp(st, host, set, app, revision))
 	}
 	return out, nil
 }
@@ -250,7 +265,7 @@ func renderService(st *state.Store, refs *refs, host Host, set state.Settings, s
 			w.Err, w.Desired, w.More = err, nil, nil
 			return w
 		}
-		spec.Name = plan.ReplicaName("service", svc.Name, k)
+		spec.Name = plan.ContainerName(set.Instance, "service", svc.Name, k)
 		spec.Ports = []container.Port{{HostIP: w.HostIP, HostPort: ports[k-1], ContainerPort: cport}}
 		d := &plan.Desired{Kind: "service", Name: svc.Name, Replica: k, Spec: spec, Running: true, Revision: revision, Alternatives: eng.AlternativeImages}
 		if k == 1 {
@@ -358,7 +373,7 @@ func renderApp(st *state.Store, host Host, set state.Settings, app *state.App, r
 		w.Err = err
 		return w
 	}
-	spec := container.Spec{Name: plan.Name("app", app.Name), Image: app.Image, Cmd: app.Command, Labels: map[string]string{}}
+	spec := container.Spec{Name: plan.ContainerName(set.Instance, "app", app.Name, 1), Image: app.Image, Cmd: app.Command, Labels: map[string]string{}}
 	for k, v := range app.Labels {
 		spec.Labels[k] = v
 	}

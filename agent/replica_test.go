@@ -30,12 +30,12 @@ func TestPassReplicas(t *testing.T) {
 	ports := en.Object.(*state.Service).Ports()
 	byName := map[string]container.Container{}
 	for _, c := range e.ours(t) {
-		byName[c.Name] = c
+		byName[strings.TrimPrefix(c.Name, e.cname("")+"-")] = c // chat, chat_2
 	}
-	if len(byName) != 2 || byName["aima-chat"].ID == "" || byName["aima-chat_2"].ID == "" {
+	if len(byName) != 2 || byName["chat"].ID == "" || byName["chat_2"].ID == "" {
 		t.Fatalf("containers %v; want aima-chat and aima-chat_2", keys(byName))
 	}
-	for i, name := range []string{"aima-chat", "aima-chat_2"} {
+	for i, name := range []string{"chat", "chat_2"} {
 		spec, err := e.rt.Spec(byName[name].ID)
 		if err != nil {
 			t.Fatal(err)
@@ -44,7 +44,7 @@ func TestPassReplicas(t *testing.T) {
 			t.Errorf("%s ports (-want +got):\n%s", name, diff)
 		}
 	}
-	if got := byName["aima-chat_2"].Labels[container.LabelReplica]; got != "2" {
+	if got := byName["chat_2"].Labels[container.LabelReplica]; got != "2" {
 		t.Errorf("aima-chat_2's %s label = %q, want 2", container.LabelReplica, got)
 	}
 	if p := planOf(t, e.s); !p.Plan.Empty() {
@@ -53,12 +53,12 @@ func TestPassReplicas(t *testing.T) {
 
 	// The status has one entry per replica, each with its own endpoint.
 	st := statusOf(t, e.s, obj)
-	if len(st.Replicas) != 2 || st.Replicas[1].Endpoint != agent.Endpoint("127.0.0.1", ports[1]) || st.Replicas[1].Container != "aima-chat_2" {
+	if len(st.Replicas) != 2 || st.Replicas[1].Endpoint != agent.Endpoint("127.0.0.1", ports[1]) || st.Replicas[1].Container != e.cname("chat_2") {
 		t.Errorf("status replicas %+v; want two, the second aima-chat_2 on port %d", st.Replicas, ports[1])
 	}
 
 	// Scaled up: only the new replica is created.
-	first := byName["aima-chat"].ID
+	first := byName["chat"].ID
 	updateService(t, e.st, "chat", func(s *state.Service) { s.Replicas = 3 })
 	res = pass(t, e.s)
 	if got := strings.TrimSpace(res.Plan.String()); got != "+ service/chat[3] create (no container)" {
@@ -67,7 +67,7 @@ func TestPassReplicas(t *testing.T) {
 	// A replica that exits: the service's status is that replica's.
 	var third container.Container
 	for _, c := range e.ours(t) {
-		if c.Name == "aima-chat_3" {
+		if c.Name == e.cname("chat_3") {
 			third = c
 		}
 	}

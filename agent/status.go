@@ -27,6 +27,7 @@ const (
 	StatusUnhealthy = "unhealthy" // up, health check failing past its startup timeout
 	StatusFailed    = "failed"    // cannot be converged; see reason
 	StatusStopped   = "stopped"   // state: stopped, no container
+	StatusElsewhere = "elsewhere" // placed on other hosts of a fleet: no container here
 	StatusUnknown   = "unknown"   // Docker unreachable
 )
 
@@ -80,7 +81,7 @@ func (s Status) Map() map[string]any {
 
 // rank orders status words from the least advanced (failed) to running,
 // for the status of a service of several replicas.
-var rank = map[string]int{StatusFailed: 0, StatusUnhealthy: 1, StatusUnknown: 2, StatusPending: 3, StatusCreating: 4, StatusStarting: 5, StatusStopped: 6, StatusRunning: 7}
+var rank = map[string]int{StatusFailed: 0, StatusUnhealthy: 1, StatusUnknown: 2, StatusPending: 3, StatusCreating: 4, StatusStarting: 5, StatusStopped: 6, StatusElsewhere: 6, StatusRunning: 7}
 
 // combine is the status of a service from its replicas' (from replica 1):
 // replica 1's fields, with the status and reason of the least advanced
@@ -277,6 +278,12 @@ func (s *Syncer) status(w Wanted, n, port int, obs Observed, conflict string) St
 		}
 	}
 	switch {
+	case w.Elsewhere != "":
+		st.Status, st.Reason = StatusElsewhere, w.Elsewhere
+		if found {
+			st.Reason += "; its container here is being removed"
+		}
+		return st
 	case !w.Running:
 		st.Status = StatusStopped
 		if found {

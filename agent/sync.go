@@ -165,7 +165,7 @@ func (s *Syncer) plan(ctx context.Context, rev string, in planInputs) (Result, e
 				d.Blocked = w.Err.Error()
 			}
 		default:
-			d = plan.Desired{Kind: w.Object.Kind, Name: w.Object.Name}
+			d = plan.Desired{Kind: w.Object.Kind, Name: w.Object.Name, Elsewhere: w.Elsewhere}
 		}
 		desired = append(desired, d)
 	}

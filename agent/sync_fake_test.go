@@ -69,6 +69,15 @@ func newFakeEnv(t *testing.T) *fakeEnv {
 	return &fakeEnv{st: st, rt: rt, s: s, instance: set.Instance}
 }
 
+// cname is the container name of a service of the env's instance
+// ("chat_2": replica 2 of chat; "": the prefix).
+func (e *fakeEnv) cname(name string) string {
+	if name == "" {
+		return strings.TrimSuffix(plan.ContainerName(e.instance, "service", "x", 1), "-x")
+	}
+	return plan.ContainerName(e.instance, "service", name, 1)
+}
+
 // ours lists the containers labelled with the env's instance.
 func (e *fakeEnv) ours(t *testing.T) []container.Container {
 	t.Helper()
@@ -122,8 +131,8 @@ func TestPassCreatesLabelledContainerThenNothing(t *testing.T) {
 		t.Fatalf("first pass errors: %v", res.Errors)
 	}
 	c := e.only(t)
-	if c.State != container.StateRunning || c.Name != "aima-chat" || c.Image != fakeStubTag {
-		t.Errorf("container = %s %s %s, want aima-chat running from %s", c.Name, c.State, c.Image, fakeStubTag)
+	if c.State != container.StateRunning || c.Name != e.cname("chat") || c.Image != fakeStubTag {
+		t.Errorf("container = %s %s %s, want %s running from %s", c.Name, c.State, c.Image, e.cname("chat"), fakeStubTag)
 	}
 	wantLabels := map[string]string{
 		container.LabelManaged:  "true",
@@ -556,7 +565,7 @@ func TestStatusMapping(t *testing.T) {
 
 	// created (not started) → starting
 	id, err := e.rt.Create(ctx, container.Spec{
-		Name:  "aima-chat",
+		Name:  e.cname("chat"),
 		Image: fakeStubTag,
 		Labels: plan.Labels(plan.Desired{Kind: "service", Name: "chat",
 			Spec: container.Spec{Image: "aima-stub"}}, e.instance),
@@ -564,7 +573,7 @@ func TestStatusMapping(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st := statusOf(t, e.s, obj); st.Status != agent.StatusStarting || st.Container != "aima-chat" {
+	if st := statusOf(t, e.s, obj); st.Status != agent.StatusStarting || st.Container != e.cname("chat") {
 		t.Errorf("created container: %+v, want starting", st)
 	}
 	if err := e.rt.Remove(ctx, id); err != nil {

@@ -39,6 +39,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aima-dev/aima/agent/plan"
+
 	"crypto/rand"
 	"encoding/hex"
 
@@ -1054,7 +1056,8 @@ func (e *env) benchLatency() error {
 		f.Write(serviceYAML(name, ports[2*i]))
 		f.Sync()
 		f.Close()
-		chC, ch := w.expect("create", "aima-"+name), w.expect("start", "aima-"+name)
+		cname := plan.ContainerName(inst, "service", name, 1)
+		chC, ch := w.expect("create", cname), w.expect("start", cname)
 		t0 := time.Now()
 		if err := os.Rename(tmp, filepath.Join(dir, "services", name+".yaml")); err != nil {
 			return err

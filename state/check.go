@@ -111,6 +111,20 @@ func check(o Object, unitExists func(name string) bool) error {
 	case *Alert:
 		checkAlert(o, add)
 	}
+	var pl *Placement
+	switch o := o.(type) {
+	case *Service:
+		pl = o.Placement
+	case *App:
+		pl = o.Placement
+	}
+	if pl != nil {
+		for i, h := range pl.Hosts {
+			if !ValidName(h) {
+				add(fmt.Sprintf("/placement/hosts/%d", i), "%q is not a valid host name", h)
+			}
+		}
+	}
 	probs = append(probs, hostIPProblems(o)...)
 	if len(probs) > 0 {
 		return &InvalidError{Problems: probs}

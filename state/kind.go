@@ -22,6 +22,7 @@ func (o *Skill) ObjectName() string    { return o.Name }
 func (o *Pipeline) ObjectName() string { return o.Name }
 func (o *Alert) ObjectName() string    { return o.Name }
 func (o *Resource) ObjectName() string { return o.Name }
+func (o *Host) ObjectName() string     { return o.Name }
 
 func (o *Model) setName(n string)    { o.Name = n }
 func (o *Engine) setName(n string)   { o.Name = n }
@@ -32,6 +33,7 @@ func (o *Skill) setName(n string)    { o.Name = n }
 func (o *Pipeline) setName(n string) { o.Name = n }
 func (o *Alert) setName(n string)    { o.Name = n }
 func (o *Resource) setName(n string) { o.Name = n }
+func (o *Host) setName(n string)     { o.Name = n }
 
 // Kind describes one file-backed domain: its word in the CLI and API, its
 // directory, its file extension and its Go type.
@@ -73,10 +75,11 @@ var (
 	KindPipeline = &Kind{Name: "pipeline", Dir: "pipelines", Ext: ".yaml", new: func() Object { return new(Pipeline) }}
 	KindAlert    = &Kind{Name: "alert", Dir: "alerts", Ext: ".yaml", new: func() Object { return new(Alert) }}
 	KindResource = &Kind{Name: "resource", Dir: "resources", Ext: ".yaml", new: func() Object { return new(Resource) }}
+	KindHost     = &Kind{Name: "host", Dir: "hosts", Ext: ".yaml", new: func() Object { return new(Host) }}
 )
 
 // Kinds lists every file-backed kind.
-var Kinds = []*Kind{KindModel, KindEngine, KindService, KindApp, KindCatalog, KindSkill, KindPipeline, KindAlert, KindResource}
+var Kinds = []*Kind{KindModel, KindEngine, KindService, KindApp, KindCatalog, KindSkill, KindPipeline, KindAlert, KindResource, KindHost}
 
 // LookupKind finds a kind by its domain word or directory name ("model",
 // "models"); kind words are case-insensitive.

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -28,6 +30,112 @@ type LocalSettings struct {
 	// CORSOrigins are web origins ("https://ops.example.com") whose pages
 	// may call the API (with the token); no other site can.
 	CORSOrigins []string `yaml:"cors_origins,omitempty"`
+	// Host is which host of a fleet this machine is (hosts/<host>.yaml):
+	// it runs the services and apps placed on it.
+	Host string `yaml:"host,omitempty"`
+}
+
+// FleetPath holds the tokens `aima fleet` sends each host's agent:
+// tokens: {HOST: TOKEN, "*": TOKEN for every other host}. Under .local/:
+// never committed, never pulled.
+const FleetPath = ".local/fleet.yaml"
+
+// FleetTokens reads the tokens of .local/fleet.yaml by host ("*": the
+// token of every host without its own); none when there is no file.
+func (s *Store) FleetTokens() (map[string]string, error) {
+	var f struct {
+		Tokens map[string]string `yaml:"tokens"`
+	}
+	b, err := os.ReadFile(s.path(FleetPath))
+	if errors.Is(err, fs.ErrNotExist) {
+		return map[string]string{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
+		return nil, localFileError(FleetPath, err)
+	}
+	if f.Tokens == nil {
+		f.Tokens = map[string]string{}
+	}
+	return f.Tokens, nil
+}
+
+// SetLocalHost writes which host this machine is into
+// .local/settings.yaml, keeping its other settings.
+func (s *Store) SetLocalHost(host string) error {
+	if err := CheckName("host", host); err != nil {
+		return err
+	}
+	ls, err := s.LocalSettings()
+	if err != nil {
+		return err
+	}
+	if ls.Host == host {
+		return nil
+	}
+	ls.Host = host
+	b, err := yaml.Marshal(&ls)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(s.path(".local"), 0o755); err != nil {
+		return err
+	}
+	return WriteFile(s.path(LocalSettingsPath), b)
+}
+
+// Placer returns what says whether an object with placement p runs on
+// this machine, and when not, why ("placed on hosts a, b"); the local
+// settings and the host's labels are read once. No placement runs
+// everywhere; a machine that is no host (no host in its local settings)
+// runs only what has no placement.
+func (s *Store) Placer() func(p *Placement) (bool, string) {
+	ls, _ := s.LocalSettings()
+	var labels map[string]string
+	if ls.Host != "" {
+		if e, err := s.Get(KindHost, ls.Host); err == nil {
+			labels = e.Object.(*Host).Labels
+		}
+	}
+	return func(p *Placement) (bool, string) {
+		if p == nil || (len(p.Hosts) == 0 && len(p.HostLabels) == 0) {
+			return true, ""
+		}
+		where := describePlacement(p)
+		if ls.Host == "" {
+			return false, where + "; this machine is no host of the fleet (aima start --host NAME)"
+		}
+		if len(p.Hosts) > 0 && !slices.Contains(p.Hosts, ls.Host) {
+			return false, where + "; this is host " + ls.Host
+		}
+		for k, v := range p.HostLabels {
+			if labels[k] != v {
+				return false, where + "; this is host " + ls.Host
+			}
+		}
+		return true, ""
+	}
+}
+
+func describePlacement(p *Placement) string {
+	out := "placed on "
+	if len(p.Hosts) > 0 {
+		out += "host(s) " + strings.Join(p.Hosts, ", ")
+	} else {
+		out += "hosts"
+	}
+	if len(p.HostLabels) > 0 {
+		var ls []string
+		for _, k := range slices.Sorted(maps.Keys(p.HostLabels)) {
+			ls = append(ls, k+"="+p.HostLabels[k])
+		}
+		out += " labelled " + strings.Join(ls, ", ")
+	}
+	return out
 }
 
 // LocalSettings reads .local/settings.yaml (empty settings when there is

@@ -59,6 +59,7 @@ func TestModelinesResolveOffline(t *testing.T) {
 		state.KindPipeline: &state.Pipeline{Name: "p", Steps: []state.Step{{ID: "a", Unit: "model.list"}}},
 		state.KindAlert:    &state.Alert{Name: "al", Condition: "gpu_temp > 80"},
 		state.KindResource: &state.Resource{Name: "r", Type: "memory", Limit: "1g"},
+		state.KindHost:     &state.Host{Name: "h", Labels: map[string]string{"gpu": "rtx4090"}},
 	}
 	for k, o := range objs {
 		mustCreate(t, st, k, o)

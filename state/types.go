@@ -130,6 +130,8 @@ type Service struct {
 	HostIP string `json:"host_ip,omitempty" yaml:"host_ip,omitempty"`
 	// Engine settings (the engine's config lists those it takes), e.g. gpu_memory_utilization: 0.9, max_model_len: 8192.
 	Config map[string]any `json:"config,omitempty" yaml:"config,omitempty"`
+	// Which hosts of a fleet run it (default: every one).
+	Placement *Placement `json:"placement,omitempty" yaml:"placement,omitempty"`
 	// Free-form labels, copied onto the container.
 	Labels map[string]string `json:"labels,omitempty" yaml:"labels,omitempty"`
 }
@@ -152,6 +154,8 @@ type App struct {
 	State string `json:"state,omitempty" yaml:"state,omitempty" jsonschema:"enum=running,enum=stopped"`
 	// Host address the ports are published on: 127.0.0.1 (this machine only), 0.0.0.0 (every IPv4 address, to serve the LAN), :: (every IPv6 address) or the address of one interface. Default: host_ip in aima.yaml, else 127.0.0.1.
 	HostIP string `json:"host_ip,omitempty" yaml:"host_ip,omitempty"`
+	// Which hosts of a fleet run it (default: every one).
+	Placement *Placement `json:"placement,omitempty" yaml:"placement,omitempty"`
 	// Free-form labels, copied onto the container.
 	Labels map[string]string `json:"labels,omitempty" yaml:"labels,omitempty"`
 }
@@ -284,6 +288,29 @@ type Resource struct {
 	Priority int `json:"priority,omitempty" yaml:"priority,omitempty"`
 	// Service names or label selectors (key=value) the slot applies to.
 	AppliesTo []string `json:"applies_to,omitempty" yaml:"applies_to,omitempty"`
+}
+
+// Host is one machine of a fleet that follows this repository: which
+// services and apps run on it is their placement.
+type Host struct {
+	// Name of the host; equal to the file name. A machine is this host when its local settings say so (aima init --host NAME, aima start --host NAME).
+	Name string `json:"name" yaml:"name"`
+	// What the host is, for humans.
+	Description string `json:"description,omitempty" yaml:"description,omitempty"`
+	// Labels placement selects hosts by, e.g. gpu: rtx4090, site: lab.
+	Labels map[string]string `json:"labels,omitempty" yaml:"labels,omitempty"`
+	// The host agent's API URL, e.g. http://10.0.0.5:9090 (aima fleet status asks it).
+	URL string `json:"url,omitempty" yaml:"url,omitempty" jsonschema:"pattern=^https?://"`
+}
+
+// Placement says which hosts of a fleet run a service or app: those named
+// in hosts, and those whose labels include every one of host_labels. No
+// placement: every host.
+type Placement struct {
+	// Host names (hosts/<name>.yaml).
+	Hosts []string `json:"hosts,omitempty" yaml:"hosts,omitempty"`
+	// Labels a host must have, every one of them.
+	HostLabels map[string]string `json:"host_labels,omitempty" yaml:"host_labels,omitempty"`
 }
 
 // Settings is aima.yaml: the agent's own settings for this state directory.

@@ -169,5 +169,17 @@ func planJSON(res agent.Result) map[string]any {
 		}
 		held = append(held, m)
 	}
-	return map[string]any{"in_sync": res.Plan.Empty(), "plan": res.Plan.String(), "items": ops, "total": len(ops), "held": held}
+	// On a host of a fleet, what is placed on other hosts is not this
+	// host's plan: counted, not listed.
+	elsewhere := 0
+	for _, w := range res.Wanted {
+		if w.Elsewhere != "" {
+			elsewhere++
+		}
+	}
+	text := res.Plan.String()
+	if elsewhere > 0 {
+		text += fmt.Sprintf("(%d service(s) and app(s) placed on other hosts: not this one's to run)\n", elsewhere)
+	}
+	return map[string]any{"in_sync": res.Plan.Empty(), "plan": text, "items": ops, "total": len(ops), "held": held, "elsewhere": elsewhere}
 }

@@ -163,7 +163,7 @@ func Diff(desired []Desired, observed []container.Container, instance string, op
 	copy(want, desired)
 	for i := range want {
 		if want[i].Spec.Name == "" {
-			want[i].Spec.Name = ReplicaName(want[i].Kind, want[i].Name, want[i].Replica)
+			want[i].Spec.Name = ContainerName(instance, want[i].Kind, want[i].Name, want[i].Replica)
 		}
 	}
 	slices.SortStableFunc(want, func(a, b Desired) int {
@@ -226,7 +226,7 @@ func Diff(desired []Desired, observed []container.Container, instance string, op
 			op := Operation{Op: Remove, Kind: k.kind, Name: k.name, Replica: k.replica, Container: c.Name, ID: c.ID}
 			switch {
 			case base != nil && !base.Running:
-				op.Cause = "state: stopped"
+				op.Cause = stoppedCause(base)
 			case base != nil:
 				op.Cause = fmt.Sprintf("scaled down: replicas %d", replicas(wanted, k.object()))
 			case !opts.Prune:
@@ -273,7 +273,7 @@ func Diff(desired []Desired, observed []container.Container, instance string, op
 				if c.State != container.StateRemoving {
 					p.Ops = append(p.Ops, Operation{
 						Op: Remove, Kind: d.Kind, Name: d.Name, Replica: d.Replica, Container: c.Name, ID: c.ID,
-						Desired: d, Cause: "state: stopped",
+						Desired: d, Cause: stoppedCause(d),
 					})
 				}
 			}
@@ -352,6 +352,15 @@ func Diff(desired []Desired, observed []container.Container, instance string, op
 	slices.SortFunc(p.Conflicts, compareConflicts)
 	p.Conflicts = slices.Compact(p.Conflicts)
 	return p
+}
+
+// stoppedCause is why a desired object that is not running has no
+// container: its state, or its placement.
+func stoppedCause(d *Desired) string {
+	if d.Elsewhere != "" {
+		return d.Elsewhere
+	}
+	return "state: stopped"
 }
 
 // replicas counts the desired replicas of the object of k.

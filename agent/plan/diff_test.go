@@ -343,7 +343,7 @@ func TestDiff(t *testing.T) {
 		{
 			name:     "empty spec name gets the deterministic name",
 			desired:  []Desired{func() Desired { d := llama; d.Spec.Name = ""; return d }()},
-			observed: []container.Container{made(llama, "l1", "running", 0)},
+			observed: []container.Container{renamed(made(llama, "l1", "running", 0), ContainerName(instance, "service", "llama", 1))},
 			want:     "No changes. Containers match the state files.\n",
 		},
 		{

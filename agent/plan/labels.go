@@ -52,15 +52,27 @@ func Name(kind, name string) string {
 	}
 }
 
-// ReplicaName is the container name of replica n of an object: Name for
-// the first (n ≤ 1), Name + "_n" for the others ("aima-qwen_2"). Service
-// names may hold '_', so "qwen_2" and replica 2 of "qwen" share a name;
-// Diff reports that as a conflict.
-func ReplicaName(kind, name string, n int) string {
-	if n <= 1 {
-		return Name(kind, name)
+// ContainerName is the name of the container of replica n (from 1) of an
+// object of instance: Name with the instance after "aima", and "_n" for
+// replicas past the first — "aima-1a2b3c4d-qwen", "aima-1a2b3c4d-qwen_2",
+// "aima-1a2b3c4d-app-web" (an instance that does not start with "aima"
+// gets "aima-" before it). Two state directories, or the agents of a fleet
+// simulated on one machine, never want one name. Service names may hold
+// '_', so "qwen_2" and replica 2 of "qwen" share a name; Diff reports that
+// as a conflict. With no instance it is Name (and "_n").
+func ContainerName(instance, kind, name string, n int) string {
+	out := Name(kind, name)
+	switch {
+	case instance == "":
+	case strings.HasPrefix(instance, "aima"):
+		out = instance + strings.TrimPrefix(out, "aima")
+	default:
+		out = "aima-" + instance + strings.TrimPrefix(out, "aima")
 	}
-	return Name(kind, name) + "_" + strconv.Itoa(n)
+	if n > 1 {
+		out += "_" + strconv.Itoa(n)
+	}
+	return out
 }
 
 // Replica is the replica number of a container from its labels: 1 when it

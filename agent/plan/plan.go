@@ -37,7 +37,7 @@ type Desired struct {
 	// Desired of their own are removed (scaled down).
 	Replica int
 	// Spec is the container to run. Its Name is the container name; when
-	// empty, Diff uses ReplicaName(Kind, Name, Replica).
+	// empty, Diff uses ContainerName(instance, Kind, Name, Replica).
 	Spec container.Spec
 	// Running is the object's state: true for running, false for stopped.
 	// A stopped object has no container at all.
@@ -56,6 +56,10 @@ type Desired struct {
 	// is then empty. The object and its containers are left alone (not
 	// orphans) and it is reported as a Hold.
 	Blocked string
+	// Elsewhere, for an object that is not Running, is why: it is placed
+	// on other hosts of a fleet. Its containers here are removed with it
+	// as the cause.
+	Elsewhere string
 	// Backoff, when set, is what the object's earlier attempts came to
 	// (the agent remembers them): its operations are held until
 	// Backoff.Retry.

@@ -10,7 +10,7 @@ import (
 // replica is replica n of a service, on its own host port.
 func replica(d Desired, n, port int) Desired {
 	d.Replica = n
-	d.Spec.Name = ReplicaName(d.Kind, d.Name, n)
+	d.Spec.Name = ContainerName("", d.Kind, d.Name, n)
 	d.Spec.Ports = []container.Port{{HostPort: port, ContainerPort: 8000}}
 	return d
 }

@@ -22,6 +22,7 @@ func addBuiltins(r *Registry) {
 	addCRUD(r)
 	addLive(r)
 	addGit(r)
+	addFleet(r)
 	r.Add(Unit{Name: "model.pull", Description: "Download a model's weights (http, huggingface; checks local) and set its path (one commit)",
 		Params: map[string]string{"name": "the model", "to": "directory for the weights, under .aima/.local/models/ (a relative one is taken from there; default <name>)"}, Run: pullModel})
 	r.Add(Unit{Name: "catalog.match", Read: true, Description: "Rank the recipes for this machine's hardware (or the given one)",

@@ -301,6 +301,9 @@ func stateStatus(ctx context.Context, env *Env, _ map[string]any) (map[string]an
 	if env.Version != "" {
 		doc["version"] = env.Version
 	}
+	if ls, err := env.Store.LocalSettings(); err == nil && ls.Host != "" {
+		doc["host"] = ls.Host // which host of a fleet this machine is
+	}
 	if env.Extra != nil {
 		merge(doc, env.Extra())
 	}

@@ -49,7 +49,7 @@ func (e *aimaEnv) bindings(name string) (configured, actual []string) {
 func (e *aimaEnv) tryBindings(name string) (configured, actual []string, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	in, err := e.docker.ContainerInspect(ctx, plan.Name("service", name))
+	in, err := e.docker.ContainerInspect(ctx, e.cname(name))
 	if err != nil {
 		return nil, nil, err
 	}

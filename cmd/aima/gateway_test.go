@@ -83,7 +83,7 @@ func TestGatewayReplicas(t *testing.T) {
 		t.Errorf("status ready = %v, want 2/2 (%v)", st["ready"], st)
 	}
 	fingerprint := map[string]string{} // system_fingerprint → container name
-	for _, name := range []string{"aima-r", "aima-r_2"} {
+	for _, name := range []string{e.cname("r"), e.cname("r_2")} {
 		cs := e.containersNamed(name)
 		if len(cs) != 1 || cs[0].State != "running" {
 			t.Fatalf("container %s: %d of that name (%v); want one running", name, len(cs), cs)
@@ -130,7 +130,7 @@ func TestGatewayReplicas(t *testing.T) {
 	load := steadyLoad(chat)
 	e.mustAima("service", "update", "r", "--replicas", "1")
 	waitUntil(t, 30*time.Second, "replica 2 removed", func() (bool, string) {
-		return len(e.containersNamed("aima-r_2")) == 0, describe(e.containersNamed("aima-r_2"))
+		return len(e.containersNamed(e.cname("r_2"))) == 0, describe(e.containersNamed(e.cname("r_2")))
 	})
 	load.finish(t, "while scaling down")
 	if st := e.waitStatus("r", "running", 30*time.Second); st["replica_statuses"] != nil {

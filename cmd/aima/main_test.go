@@ -27,6 +27,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aima-dev/aima/agent/plan"
+
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/client"
@@ -101,6 +103,12 @@ func freeRange(t *testing.T, n int) int {
 	}
 	t.Fatalf("no %d consecutive free ports", n)
 	return 0
+}
+
+// cname is the container name of a service of this env's instance ("r_2":
+// replica 2 of r).
+func (e *aimaEnv) cname(service string) string {
+	return plan.ContainerName(e.instance, "service", service, 1)
 }
 
 // command returns an aima command on the state directory.

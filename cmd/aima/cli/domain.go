@@ -26,6 +26,7 @@ var listColumns = map[*state.Kind][]string{
 	state.KindPipeline: {"name", "description", "schedule"},
 	state.KindAlert:    {"name", "condition", "action", "severity"},
 	state.KindResource: {"name", "type", "limit", "applies_to"},
+	state.KindHost:     {"name", "url", "labels", "description"},
 }
 
 // newDomainCmd builds `aima <domain> create|list|get|update|delete`.

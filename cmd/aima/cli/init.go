@@ -4,10 +4,12 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/aima-dev/aima/state"
 )
 
 func newInitCmd(g *globals) *cobra.Command {
-	var from, branch string
+	var from, branch, host string
 	cmd := &cobra.Command{
 		Use:   "init",
 		Short: "Create the state directory: a git repository with aima.yaml and .gitignore",
@@ -22,6 +24,23 @@ func newInitCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if host != "" {
+				if err := state.CheckName("host", host); err != nil {
+					return flagError(cmd, err)
+				}
+			}
+			// This machine's host of a fleet, once the directory (and
+			// .local/ with it) exists.
+			setHost := func() error {
+				if host == "" {
+					return nil
+				}
+				if err := st.SetLocalHost(host); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "this machine is host %s (.local/settings.yaml)\n", host)
+				return nil
+			}
 			if from != "" {
 				res, err := st.InitFrom(cmd.Context(), from, branch)
 				if err != nil {
@@ -35,7 +54,7 @@ func newInitCmd(g *globals) *cobra.Command {
 					return err
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "initialised %s from %s at %.12s (instance %s)\n", st.Dir, res.Source, res.Head, set.Instance)
-				return nil
+				return setHost()
 			}
 			if branch != "" {
 				return fmt.Errorf("--branch needs --from")
@@ -46,17 +65,18 @@ func newInitCmd(g *globals) *cobra.Command {
 			}
 			if !created {
 				fmt.Fprintf(cmd.OutOrStdout(), "%s is already a state directory\n", st.Dir)
-				return nil
+				return setHost()
 			}
 			set, err := st.Settings()
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "initialised %s (instance %s)\n", st.Dir, set.Instance)
-			return nil
+			return setHost()
 		},
 	}
 	cmd.Flags().StringVar(&from, "from", "", "clone the state from this git URL (file://, http(s)://, ssh://)")
+	cmd.Flags().StringVar(&host, "host", "", "which host of a fleet this machine is (hosts/NAME.yaml; kept in .local/settings.yaml, never committed)")
 	cmd.Flags().StringVar(&branch, "branch", "", "with --from: the branch to check out (default: the remote's default branch)")
 	return cmd
 }

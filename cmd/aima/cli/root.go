@@ -53,7 +53,7 @@ func newRootCmd() *cobra.Command {
 	}
 	root.AddCommand(newInitCmd(g), newValidateCmd(g), newApplyCmd(g), newLogCmd(g), newStubCmd(), newVersionCmd(),
 		newStartCmd(g), newDiffCmd(g), newSyncCmd(g), newStatusCmd(g), newRollbackCmd(g), newInferenceCmd(g),
-		newDeviceCmd(g))
+		newDeviceCmd(g), newFleetCmd(g))
 	root.AddCommand(newRemoteCmd(g), newPushCmd(g), newPullCmd(g), newShowCmd(g))
 	root.AddCommand(newAPICmd(g))
 	return root

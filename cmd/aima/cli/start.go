@@ -16,6 +16,7 @@ import (
 )
 
 type startOptions struct {
+	host      string
 	addr      string
 	token     string
 	tokenFile string
@@ -59,6 +60,11 @@ func newStartCmd(g *globals) *cobra.Command {
 				return err
 			}
 			o.token = tok
+			if o.host != "" { // remembered in .local/settings.yaml: this machine is that host
+				if err := st.SetLocalHost(o.host); err != nil {
+					return flagError(cmd, err)
+				}
+			}
 			level := slog.LevelInfo
 			if o.verbose {
 				level = slog.LevelDebug
@@ -71,6 +77,7 @@ func newStartCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&o.addr, "addr", "", "API listen address (default: api in aima.yaml, 127.0.0.1:9090)")
 	cmd.Flags().StringVar(&o.tokenFile, "token-file", "", "file holding more accepted tokens (a secret, or NAME=SECRET,NAME2=SECRET2: writes commit as NAME); also $AIMA_TOKEN")
 	cmd.Flags().StringVar(&o.token, "token", "", "like --token-file, inline (visible to every local user in ps: prefer $AIMA_TOKEN or --token-file)")
+	cmd.Flags().StringVar(&o.host, "host", "", "which host of a fleet this machine is (hosts/NAME.yaml): it runs what is placed on it; kept in .aima/.local/settings.yaml")
 	cmd.Flags().StringVar(&o.follow, "follow", "", "follow a remote branch, as REMOTE/BRANCH (e.g. origin/main)")
 	_ = cmd.Flags().MarkHidden("token")
 	durationVar(cmd.Flags(), &o.interval, "interval", daemon.DefaultFollowInterval, "with --follow: how often to fetch")
