@@ -43,7 +43,7 @@ func OpenAPI(reg *Registry) map[string]any {
 					o["parameters"] = ps
 				}
 			} else {
-				o["requestBody"] = map[string]any{"required": !u.Read, "content": jsonContent(u.requestSchema())}
+				o["requestBody"] = map[string]any{"required": !u.Read, "content": jsonContent(u.InputSchema())}
 			}
 			return o
 		}
