@@ -1,0 +1,324 @@
+package mcp_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/aima-dev/aima/agent/device"
+	"github.com/aima-dev/aima/agent/mcp"
+	"github.com/aima-dev/aima/agent/unit"
+	"github.com/aima-dev/aima/state"
+	"github.com/aima-dev/aima/state/repo"
+)
+
+func newEnv(t *testing.T) *unit.Env {
+	t.Helper()
+	st, err := state.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Init(); err != nil {
+		t.Fatal(err)
+	}
+	return &unit.Env{Store: st, Detect: func(context.Context) device.Device {
+		return device.Device{OS: "linux", GPU: device.NoGPU, GPUs: []device.GPU{}}
+	}}
+}
+
+// client connects an SDK client to srv in process; notes receives the
+// list_changed notifications ("resources", "prompts") and progress
+// messages.
+func client(t *testing.T, srv *mcp.Server) (*sdk.ClientSession, <-chan string) {
+	t.Helper()
+	notes := make(chan string, 100)
+	note := func(s string) {
+		select {
+		case notes <- s:
+		default:
+		}
+	}
+	ct, st := sdk.NewInMemoryTransports()
+	ctx := context.Background()
+	if _, err := srv.Connect(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	c := sdk.NewClient(&sdk.Implementation{Name: "test-client", Version: "0.1"}, &sdk.ClientOptions{
+		ResourceListChangedHandler:  func(context.Context, *sdk.ResourceListChangedRequest) { note("resources") },
+		PromptListChangedHandler:    func(context.Context, *sdk.PromptListChangedRequest) { note("prompts") },
+		ProgressNotificationHandler: func(_ context.Context, r *sdk.ProgressNotificationClientRequest) { note("progress: " + r.Params.Message) },
+	})
+	cs, err := c.Connect(ctx, ct, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cs.Close() })
+	return cs, notes
+}
+
+func call(t *testing.T, cs *sdk.ClientSession, tool string, args map[string]any) *sdk.CallToolResult {
+	t.Helper()
+	res, err := cs.CallTool(context.Background(), &sdk.CallToolParams{Name: tool, Arguments: args})
+	if err != nil {
+		t.Fatalf("%s: %v", tool, err)
+	}
+	return res
+}
+
+func textOf(res *sdk.CallToolResult) string {
+	var b strings.Builder
+	for _, c := range res.Content {
+		if tc, ok := c.(*sdk.TextContent); ok {
+			b.WriteString(tc.Text)
+		}
+	}
+	return b.String()
+}
+
+func TestMCPToolsAreTheRegistry(t *testing.T) {
+	cs, _ := client(t, mcp.New(mcp.Options{Env: newEnv(t)}))
+	res, err := cs.ListTools(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(res.Tools), len(unit.Default.List()); got != want {
+		t.Fatalf("tools/list has %d tools, the registry %d units", got, want)
+	}
+	tools := map[string]*sdk.Tool{}
+	for _, tl := range res.Tools {
+		tools[tl.Name] = tl
+	}
+	for _, u := range unit.Default.List() {
+		tl := tools[mcp.ToolName(u.Name)]
+		if tl == nil {
+			t.Fatalf("no tool for unit %s", u.Name)
+		}
+		if tl.Annotations == nil || tl.Annotations.ReadOnlyHint != u.Read {
+			t.Errorf("%s: readOnlyHint %v, unit reads: %v", tl.Name, tl.Annotations, u.Read)
+		}
+		if s, _ := tl.InputSchema.(map[string]any); s["type"] != "object" {
+			t.Errorf("%s: input schema %v", tl.Name, tl.InputSchema)
+		}
+	}
+	for name, want := range map[string]bool{"model_delete": true, "service_stop": true, "model_create": false, "service_start": false} {
+		a := tools[name].Annotations
+		if a.DestructiveHint == nil || *a.DestructiveHint != want {
+			t.Errorf("%s: destructiveHint %v, want %v", name, a.DestructiveHint, want)
+		}
+	}
+	if !tools["service_start"].Annotations.IdempotentHint || tools["model_create"].Annotations.IdempotentHint {
+		t.Errorf("idempotentHint: service_start %v, model_create %v", tools["service_start"].Annotations, tools["model_create"].Annotations)
+	}
+	// The input schema names the fields (a model's create takes the model's).
+	in, _ := json.Marshal(tools["model_create"].InputSchema)
+	for _, f := range []string{`"name"`, `"source"`, `"repo"`} {
+		if !strings.Contains(string(in), f) {
+			t.Errorf("model_create input schema lacks %s: %s", f, in)
+		}
+	}
+	// Units documented by parameters alone show them.
+	in, _ = json.Marshal(tools["model_pull"].InputSchema)
+	if !strings.Contains(string(in), `"to"`) {
+		t.Errorf("model_pull input schema: %s", in)
+	}
+	if tools["model_list"].OutputSchema == nil {
+		t.Error("model_list has no output schema")
+	}
+}
+
+func TestMCPWriteIsACommitNamingTheClient(t *testing.T) {
+	env := newEnv(t)
+	cs, notes := client(t, mcp.New(mcp.Options{Env: env, Author: repo.Signature{Name: "mcp", Email: "aima@localhost"}}))
+	res := call(t, cs, "model_create", map[string]any{"name": "tiny", "source": "ollama", "repo": "tinyllama"})
+	if res.IsError {
+		t.Fatalf("model_create: %s", textOf(res))
+	}
+	var out map[string]any
+	b, _ := json.Marshal(res.StructuredContent)
+	if err := json.Unmarshal(b, &out); err != nil || out["name"] != "tiny" || out["repo"] != "tinyllama" {
+		t.Fatalf("structured content %s", b)
+	}
+	if !strings.HasPrefix(textOf(res), "model.create: tiny\n") {
+		t.Errorf("text %q", textOf(res))
+	}
+	r, err := env.Store.Repo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, err := r.Log("models/tiny.yaml", 1)
+	if err != nil || len(log) != 1 {
+		t.Fatalf("log of models/tiny.yaml: %v %v", log, err)
+	}
+	if log[0].Author != "mcp" || !strings.Contains(log[0].Message, "\n\nMCP-Client: test-client 0.1") {
+		t.Errorf("commit by %q: %q", log[0].Author, log[0].Message)
+	}
+	// The new file is a resource, and the client was told before the answer.
+	waitNote(t, notes, "resources")
+	rr, err := cs.ReadResource(context.Background(), &sdk.ReadResourceParams{URI: "aima://models/tiny"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rr.Contents[0].Text; !strings.Contains(got, "repo: tinyllama") || rr.Contents[0].MIMEType != "application/yaml" {
+		t.Errorf("aima://models/tiny: %s %q", rr.Contents[0].MIMEType, got)
+	}
+	// and model_list reads it.
+	res = call(t, cs, "model_list", nil)
+	if res.IsError || !strings.HasPrefix(textOf(res), "model.list: 1 item(s)") {
+		t.Errorf("model_list: %s", textOf(res))
+	}
+}
+
+func waitNote(t *testing.T, notes <-chan string, want string) string {
+	t.Helper()
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case n := <-notes:
+			if strings.HasPrefix(n, want) {
+				return n
+			}
+		case <-deadline:
+			t.Fatalf("no %q notification", want)
+		}
+	}
+}
+
+func TestMCPErrors(t *testing.T) {
+	cs, _ := client(t, mcp.New(mcp.Options{Env: newEnv(t)}))
+	ctx := context.Background()
+	// An unknown tool is a protocol error.
+	_, err := cs.CallTool(ctx, &sdk.CallToolParams{Name: "model_frobnicate"})
+	var we *jsonrpc.Error
+	if !errors.As(err, &we) || we.Code != jsonrpc.CodeInvalidParams || !strings.Contains(we.Message, "model_frobnicate") {
+		t.Errorf("unknown tool: %v", err)
+	}
+	// Arguments that are not an object are a protocol error (invalid params).
+	_, err = cs.CallTool(ctx, &sdk.CallToolParams{Name: "model_get", Arguments: json.RawMessage(`[1,2]`)})
+	if !errors.As(err, &we) || we.Code != jsonrpc.CodeInvalidParams {
+		t.Errorf("array arguments: %v", err)
+	}
+	// A bad field is the tool's error, naming the field, for the model to fix.
+	res := call(t, cs, "model_create", map[string]any{"name": "Bad Name"})
+	if !res.IsError || !strings.Contains(textOf(res), "(invalid)") || !strings.Contains(textOf(res), "name") {
+		t.Errorf("bad name: %v %s", res.IsError, textOf(res))
+	}
+	res = call(t, cs, "model_get", map[string]any{"id": "x", "colour": "red"})
+	if !res.IsError || !strings.Contains(textOf(res), "colour: unknown parameter") {
+		t.Errorf("unknown parameter: %s", textOf(res))
+	}
+	res = call(t, cs, "model_get", map[string]any{"id": "nope"})
+	if !res.IsError || !strings.Contains(textOf(res), "(not_found)") {
+		t.Errorf("missing model: %s", textOf(res))
+	}
+	// Units that need containers say so when there are none.
+	res = call(t, cs, "service_start", map[string]any{"id": "x"})
+	if !res.IsError {
+		t.Errorf("service_start without Docker: %s", textOf(res))
+	}
+}
+
+func TestMCPResourcesAndPrompts(t *testing.T) {
+	env := newEnv(t)
+	srv := mcp.New(mcp.Options{Env: env})
+	cs, notes := client(t, srv)
+	ctx := context.Background()
+	uris := func() map[string]bool {
+		res, err := cs.ListResources(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]bool{}
+		for _, r := range res.Resources {
+			m[r.URI] = true
+		}
+		return m
+	}
+	got := uris()
+	for _, u := range []string{"aima://engines/stub", "aima://schemas/service", "aima://log", "aima://skills/choose-engine"} {
+		if !got[u] {
+			t.Errorf("resources/list lacks %s (%v)", u, got)
+		}
+	}
+	// A file written behind the server's back appears after Changed (the
+	// agent's watcher calls it), with a list_changed notification.
+	ctxF, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go srv.Follow(ctxF)
+	if _, err := env.Store.Create(state.KindModel, &state.Model{Name: "m1", Source: "ollama", Repo: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	srv.Changed()
+	waitNote(t, notes, "resources")
+	if !uris()["aima://models/m1"] {
+		t.Error("aima://models/m1 not listed after Changed")
+	}
+	rr, err := cs.ReadResource(ctx, &sdk.ReadResourceParams{URI: "aima://log"})
+	if err != nil || !strings.Contains(rr.Contents[0].Text, "model create: m1") {
+		t.Errorf("aima://log: %v %v", rr, err)
+	}
+	if _, err := cs.ReadResource(ctx, &sdk.ReadResourceParams{URI: "aima://models/nope"}); err == nil {
+		t.Error("reading a missing object succeeded")
+	}
+	// Enabled skills are prompts; a disabled one goes.
+	pr, err := cs.GetPrompt(ctx, &sdk.GetPromptParams{Name: "choose-engine"})
+	if err != nil || len(pr.Messages) != 1 || !strings.Contains(pr.Messages[0].Content.(*sdk.TextContent).Text, "#") {
+		t.Fatalf("prompts/get choose-engine: %v %v", pr, err)
+	}
+	if res := call(t, cs, "skill_disable", map[string]any{"name": "choose-engine"}); res.IsError {
+		t.Fatal(textOf(res))
+	}
+	waitNote(t, notes, "prompts")
+	list, err := cs.ListPrompts(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range list.Prompts {
+		if p.Name == "choose-engine" {
+			t.Error("a disabled skill is still a prompt")
+		}
+	}
+}
+
+// TestMCPProgressAndCancel calls a long unit: the client gets progress
+// while it runs, and cancelling the call cancels the unit's context.
+func TestMCPProgressAndCancel(t *testing.T) {
+	reg := unit.NewRegistry()
+	started, ended := make(chan struct{}), make(chan error, 1)
+	reg.Add(unit.Unit{Name: "service.start", Description: "waits until cancelled", Request: nil,
+		Run: func(ctx context.Context, env *unit.Env, p map[string]any) (map[string]any, error) {
+			close(started)
+			<-ctx.Done()
+			ended <- ctx.Err()
+			return nil, ctx.Err()
+		}})
+	cs, notes := client(t, mcp.New(mcp.Options{Env: newEnv(t), Registry: reg, ProgressEvery: 10 * time.Millisecond}))
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		p := &sdk.CallToolParams{Name: "service_start", Arguments: map[string]any{"id": "x", "wait": true}}
+		p.SetProgressToken("t1")
+		_, err := cs.CallTool(ctx, p)
+		errc <- err
+	}()
+	<-started
+	waitNote(t, notes, "progress: service.start: working")
+	waitNote(t, notes, "progress: service.start: working") // and again, periodically
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled call: %v", err)
+	}
+	select {
+	case err := <-ended:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("the unit ended with %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the unit's context was not cancelled")
+	}
+}
