@@ -50,9 +50,11 @@ func client(t *testing.T, srv *mcp.Server) (*sdk.ClientSession, <-chan string) {
 		t.Fatal(err)
 	}
 	c := sdk.NewClient(&sdk.Implementation{Name: "test-client", Version: "0.1"}, &sdk.ClientOptions{
-		ResourceListChangedHandler:  func(context.Context, *sdk.ResourceListChangedRequest) { note("resources") },
-		PromptListChangedHandler:    func(context.Context, *sdk.PromptListChangedRequest) { note("prompts") },
-		ProgressNotificationHandler: func(_ context.Context, r *sdk.ProgressNotificationClientRequest) { note("progress: " + r.Params.Message) },
+		ResourceListChangedHandler: func(context.Context, *sdk.ResourceListChangedRequest) { note("resources") },
+		PromptListChangedHandler:   func(context.Context, *sdk.PromptListChangedRequest) { note("prompts") },
+		ProgressNotificationHandler: func(_ context.Context, r *sdk.ProgressNotificationClientRequest) {
+			note("progress: " + r.Params.Message)
+		},
 	})
 	cs, err := c.Connect(ctx, ct, nil)
 	if err != nil {
