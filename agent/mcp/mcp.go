@@ -244,7 +244,7 @@ func (s *Server) call(u unit.Unit) sdk.ToolHandler {
 		if a := req.Params.Arguments; len(a) > 0 && string(a) != "null" {
 			if err := json.Unmarshal(a, &params); err != nil {
 				return nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams,
-					Message: fmt.Sprintf("tool %s: arguments must be a JSON object of the tool's input schema (%v)", u.Name, err)}
+					Message: fmt.Sprintf("tool %s: arguments must be a JSON object of the tool's input schema (%v)", ToolName(u.Name), err)}
 			}
 		}
 		ctx = s.attribute(ctx, req.Session)

@@ -209,8 +209,11 @@ func firstOf(s ...string) string {
 }
 
 // Changed asks for a Refresh soon (the agent's watcher calls it on every
-// change of a file); it never blocks.
+// change of a file); it never blocks. A nil server has no clients.
 func (s *Server) Changed() {
+	if s == nil {
+		return
+	}
 	select {
 	case s.changed <- struct{}{}:
 	default:
