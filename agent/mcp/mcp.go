@@ -13,7 +13,10 @@ package mcp
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -22,6 +25,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -115,10 +119,25 @@ func (s *Server) Connect(ctx context.Context, t sdk.Transport) (*sdk.ServerSessi
 // Handler serves Streamable HTTP (one session per client, its
 // notifications on the GET stream). Host, Origin and token are the
 // caller's to check: the SDK's own localhost check is off, so the names
-// the agent's door allows are not refused here.
+// the agent's door allows are not refused here. A session belongs to the
+// bearer token that opened it (its writes commit as that token's name):
+// another token gets 403 for it.
 func (s *Server) Handler() http.Handler {
-	return sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return s.sdk },
+	h := sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return s.sdk },
 		&sdk.StreamableHTTPOptions{DisableLocalhostProtection: true, Logger: s.opts.Log})
+	// The door has checked the token; this only names its holder, so the
+	// SDK refuses a session to anyone else.
+	bound := auth.RequireBearerToken(func(_ context.Context, token string, _ *http.Request) (*auth.TokenInfo, error) {
+		sum := sha256.Sum256([]byte(token))
+		return &auth.TokenInfo{UserID: hex.EncodeToString(sum[:]), Expiration: time.Now().Add(time.Hour)}, nil
+	}, nil)(h)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {
+			bound.ServeHTTP(w, r)
+			return
+		}
+		h.ServeHTTP(w, r) // no token: a door without one (tests)
+	})
 }
 
 // Close ends every session (their streams too, so an HTTP server shutting
@@ -349,13 +368,14 @@ func summary(u unit.Unit, out map[string]any) string {
 // timeout), the message and each field that was wrong.
 func errorResult(u unit.Unit, err error) *sdk.CallToolResult {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s failed (%s): %v", u.Name, state.Code(err), err)
-	for _, p := range state.Problems(err) {
-		b.WriteString("\n- ")
-		if p.Field != "" {
-			b.WriteString(strings.TrimPrefix(p.Field, "/") + ": ")
+	var ie *state.InvalidError
+	if errors.As(err, &ie) {
+		fmt.Fprintf(&b, "%s failed (invalid): correct these and call it again:", u.Name)
+		for _, p := range ie.Problems {
+			b.WriteString("\n- " + strings.TrimPrefix(p.String(), "/"))
 		}
-		b.WriteString(p.Message)
+	} else {
+		fmt.Fprintf(&b, "%s failed (%s): %v", u.Name, state.Code(err), err)
 	}
 	return &sdk.CallToolResult{IsError: true, Content: []sdk.Content{&sdk.TextContent{Text: b.String()}}}
 }

@@ -334,3 +334,38 @@ func TestAttackMCPDoor(t *testing.T) {
 		t.Errorf("initialize with the token: %d %v %s", code, h, body)
 	}
 }
+
+// TestAttackMCPSessionOfAnotherToken: a session's writes commit as the
+// token that opened it, so a holder of another token cannot use it.
+func TestAttackMCPSessionOfAnotherToken(t *testing.T) {
+	e := newAimaEnv(t, 1)
+	tokFile := filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(tokFile, []byte("alice=alice-secret-1,mallory=mallory-secret-1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.startAgentArgs([]string{"--token-file", tokFile})
+	post := func(token, session, body string) (int, http.Header, string) {
+		hdr := map[string]string{"Authorization": "Bearer " + token, "Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+		if session != "" {
+			hdr["Mcp-Session-Id"] = session
+			hdr["Mcp-Protocol-Version"] = "2025-06-18"
+		}
+		return e.raw(rawReq{method: "POST", path: "/mcp", body: body, header: hdr})
+	}
+	code, h, body := post("alice-secret-1", "", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"a","version":"1"}}}`)
+	sid := h.Get("Mcp-Session-Id")
+	if code != http.StatusOK || sid == "" {
+		t.Fatalf("alice's initialize: %d %s", code, body)
+	}
+	post("alice-secret-1", sid, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	create := `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"model_create","arguments":{"name":"hijack","source":"ollama","repo":"x"}}}`
+	if code, _, body := post("mallory-secret-1", sid, create); code != http.StatusForbidden {
+		t.Errorf("mallory in alice's session: %d %s, want 403", code, body)
+	}
+	if _, err := os.Stat(filepath.Join(e.dir, "models", "hijack.yaml")); err == nil {
+		t.Error("a write through another token's session was made")
+	}
+	if code, _, body := post("alice-secret-1", sid, create); code != http.StatusOK || !strings.Contains(body, "model.create: hijack") {
+		t.Errorf("alice in her session: %d %s", code, body)
+	}
+}
