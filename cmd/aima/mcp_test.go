@@ -85,10 +85,11 @@ func mcpCall(t *testing.T, cs *sdk.ClientSession, tool string, args map[string]a
 // TestMCPStdio is `claude mcp add aima -- aima mcp`: the client launches
 // the binary, lists one tool per operation, creates a model (a commit by
 // "mcp" naming the client, which `aima log` shows), reads it as a resource,
-// hears of a file created by the CLI, gets a skill as a prompt, and the
-// server exits when the client closes its input.
+// hears of a file created by the CLI, gets a skill as a prompt, starts a
+// stub service (with progress) and chats with it, and the server exits
+// when the client closes its input.
 func TestMCPStdio(t *testing.T) {
-	e := newAimaEnv(t, 1)
+	e := newAimaEnv(t, 2)
 	cmd := e.command(context.Background(), "mcp")
 	cmd.Env = slices.DeleteFunc(cmd.Env, func(s string) bool { return strings.HasPrefix(s, "AIMA_AUTHOR=") })
 	notes := make(mcpNotes, 100)
@@ -148,6 +149,18 @@ func TestMCPStdio(t *testing.T) {
 	res, err := cs.CallTool(ctx, &sdk.CallToolParams{Name: "service_create", Arguments: map[string]any{"model": "tiny", "engine": "stub", "port": "eighty"}})
 	if err != nil || !res.IsError || !strings.Contains(res.Content[0].(*sdk.TextContent).Text, "port") {
 		t.Errorf("service_create with a bad port: %v %v", res, err)
+	}
+	// Without an agent, the server starts a stub service in its own process
+	// (the CLI's way), reporting progress, and the client chats with it.
+	mcpCall(t, cs, "service_create", map[string]any{"name": "chat", "model": "tiny", "engine": "stub", "state": "stopped"})
+	p := &sdk.CallToolParams{Name: "service_start", Arguments: map[string]any{"id": "chat", "wait": true, "timeout": 90}}
+	p.SetProgressToken(7)
+	if res, err := cs.CallTool(ctx, p); err != nil || res.IsError || res.StructuredContent.(map[string]any)["status"] != "running" {
+		t.Fatalf("service_start over stdio: %v %v", res, err)
+	}
+	notes.wait(t, "progress: service.start", time.Second)
+	if text, _ := mcpCall(t, cs, "inference_chat", map[string]any{"model": "tiny", "message": "hi"}); !strings.Contains(text, "stub answer from tiny") {
+		t.Errorf("inference_chat over stdio: %s", text)
 	}
 	// Closing the client's end (stdin) ends the server cleanly.
 	if err := cs.Close(); err != nil {
