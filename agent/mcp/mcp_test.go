@@ -11,7 +11,6 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/aima-dev/aima/agent/device"
 	"github.com/aima-dev/aima/agent/mcp"
 	"github.com/aima-dev/aima/agent/unit"
 	"github.com/aima-dev/aima/state"
@@ -27,9 +26,7 @@ func newEnv(t *testing.T) *unit.Env {
 	if _, err := st.Init(); err != nil {
 		t.Fatal(err)
 	}
-	return &unit.Env{Store: st, Detect: func(context.Context) device.Device {
-		return device.Device{OS: "linux", GPU: device.NoGPU, GPUs: []device.GPU{}}
-	}}
+	return &unit.Env{Store: st}
 }
 
 // client connects an SDK client to srv in process; notes receives the

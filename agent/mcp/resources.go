@@ -1,6 +1,7 @@
 package mcp
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -100,7 +101,7 @@ func (s *Server) Refresh() error {
 		if !ok || !skill.Enabled(sk) || (e.Problem != nil && e.Revision == "") {
 			continue
 		}
-		desc := firstOf(sk.Description, "The aima skill "+sk.Name)
+		desc := cmp.Or(sk.Description, "The aima skill "+sk.Name)
 		prompts[sk.Name] = desc
 		if d, ok := s.prompts[sk.Name]; !ok || d != desc {
 			s.sdk.AddPrompt(&sdk.Prompt{Name: sk.Name, Title: sk.Name, Description: desc}, s.getPrompt)
@@ -197,15 +198,6 @@ func (s *Server) getPrompt(ctx context.Context, req *sdk.GetPromptRequest) (*sdk
 	return &sdk.GetPromptResult{Description: sk.Description, Messages: []*sdk.PromptMessage{
 		{Role: "user", Content: &sdk.TextContent{Text: sk.Content}},
 	}}, nil
-}
-
-func firstOf(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // Changed asks for a Refresh soon (the agent's watcher calls it on every
