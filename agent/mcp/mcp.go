@@ -30,6 +30,7 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/aima-dev/aima/agent/unit"
+	"github.com/aima-dev/aima/schemas"
 	"github.com/aima-dev/aima/state"
 	"github.com/aima-dev/aima/state/repo"
 )
@@ -178,7 +179,34 @@ func inputSchema(u unit.Unit) map[string]any {
 		m["properties"] = props
 	}
 	delete(m, "$id")
+	describe(m, u.Name)
 	return m
+}
+
+// describe gives the properties of a schema that have no description the
+// one of the same field in the JSON Schema of the unit's kind, when it is
+// a kind ("service.create": schemas/service.json, whose descriptions are
+// the Go types' doc comments): a model reads them to fill the fields.
+func describe(m map[string]any, unitName string) {
+	domain, _, _ := strings.Cut(unitName, ".")
+	b, err := schemas.FS.ReadFile(domain + ".json")
+	props, _ := m["properties"].(map[string]any)
+	if err != nil || props == nil {
+		return
+	}
+	var kind struct {
+		Properties map[string]struct {
+			Description string `json:"description"`
+		} `json:"properties"`
+	}
+	if json.Unmarshal(b, &kind) != nil {
+		return
+	}
+	for name, p := range props {
+		if p, ok := p.(map[string]any); ok && p["description"] == nil && kind.Properties[name].Description != "" {
+			p["description"] = kind.Properties[name].Description
+		}
+	}
 }
 
 // outputSchema is the schema of a unit's typed answer, nil when the answer
@@ -192,6 +220,7 @@ func outputSchema(u unit.Unit) map[string]any {
 	m := asMap(unit.Schema(t))
 	open(m)
 	delete(m, "$id")
+	describe(m, u.Name)
 	return m
 }
 

@@ -121,6 +121,10 @@ func TestMCPToolsAreTheRegistry(t *testing.T) {
 			t.Errorf("model_create input schema lacks %s: %s", f, in)
 		}
 	}
+	// Their descriptions are the kind's schema's (the Go doc comments).
+	if !strings.Contains(string(in), `"description":"Where the model comes from."`) {
+		t.Errorf("model_create input schema lacks the description of source: %s", in)
+	}
 	// Units documented by parameters alone show them.
 	in, _ = json.Marshal(tools["model_pull"].InputSchema)
 	if !strings.Contains(string(in), `"to"`) {
