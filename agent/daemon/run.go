@@ -228,7 +228,7 @@ func Run(ctx context.Context, opts Options) error {
 	routesDue := make(chan struct{}, 1)
 	// MCP over Streamable HTTP at /mcp: behind the same door (Host, Origin,
 	// token); a write commits as the token's name, with the client's.
-	mcpDoor = mcp.New(mcp.Options{Env: uenv, Version: opts.Version, Log: log})
+	mcpDoor = mcp.New(mcp.Options{Env: uenv, Version: opts.Version, Log: log.With("door", "mcp")})
 	routes := gw.Handlers()
 	routes["/mcp"] = mcpDoor.Handler()
 	srv := api.New(api.Options{
