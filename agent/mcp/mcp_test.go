@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -324,4 +325,72 @@ func TestMCPProgressAndCancel(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the unit's context was not cancelled")
 	}
+}
+
+// TestMCPStdioAnswersBeforeEOF: a client that writes a slow call and
+// closes its end at once still gets the answer, and the server ends
+// then; lines that are not messages are answered and skipped.
+func TestMCPStdioAnswersBeforeEOF(t *testing.T) {
+	reg := unit.NewRegistry()
+	started, release := make(chan struct{}), make(chan struct{})
+	reg.Add(unit.Unit{Name: "state.slow", Description: "answers once released", Read: true,
+		Run: func(ctx context.Context, env *unit.Env, p map[string]any) (map[string]any, error) {
+			close(started)
+			<-release
+			return map[string]any{"done": true}, nil
+		}})
+	in := strings.Join([]string{
+		`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"sh","version":"1"}}}`,
+		`{"jsonrpc":"2.0","method":"notifications/initialized"}`,
+		`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"state_slow"}}`,
+		`{oops`,
+		`[]`,
+		``,
+	}, "\n")
+	var out strings.Builder
+	w := &lockedWriter{w: &out}
+	done := make(chan error, 1)
+	go func() {
+		done <- mcp.New(mcp.Options{Env: newEnv(t), Registry: reg}).Run(context.Background(), &mcp.Stdio{In: strings.NewReader(in), Out: w})
+	}()
+	<-started
+	// The input (a strings.Reader) is at its end by now: the server must
+	// still be there for the call in flight.
+	select {
+	case err := <-done:
+		t.Fatalf("the server ended (%v) before answering call 2:\n%s", err, w)
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(release)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the server did not end at the end of its input")
+	}
+	got := w.String()
+	for _, want := range []string{`"id":2,"result":{"content":[{"type":"text","text":"state.slow: ok`, `"code":-32700`, `"code":-32600`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("output lacks %s:\n%s", want, got)
+		}
+	}
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  *strings.Builder
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func (l *lockedWriter) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.String()
 }
