@@ -353,7 +353,13 @@ func TestMCPStdioAnswersBeforeEOF(t *testing.T) {
 	go func() {
 		done <- mcp.New(mcp.Options{Env: newEnv(t), Registry: reg}).Run(context.Background(), &mcp.Stdio{In: strings.NewReader(in), Out: w})
 	}()
-	<-started
+	select {
+	case <-started:
+	case err := <-done:
+		t.Fatalf("the server ended (%v) at the end of its input without running call 2:\n%s", err, w)
+	case <-time.After(5 * time.Second):
+		t.Fatal("call 2 did not start")
+	}
 	// The input (a strings.Reader) is at its end by now: the server must
 	// still be there for the call in flight.
 	select {
