@@ -83,16 +83,35 @@ func (c *stdioConn) Read(ctx context.Context) (jsonrpc.Message, error) {
 				}
 				continue
 			}
-			if req, ok := msg.(*jsonrpc.Request); ok && req.ID.IsValid() {
-				c.mu.Lock()
-				c.pending[req.ID.Raw()] = true
-				c.mu.Unlock()
+			if req, ok := msg.(*jsonrpc.Request); ok {
+				c.track(req)
 			}
 			return msg, nil
 		case <-c.closed:
 			return nil, io.EOF
 		case <-ctx.Done():
 			return nil, ctx.Err()
+		}
+	}
+}
+
+// track notes a call read, to be answered before the end; a cancelled
+// call needs no answer (the protocol even advises against one).
+func (c *stdioConn) track(req *jsonrpc.Request) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if req.ID.IsValid() {
+		c.pending[req.ID.Raw()] = true
+		return
+	}
+	if req.Method == "notifications/cancelled" {
+		var p struct {
+			RequestID any `json:"requestId"`
+		}
+		if json.Unmarshal(req.Params, &p) == nil {
+			if id, err := jsonrpc.MakeID(p.RequestID); err == nil {
+				delete(c.pending, id.Raw())
+			}
 		}
 	}
 }
