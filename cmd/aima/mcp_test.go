@@ -276,6 +276,10 @@ func TestMCPHTTP(t *testing.T) {
 	if svc["port"] == nil {
 		t.Errorf("service_create allocated no port: %v", svc)
 	}
+	rr, err := cs.ReadResource(ctx, &sdk.ReadResourceParams{URI: "aima://services/chat"})
+	if err != nil || !strings.Contains(rr.Contents[0].Text, "engine: stub") || !strings.Contains(rr.Contents[0].Text, fmt.Sprintf("port: %v", svc["port"])) {
+		t.Errorf("resources/read aima://services/chat: %v %v", rr, err)
+	}
 	p := &sdk.CallToolParams{Name: "service_start", Arguments: map[string]any{"id": "chat", "wait": true, "timeout": "90s"}}
 	p.SetProgressToken("start-1")
 	res, err := cs.CallTool(ctx, p)
@@ -380,5 +384,60 @@ func TestAttackMCPSessionOfAnotherToken(t *testing.T) {
 	}
 	if code, _, body := post("alice-secret-1", sid, create); code != http.StatusOK || !strings.Contains(body, "model.create: hijack") {
 		t.Errorf("alice in her session: %d %s", code, body)
+	}
+}
+
+// TestMCPStdioCancel: a client cancels a service_start that waits for a
+// service that never gets healthy; the call ends at once, the server
+// goes on answering, and it exits as soon as the client closes its input
+// (it does not wait for the cancelled call's timeout).
+func TestMCPStdioCancel(t *testing.T) {
+	e := newAimaEnv(t, 1)
+	// A stub engine whose health check never passes: the service stays
+	// starting.
+	engine := "kind: engine\nname: never\ntype: stub\nimage: aima-stub\nargs: ['--addr', ':{{.Port}}', '--model', '{{.ModelName}}']\nport: 8000\n" +
+		"health:\n  path: /never-healthy\n  interval: 1s\n  timeout: 10m\ngpu: none\napi: openai\n"
+	file := filepath.Join(t.TempDir(), "never.yaml")
+	if err := os.WriteFile(file, []byte(engine), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.mustAima("apply", "-f", file)
+	e.mustAima("model", "create", "--name", "tiny", "--source", "ollama", "--repo", "tinyllama")
+	e.mustAima("service", "create", "--name", "slow", "--model-id", "tiny", "--engine-type", "never", "--state", "stopped")
+
+	cmd := e.command(context.Background(), "mcp")
+	notes := make(mcpNotes, 100)
+	cs, err := mcpClient("claude-code", notes).Connect(context.Background(), &sdk.CommandTransport{Command: cmd, TerminateDuration: 30 * time.Second}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		p := &sdk.CallToolParams{Name: "service_start", Arguments: map[string]any{"id": "slow", "wait": true, "timeout": "10m"}}
+		p.SetProgressToken("slow-1")
+		_, err := cs.CallTool(ctx, p)
+		errc <- err
+	}()
+	notes.wait(t, "progress: service.start", 30*time.Second)
+	cancel()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("cancelled service_start: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the cancelled call did not end")
+	}
+	if _, out := mcpCall(t, cs, "service_get", map[string]any{"id": "slow"}); out["state"] != "running" {
+		t.Errorf("service_get after the cancel: %v", out)
+	}
+	start := time.Now()
+	if err := cs.Close(); err != nil {
+		t.Errorf("close: %v", err)
+	}
+	if d := time.Since(start); d > 10*time.Second || cmd.ProcessState == nil || !cmd.ProcessState.Success() {
+		t.Errorf("aima mcp exited %v after %s (it must not wait for the cancelled call)", cmd.ProcessState, d)
 	}
 }
