@@ -106,8 +106,8 @@ func New(opts Options) *Server {
 	return s
 }
 
-// Run serves one client on t (stdio: &sdk.StdioTransport{}) until the
-// client goes (end of input) or ctx ends.
+// Run serves one client on t (stdio: &Stdio{In: os.Stdin, Out: os.Stdout})
+// until the client goes (end of input) or ctx ends.
 func (s *Server) Run(ctx context.Context, t sdk.Transport) error {
 	return s.sdk.Run(ctx, t)
 }
