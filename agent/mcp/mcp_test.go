@@ -269,6 +269,18 @@ func TestMCPResourcesAndPrompts(t *testing.T) {
 	if _, err := cs.ReadResource(ctx, &sdk.ReadResourceParams{URI: "aima://models/nope"}); err == nil {
 		t.Error("reading a missing object succeeded")
 	}
+	// An object not listed yet (no Changed since) is read through its
+	// kind's template.
+	if _, err := env.Store.Create(state.KindModel, &state.Model{Name: "m2", Source: "ollama", Repo: "second"}); err != nil {
+		t.Fatal(err)
+	}
+	if rr, err := cs.ReadResource(ctx, &sdk.ReadResourceParams{URI: "aima://models/m2"}); err != nil || !strings.Contains(rr.Contents[0].Text, "repo: second") {
+		t.Errorf("aima://models/m2 through the template: %v %v", rr, err)
+	}
+	tmpl, err := cs.ListResourceTemplates(ctx, nil)
+	if err != nil || len(tmpl.ResourceTemplates) != len(state.Kinds) {
+		t.Errorf("resources/templates/list: %v %v", tmpl, err)
+	}
 	// Enabled skills are prompts; a disabled one goes.
 	pr, err := cs.GetPrompt(ctx, &sdk.GetPromptParams{Name: "choose-engine"})
 	if err != nil || len(pr.Messages) != 1 || !strings.Contains(pr.Messages[0].Content.(*sdk.TextContent).Text, "#") {

@@ -25,9 +25,14 @@ const Scheme = "aima://"
 // ObjectURI is the resource URI of an object: aima://<kind dir>/<name>.
 func ObjectURI(k *state.Kind, name string) string { return Scheme + k.Dir + "/" + name }
 
-// addStatic adds the resources that do not come and go: the schemas and
-// the log.
+// addStatic adds the resources that do not come and go: a template per
+// kind (so any object can be read by name, listed or not yet), the
+// schemas and the log.
 func (s *Server) addStatic() {
+	for _, k := range state.Kinds {
+		s.sdk.AddResourceTemplate(&sdk.ResourceTemplate{URITemplate: Scheme + k.Dir + "/{name}", Name: k.Dir, MIMEType: mimeOf(k),
+			Description: fmt.Sprintf("A %s: the file %s (or the built-in of that name)", k.Name, k.Path("{name}"))}, s.readObject)
+	}
 	names, _ := fs.Glob(schemas.FS, "*.json")
 	for _, n := range names {
 		kind := strings.TrimSuffix(n, ".json")
