@@ -11,6 +11,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/aima-dev/aima/agent/mcp"
 	"github.com/aima-dev/aima/agent/unit"
@@ -411,4 +412,73 @@ func (l *lockedWriter) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.String()
+}
+
+// TestMCPAnswersMatchTheirOutputSchemas: a client that checks structured
+// content against a tool's output schema (some do) accepts every answer:
+// each read that runs without Docker, and a create, update and delete.
+func TestMCPAnswersMatchTheirOutputSchemas(t *testing.T) {
+	cs, _ := client(t, mcp.New(mcp.Options{Env: newEnv(t)}))
+	ctx := context.Background()
+	tools, err := cs.ListTools(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	schemas := map[string]*jsonschema.Schema{}
+	for _, tl := range tools.Tools {
+		if tl.OutputSchema == nil {
+			continue
+		}
+		b, _ := json.Marshal(tl.OutputSchema)
+		doc, err := jsonschema.UnmarshalJSON(strings.NewReader(string(b)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := jsonschema.NewCompiler()
+		if err := c.AddResource(tl.Name+".json", doc); err != nil {
+			t.Fatal(err)
+		}
+		if schemas[tl.Name], err = c.Compile(tl.Name + ".json"); err != nil {
+			t.Fatalf("%s: output schema: %v", tl.Name, err)
+		}
+	}
+	checked := 0
+	check := func(name string, args map[string]any, must bool) {
+		t.Helper()
+		res, err := cs.CallTool(ctx, &sdk.CallToolParams{Name: name, Arguments: args})
+		if err != nil || res.IsError {
+			if must {
+				t.Errorf("%s: %v %v", name, err, res)
+			}
+			return // a read that needs Docker or parameters
+		}
+		if schemas[name] == nil {
+			return
+		}
+		b, _ := json.Marshal(res.StructuredContent)
+		v, err := jsonschema.UnmarshalJSON(strings.NewReader(string(b)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := schemas[name].Validate(v); err != nil {
+			t.Errorf("%s answered %s, which its output schema refuses: %v", name, b, err)
+		}
+		checked++
+	}
+	check("model_create", map[string]any{"name": "m", "source": "ollama", "repo": "r"}, true)
+	check("service_create", map[string]any{"model": "m", "engine": "stub"}, true)
+	check("model_update", map[string]any{"name": "m", "tag": "v2"}, true)
+	for _, tl := range tools.Tools {
+		if tl.Annotations.ReadOnlyHint {
+			check(tl.Name, nil, false)
+		}
+	}
+	check("service_delete", map[string]any{"id": "m-stub"}, true)
+	check("model_delete", map[string]any{"id": "m"}, true)
+	if checked < 15 {
+		t.Errorf("only %d answers checked against their output schema", checked)
+	}
+	if len(schemas) < 20 {
+		t.Errorf("only %d tools have an output schema", len(schemas))
+	}
 }
