@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -360,8 +359,7 @@ func TestMCPStdioAnswersBeforeEOF(t *testing.T) {
 		`[]`,
 		``,
 	}, "\n")
-	var out strings.Builder
-	w := &lockedWriter{w: &out}
+	w := &strings.Builder{} // read once the server has ended
 	done := make(chan error, 1)
 	go func() {
 		done <- mcp.New(mcp.Options{Env: newEnv(t), Registry: reg}).Run(context.Background(), &mcp.Stdio{In: strings.NewReader(in), Out: w})
@@ -395,23 +393,6 @@ func TestMCPStdioAnswersBeforeEOF(t *testing.T) {
 			t.Errorf("output lacks %s:\n%s", want, got)
 		}
 	}
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  *strings.Builder
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}
-
-func (l *lockedWriter) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.String()
 }
 
 // TestMCPAnswersMatchTheirOutputSchemas: a client that checks structured
