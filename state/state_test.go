@@ -2,6 +2,7 @@ package state_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/aima-dev/aima/internal/testenv"
 	"github.com/aima-dev/aima/state"
+	"github.com/aima-dev/aima/state/repo"
 )
 
 func git(t *testing.T, dir string, args ...string) string {
@@ -476,5 +478,28 @@ func TestUpdateKeepsInvalidHandEdit(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(path); !bytes.Equal(b, edit) {
 		t.Errorf("the hand edit was overwritten:\n%s", b)
+	}
+}
+
+// TestCommitTrailers: a write made for a context commits as its author,
+// with its On-behalf-of and other trailers, in that order, as git reads
+// them; a value cannot add a line of its own.
+func TestCommitTrailers(t *testing.T) {
+	st := testenv.NewStore(t)
+	ctx := state.WithAuthor(context.Background(), repo.Signature{Name: "claude", Email: "aima@localhost"})
+	ctx = state.WithOnBehalf(ctx, "ada")
+	ctx = state.WithTrailer(ctx, "MCP-Client", "claude-code 1.0\nSigned-off-by: someone")
+	if _, err := st.For(ctx).Create(state.KindModel, &state.Model{Name: "m", Source: "ollama", Repo: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	got := git(t, st.Dir, "log", "-1", "--format=%an|%(trailers:only,unfold,separator=;)")
+	if want := "claude|On-behalf-of: ada;MCP-Client: claude-code 1.0 Signed-off-by: someone\n"; got != want {
+		t.Errorf("commit = %q, want %q", got, want)
+	}
+	if _, err := st.Create(state.KindModel, &state.Model{Name: "n", Source: "ollama", Repo: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := git(t, st.Dir, "log", "-1", "--format=%B"); strings.Contains(got, "MCP-Client") {
+		t.Errorf("the store itself took the context's trailer: %q", got)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -46,6 +47,9 @@ type Store struct {
 	// OnBehalf, when set, is added to commit messages as an
 	// "On-behalf-of:" trailer: who a token holder said the write is for.
 	OnBehalf string
+	// Trailers are more "Key: value" lines added after OnBehalf's (the
+	// MCP client a write came through: "MCP-Client: claude-code 1.0").
+	Trailers []string
 	// PortHeld, when set, reports whether a host port is held (for example by
 	// a container that Docker knows of); port allocation skips such ports.
 	PortHeld func(port int) bool
@@ -98,21 +102,38 @@ func WithOnBehalf(ctx context.Context, who string) context.Context {
 	return context.WithValue(ctx, onBehalfKey{}, who)
 }
 
+type trailerKey struct{}
+
+// WithTrailer returns ctx carrying one more "key: value" trailer for the
+// commits made for it (line breaks in value become spaces).
+func WithTrailer(ctx context.Context, key, value string) context.Context {
+	prev, _ := ctx.Value(trailerKey{}).([]string)
+	t := key + ": " + strings.Join(strings.Fields(value), " ")
+	return context.WithValue(ctx, trailerKey{}, append(slices.Clip(prev), t))
+}
+
 // For is the view of s whose commits carry the author ctx was given by
-// WithAuthor (and the trailer of WithOnBehalf), or s itself when it carries
-// none. Work started by a request (a unit call, a service start, a pipeline
-// run) commits as its author.
+// WithAuthor (and the trailers of WithOnBehalf and WithTrailer), or s
+// itself when it carries none. Work started by a request (a unit call, a
+// service start, a pipeline run) commits as its author.
 func (s *Store) For(ctx context.Context) *Store {
 	v := s
-	if a, ok := ctx.Value(authorKey{}).(repo.Signature); ok && a.Name != "" {
-		v = s.As(a)
-	}
-	if who, ok := ctx.Value(onBehalfKey{}).(string); ok && who != "" {
+	view := func() {
 		if v == s {
 			c := *s
 			v = &c
 		}
+	}
+	if a, ok := ctx.Value(authorKey{}).(repo.Signature); ok && a.Name != "" {
+		v = s.As(a)
+	}
+	if who, ok := ctx.Value(onBehalfKey{}).(string); ok && who != "" {
+		view()
 		v.OnBehalf = who
+	}
+	if ts, ok := ctx.Value(trailerKey{}).([]string); ok && len(ts) > 0 {
+		view()
+		v.Trailers = ts
 	}
 	return v
 }
@@ -644,8 +665,12 @@ func (s *Store) commit(changes []repo.Change, msg string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	var trailers []string
 	if s.OnBehalf != "" {
-		msg += "\n\nOn-behalf-of: " + s.OnBehalf
+		trailers = append(trailers, "On-behalf-of: "+s.OnBehalf)
+	}
+	if trailers = append(trailers, s.Trailers...); len(trailers) > 0 {
+		msg += "\n\n" + strings.Join(trailers, "\n")
 	}
 	// The error names the commit ("commit \"model update: x\": ..."); h
 	// is set with an error when the commit was made but git's index could

@@ -29,6 +29,7 @@ import (
 	"github.com/aima-dev/aima/agent/api"
 	"github.com/aima-dev/aima/agent/container"
 	"github.com/aima-dev/aima/agent/gateway"
+	"github.com/aima-dev/aima/agent/mcp"
 	"github.com/aima-dev/aima/agent/pipeline"
 	"github.com/aima-dev/aima/agent/unit"
 	"github.com/aima-dev/aima/agent/watch"
@@ -94,6 +95,7 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	problems := &problemSet{}
 	sched := &pipeline.Scheduler{} // its Runner is set with the units below
+	var mcpDoor *mcp.Server        // set with the units below, before the watcher runs
 	trigger := make(chan struct{}, 1)
 	kick := func() {
 		select {
@@ -118,6 +120,7 @@ func Run(ctx context.Context, opts Options) error {
 				log.Warn("invalid file (not applied; the last committed version stays in effect)", "problem", p.String())
 			}
 			sched.Invalidate()
+			mcpDoor.Changed() // the MCP clients' resource and prompt lists
 			kick()
 		},
 		OnError: func(err error) { log.Warn("watch", "error", err) },
@@ -223,6 +226,11 @@ func Run(ctx context.Context, opts Options) error {
 	gw.Explain = func(model string) error { return agent.NoRoute(st, model) }
 	gw.Refresh = refreshFor(st, syncer)
 	routesDue := make(chan struct{}, 1)
+	// MCP over Streamable HTTP at /mcp: behind the same door (Host, Origin,
+	// token); a write commits as the token's name, with the client's.
+	mcpDoor = mcp.New(mcp.Options{Env: uenv, Version: opts.Version, Log: log.With("door", "mcp")})
+	routes := gw.Handlers()
+	routes["/mcp"] = mcpDoor.Handler()
 	srv := api.New(api.Options{
 		Store:      st,
 		Token:      opts.Token,
@@ -231,7 +239,7 @@ func Run(ctx context.Context, opts Options) error {
 		Version:    opts.Version,
 		Problems:   problems.get,
 		Verbs:      unit.Verbs(uenv, unit.Default),
-		Routes:     gw.Handlers(),
+		Routes:     routes,
 	})
 	if err := gw.Register(srv.Metrics().Registry); err != nil {
 		return err
@@ -247,6 +255,7 @@ func Run(ctx context.Context, opts Options) error {
 	// no WriteTimeout: chats and logs stream for as long as they take, and
 	// a client that goes away cancels them.
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
+	hs.RegisterOnShutdown(mcpDoor.Close) // an MCP client's open stream must not hold the shutdown
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
 	log.Info("aima agent started", "dir", st.Dir, "api", ln.Addr().String(), "instance", set.Instance)
@@ -261,7 +270,8 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	loopCtx, stopLoop := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	wg.Add(7)
+	wg.Add(8)
+	go func() { defer wg.Done(); mcpDoor.Follow(loopCtx) }()
 	go func() { defer wg.Done(); feedRoutes(loopCtx, syncer, gw, routesDue, log) }()
 	go func() { defer wg.Done(); sched.Run(loopCtx) }()
 	go func() { defer wg.Done(); follower.Run(loopCtx) }()

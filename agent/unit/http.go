@@ -99,7 +99,7 @@ func Catalog(reg *Registry) map[string]any {
 			method = "GET"
 		}
 		it := map[string]any{"id": u.Name, "name": u.Name, "description": u.Description, "read": u.Read,
-			"route": method + " " + Path(u.Name), "request": u.requestSchema(), "response": Schema(u.Response)}
+			"route": method + " " + Path(u.Name), "request": u.InputSchema(), "response": Schema(u.Response)}
 		if len(u.Params) > 0 {
 			it["params"] = u.Params
 		}
@@ -134,8 +134,10 @@ func params(r *http.Request) (map[string]any, error) {
 	return p, nil
 }
 
-// requestSchema is the JSON Schema of the unit's request.
-func (u Unit) requestSchema() *jsonschema.Schema {
+// InputSchema is the JSON Schema of the unit's request: RequestSchema, else
+// Request's (the HTTP routes, the OpenAPI document and the MCP tools show
+// it).
+func (u Unit) InputSchema() *jsonschema.Schema {
 	if u.RequestSchema != nil {
 		return u.RequestSchema
 	}

@@ -43,7 +43,7 @@ func OpenAPI(reg *Registry) map[string]any {
 					o["parameters"] = ps
 				}
 			} else {
-				o["requestBody"] = map[string]any{"required": !u.Read, "content": jsonContent(u.requestSchema())}
+				o["requestBody"] = map[string]any{"required": !u.Read, "content": jsonContent(u.InputSchema())}
 			}
 			return o
 		}
@@ -68,6 +68,8 @@ func OpenAPI(reg *Registry) map[string]any {
 	static("/v1/chat/completions", http.MethodPost, "openai_chat_completions", "OpenAI-compatible chat, routed to a running service of the model (streaming with stream: true)")
 	static("/v1/completions", http.MethodPost, "openai_completions", "OpenAI-compatible completions, routed by model")
 	static("/v1/embeddings", http.MethodPost, "openai_embeddings", "OpenAI-compatible embeddings, routed by model")
+	static("/mcp", http.MethodPost, "mcp", "Model Context Protocol, Streamable HTTP (JSON-RPC): every operation as a tool <domain>_<verb>, the state files as resources, the enabled skills as prompts")
+	static("/mcp", http.MethodGet, "mcp_stream", "The MCP session's stream of notifications (Accept: text/event-stream, Mcp-Session-Id)")
 	health := map[string]any{"operationId": "health", "summary": "Liveness; needs no token", "security": []any{}, "tags": []string{"aima"},
 		"responses": map[string]any{"200": map[string]any{"description": "ok", "content": jsonContent(object)}}}
 	add("/health", http.MethodGet, health)

@@ -6,6 +6,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/aima-dev/aima/agent/mcp"
 	"github.com/aima-dev/aima/agent/unit"
 	"github.com/spf13/cobra"
 )
@@ -38,7 +39,11 @@ func newLogCmd(g *globals) *cobra.Command {
 			for _, c := range items {
 				when, _ := c["when"].(time.Time)
 				msg, _ := c["message"].(string)
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c["name"], when.Local().Format("2006-01-02 15:04:05"), c["author"], strings.SplitN(msg, "\n", 2)[0])
+				author := fmt.Sprint(c["author"])
+				if _, client, ok := strings.Cut(msg, "\n"+mcp.ClientTrailer+": "); ok { // a write an AI client made
+					author += " via " + strings.SplitN(client, "\n", 2)[0]
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c["name"], when.Local().Format("2006-01-02 15:04:05"), author, strings.SplitN(msg, "\n", 2)[0])
 			}
 			return tw.Flush()
 		},
