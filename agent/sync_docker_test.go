@@ -25,6 +25,7 @@ import (
 	"github.com/aima-dev/aima/agent"
 	"github.com/aima-dev/aima/agent/container"
 	"github.com/aima-dev/aima/agent/docker"
+	"github.com/aima-dev/aima/agent/plan"
 	"github.com/aima-dev/aima/agent/stub"
 	"github.com/aima-dev/aima/internal/testenv"
 	"github.com/aima-dev/aima/state"
@@ -170,7 +171,7 @@ func TestDockerStubServiceAnswers(t *testing.T) {
 		t.Fatalf("pass: %v", res.Errors)
 	}
 	st := waitStatus(t, e.s, obj, agent.StatusRunning, 20*time.Second)
-	if st.Container != "aima-"+obj.Name || st.Health != "ok" {
+	if st.Container != plan.ContainerName(e.instance, "service", obj.Name, 1) || st.Health != "ok" {
 		t.Errorf("status = %+v", st)
 	}
 
@@ -198,7 +199,7 @@ func TestDockerSelfHealsRemovedAndKilledContainer(t *testing.T) {
 	t.Parallel()
 	e := newDockerEnv(t)
 	obj := addService(t, e.st, e.name("heal"), "tiny", "stub", testenv.FreePort(t), nil)
-	cname := "aima-" + obj.Name
+	cname := plan.ContainerName(e.instance, "service", obj.Name, 1)
 	ctx := context.Background()
 	pass(t, e.s)
 	waitStatus(t, e.s, obj, agent.StatusRunning, 20*time.Second)
@@ -260,7 +261,7 @@ func TestDockerForeignProcessOnPort(t *testing.T) {
 	if st.Status != agent.StatusFailed || !containsAll(st.Reason, want...) {
 		t.Errorf("status = %q (%s), want failed naming %q", st.Status, st.Reason, want)
 	}
-	if cs := e.named(t, "aima-"+obj.Name); len(cs) != 0 {
+	if cs := e.named(t, plan.ContainerName(e.instance, "service", obj.Name, 1)); len(cs) != 0 {
 		t.Errorf("a failed start left %d containers behind: %+v", len(cs), cs)
 	}
 }
@@ -297,7 +298,7 @@ func TestDockerMissingImage(t *testing.T) {
 	if st.Status != agent.StatusFailed || !strings.Contains(st.Reason, image) {
 		t.Errorf("status = %q (%s), want failed naming %s", st.Status, st.Reason, image)
 	}
-	if cs := e.named(t, "aima-"+obj.Name); len(cs) != 0 {
+	if cs := e.named(t, plan.ContainerName(e.instance, "service", obj.Name, 1)); len(cs) != 0 {
 		t.Errorf("a failed pull left %d containers behind", len(cs))
 	}
 	// Retried with backoff: an immediate pass does not pull again.
@@ -412,7 +413,7 @@ func TestDockerStopInEveryState(t *testing.T) {
 	if !ok {
 		t.Fatalf("did not reach running/failed/crash loop/running in 40 s: %+v", sts)
 	}
-	gone := e.only(t, "aima-"+removed.Name)
+	gone := e.only(t, plan.ContainerName(e.instance, "service", removed.Name, 1))
 	if err := e.cli.ContainerRemove(context.Background(), gone.ID, dcontainer.RemoveOptions{Force: true}); err != nil {
 		t.Fatal(err)
 	}
@@ -467,7 +468,7 @@ func TestDockerSpecHashStable(t *testing.T) {
 	e := newDockerEnv(t)
 	obj := addService(t, e.st, e.name("stable"), "tiny", "stub", testenv.FreePort(t), map[string]string{"A": "1"})
 	pass(t, e.s)
-	before := e.only(t, "aima-"+obj.Name)
+	before := e.only(t, plan.ContainerName(e.instance, "service", obj.Name, 1))
 
 	if res := pass(t, e.s); !res.Plan.Empty() {
 		t.Errorf("second pass planned:\n%s", res.Plan)
@@ -481,7 +482,7 @@ func TestDockerSpecHashStable(t *testing.T) {
 	if res := pass(t, e.s); !res.Plan.Empty() {
 		t.Errorf("pass after an unrelated commit planned:\n%s", res.Plan)
 	}
-	after := e.only(t, "aima-"+obj.Name)
+	after := e.only(t, plan.ContainerName(e.instance, "service", obj.Name, 1))
 	if after.ID != before.ID || after.Labels[container.LabelSpecHash] != before.Labels[container.LabelSpecHash] {
 		t.Errorf("container %.12s (%s) became %.12s (%s)", before.ID, before.Labels[container.LabelSpecHash], after.ID, after.Labels[container.LabelSpecHash])
 	}
@@ -517,7 +518,7 @@ func TestDockerForeignProcessTakesPortOfExitedContainer(t *testing.T) {
 	port := testenv.FreePort(t)
 	obj := addService(t, e.st, e.name("taken"), "tiny", "stub", port, nil)
 	pass(t, e.s)
-	c := e.only(t, "aima-"+obj.Name)
+	c := e.only(t, plan.ContainerName(e.instance, "service", obj.Name, 1))
 	if err := e.cli.ContainerStop(context.Background(), c.ID, dcontainer.StopOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -547,7 +548,7 @@ func TestDockerForeignProcessTakesPortOfExitedContainer(t *testing.T) {
 	if st := statusOf(t, e.s, obj); st.Status != agent.StatusFailed || !containsAll(st.Reason, want...) {
 		t.Errorf("status = %q (%s), want failed naming %q", st.Status, st.Reason, want)
 	}
-	if cs := e.named(t, "aima-"+obj.Name); len(cs) != 0 {
+	if cs := e.named(t, plan.ContainerName(e.instance, "service", obj.Name, 1)); len(cs) != 0 {
 		t.Errorf("a failed start left %d containers behind", len(cs))
 	}
 }

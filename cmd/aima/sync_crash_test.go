@@ -107,7 +107,7 @@ func (e *aimaEnv) waitExactly(services []string, what string) {
 	sort.Strings(services)
 	want := map[string]bool{}
 	for _, s := range services {
-		want["aima-"+s] = true
+		want[e.cname(s)] = true
 	}
 	waitUntil(e.t, 60*time.Second, what+": exactly one running container per service", func() (bool, string) {
 		list := e.containers()
