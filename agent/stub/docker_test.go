@@ -80,13 +80,22 @@ func TestDockerStub(t *testing.T) {
 		t.Fatalf("chat answer = %+v, want %q", got.Choices, stub.Answer("m1", "ping"))
 	}
 
-	// The container log has one line per request.
-	logs, err := cli.ContainerLogs(context.Background(), id, container.LogsOptions{ShowStdout: true})
-	if err != nil {
-		t.Fatal(err)
+	// The container log has one line per request (written as the handler
+	// returns: just after the answer, so it is polled for).
+	var b []byte
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		logs, err := cli.ContainerLogs(context.Background(), id, container.LogsOptions{ShowStdout: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ = io.ReadAll(logs)
+		logs.Close()
+		if strings.Contains(string(b), "POST /v1/chat/completions 200") || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	defer logs.Close()
-	b, _ := io.ReadAll(logs)
 	if !strings.Contains(string(b), "POST /v1/chat/completions 200") {
 		t.Errorf("container log does not show the chat request:\n%s", b)
 	}
