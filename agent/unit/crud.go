@@ -108,7 +108,7 @@ func serviceCreateSchema(obj reflect.Type) *jsonschema.Schema {
 // so it is read-only only for the kinds whose entries carry it.)
 func readOnly(k *state.Kind) []string {
 	out := []string{"problems", "revision"}
-	if k == state.KindEngine || k == state.KindSkill {
+	if k.HasBuiltins() {
 		out = append(out, "source")
 	}
 	if k == state.KindService || k == state.KindApp {
