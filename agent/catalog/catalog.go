@@ -236,14 +236,12 @@ type Applied struct {
 // service of that name is refused, so applying twice never clobbers one.
 // Recipe config "args" and "env" become the service's; "gpu", "memory",
 // "cpus" and "port" set those fields; other keys are reported as ignored.
-func Apply(st *state.Store, recipe, service string) (Applied, error) {
-	e, err := st.Get(state.KindCatalog, recipe)
+// fits, when set, checks that the service fits this machine (see Fit)
+// before anything is written.
+func Apply(st *state.Store, recipe, service string, fits func(*state.Model, *state.Service, string) error) (Applied, error) {
+	r, err := Recipe(st, recipe)
 	if err != nil {
 		return Applied{}, err
-	}
-	r, ok := e.Object.(*state.Recipe)
-	if !ok || r == nil {
-		return Applied{}, fmt.Errorf("%w: recipe %q: its file is invalid: %v", state.ErrInvalid, recipe, e.Problem)
 	}
 	if len(r.Models) == 0 {
 		return Applied{}, &state.InvalidError{Problems: []state.Problem{{Field: "/models", Message: fmt.Sprintf("recipe %q has no models to apply", r.Name)}}}
@@ -267,13 +265,56 @@ func Apply(st *state.Store, recipe, service string) (Applied, error) {
 	var objs []state.Object
 	var kinds []*state.Kind
 	out := Applied{Service: service, Engine: engine}
-	for _, rm := range r.Models {
-		objs = append(objs, &state.Model{Name: rm.Name, Source: rm.Source, Repo: rm.Repo, Tag: rm.Tag, Path: rm.Path, URL: rm.URL, Format: rm.Format, Type: rm.Type,
-			Labels: map[string]string{"aima.recipe": r.Name}})
+	for i := range r.Models {
+		objs = append(objs, ModelOf(r, i))
 		kinds = append(kinds, state.KindModel)
-		out.Models = append(out.Models, rm.Name)
+		out.Models = append(out.Models, r.Models[i].Name)
 	}
-	svc := map[string]any{"name": service, "model": r.Models[0].Name, "engine": engine, "labels": map[string]any{"aima.recipe": r.Name}}
+	svc, ignored, err := ServiceOf(r, service, engine)
+	if err != nil {
+		return Applied{}, err
+	}
+	out.Ignored = ignored
+	if fits != nil {
+		if err := fits(objs[0].(*state.Model), svc, engine); err != nil {
+			return Applied{}, err
+		}
+	}
+	objs = append(objs, svc)
+	kinds = append(kinds, state.KindService)
+	if _, err := st.Apply(objs, kinds, "catalog apply: "+r.Name); err != nil {
+		return Applied{}, err
+	}
+	return out, nil
+}
+
+// Recipe loads a recipe (a file or a built-in).
+func Recipe(st *state.Store, name string) (*state.Recipe, error) {
+	e, err := st.Get(state.KindCatalog, name)
+	if err != nil {
+		return nil, err
+	}
+	r, ok := e.Object.(*state.Recipe)
+	if !ok || r == nil {
+		return nil, fmt.Errorf("%w: recipe %q: its file is invalid: %v", state.ErrInvalid, name, e.Problem)
+	}
+	return r, nil
+}
+
+// ModelOf is the i-th model of a recipe as a model file, labelled with the
+// recipe.
+func ModelOf(r *state.Recipe, i int) *state.Model {
+	rm := r.Models[i]
+	return &state.Model{Name: rm.Name, Source: rm.Source, Repo: rm.Repo, Tag: rm.Tag, Path: rm.Path, URL: rm.URL, Format: rm.Format, Type: rm.Type, Size: rm.Size,
+		Labels: map[string]string{"aima.recipe": r.Name}}
+}
+
+// ServiceOf is the service a recipe makes of its first model on engine:
+// config "args", "env", "gpu", "memory", "cpus" and "port" set those
+// fields; the other config keys are returned as ignored.
+func ServiceOf(r *state.Recipe, name, engine string) (*state.Service, []string, error) {
+	svc := map[string]any{"name": name, "model": r.Models[0].Name, "engine": engine, "labels": map[string]any{"aima.recipe": r.Name}}
+	var ignored []string
 	keys := make([]string, 0, len(r.Config))
 	for k := range r.Config {
 		keys = append(keys, k)
@@ -284,7 +325,7 @@ func Apply(st *state.Store, recipe, service string) (Applied, error) {
 		case "args", "env", "gpu", "memory", "cpus", "port":
 			svc[k] = r.Config[k]
 		default:
-			out.Ignored = append(out.Ignored, k)
+			ignored = append(ignored, k)
 		}
 	}
 	// YAML gives numbers and booleans where the service wants strings.
@@ -307,12 +348,7 @@ func Apply(st *state.Store, recipe, service string) (Applied, error) {
 	}
 	o, err := state.KindService.FromMap(svc)
 	if err != nil {
-		return Applied{}, fmt.Errorf("recipe %q config: %w", r.Name, err)
+		return nil, nil, fmt.Errorf("recipe %q config: %w", r.Name, err)
 	}
-	objs = append(objs, o)
-	kinds = append(kinds, state.KindService)
-	if _, err := st.Apply(objs, kinds, "catalog apply: "+r.Name); err != nil {
-		return Applied{}, err
-	}
-	return out, nil
+	return o.(*state.Service), ignored, nil
 }

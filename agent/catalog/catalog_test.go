@@ -124,7 +124,7 @@ func TestApply(t *testing.T) {
 	rp, _ := st.Repo()
 	before, _ := rp.Log("", 0)
 
-	a, err := catalog.Apply(st, "qwen-vllm", "chat")
+	a, err := catalog.Apply(st, "qwen-vllm", "chat", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +151,7 @@ func TestApply(t *testing.T) {
 		t.Errorf("service (-want +got):\n%s", diff)
 	}
 	// Applying again to the same service name is refused, and writes nothing.
-	if _, err := catalog.Apply(st, "qwen-vllm", "chat"); !errors.Is(err, state.ErrExists) {
+	if _, err := catalog.Apply(st, "qwen-vllm", "chat", nil); !errors.Is(err, state.ErrExists) {
 		t.Errorf("second apply: %v, want ErrExists", err)
 	}
 	if again, _ := rp.Log("", 0); len(again) != len(after) {
