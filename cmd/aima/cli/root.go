@@ -55,6 +55,6 @@ func newRootCmd() *cobra.Command {
 		newStartCmd(g), newDiffCmd(g), newSyncCmd(g), newStatusCmd(g), newRollbackCmd(g), newInferenceCmd(g),
 		newDeviceCmd(g))
 	root.AddCommand(newRemoteCmd(g), newPushCmd(g), newPullCmd(g), newShowCmd(g))
-	root.AddCommand(newAPICmd(g))
+	root.AddCommand(newAPICmd(g), newRunCmd(g))
 	return root
 }
