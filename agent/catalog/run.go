@@ -213,6 +213,11 @@ func choose(candidates []*state.Recipe, host Host, engineType, preferred string,
 		}
 	}
 	matches, excluded := Rank(candidates, host)
+	if len(matches) == 0 && engineType != "" && host.VRAMGB > 0 {
+		// The engine asked for on a GPU too small for its recipe: the
+		// fit check gives the numbers (free memory), and --force goes on.
+		matches = excluded[:1]
+	}
 	if len(matches) == 0 {
 		var why []string
 		for _, m := range excluded {
