@@ -239,7 +239,7 @@ type Applied struct {
 // fits, when set, checks that the service fits this machine (see Fit)
 // before anything is written.
 func Apply(st *state.Store, recipe, service string, fits func(*state.Model, *state.Service, string) error) (Applied, error) {
-	r, err := Recipe(st, recipe)
+	r, err := load[*state.Recipe](st, state.KindCatalog, recipe)
 	if err != nil {
 		return Applied{}, err
 	}
@@ -288,17 +288,19 @@ func Apply(st *state.Store, recipe, service string, fits func(*state.Model, *sta
 	return out, nil
 }
 
-// Recipe loads a recipe (a file or a built-in).
-func Recipe(st *state.Store, name string) (*state.Recipe, error) {
-	e, err := st.Get(state.KindCatalog, name)
+// load loads an object of kind k (a file or a built-in) as its type T; an
+// invalid file without a valid committed version is ErrInvalid.
+func load[T state.Object](st *state.Store, k *state.Kind, name string) (T, error) {
+	var zero T
+	e, err := st.Get(k, name)
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
-	r, ok := e.Object.(*state.Recipe)
-	if !ok || r == nil {
-		return nil, fmt.Errorf("%w: recipe %q: its file is invalid: %v", state.ErrInvalid, name, e.Problem)
+	o, ok := e.Object.(T)
+	if !ok || e.Object == nil {
+		return zero, fmt.Errorf("%w: %s %q: its file is invalid: %v", state.ErrInvalid, k.Name, name, e.Problem)
 	}
-	return r, nil
+	return o, nil
 }
 
 // ModelOf is the i-th model of a recipe as a model file, labelled with the

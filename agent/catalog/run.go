@@ -74,7 +74,7 @@ func PlanRun(st *state.Store, host Host, req RunRequest) (RunPlan, error) {
 		if plan.Engine, err = st.ResolveEngine(req.Engine); err != nil {
 			return plan, err
 		}
-		eng, err := engine(st, plan.Engine)
+		eng, err := load[*state.Engine](st, state.KindEngine, plan.Engine)
 		if err != nil {
 			return plan, err
 		}
@@ -89,13 +89,9 @@ func PlanRun(st *state.Store, host Host, req RunRequest) (RunPlan, error) {
 			return plan, err
 		}
 	case st.Exists(state.KindModel, modelName(want)):
-		e, err := st.Get(state.KindModel, modelName(want))
+		m, err := load[*state.Model](st, state.KindModel, modelName(want))
 		if err != nil {
 			return plan, err
-		}
-		m, ok := e.Object.(*state.Model)
-		if !ok || m == nil {
-			return plan, fmt.Errorf("%w: model %q: its file is invalid: %v", state.ErrInvalid, want, e.Problem)
 		}
 		plan.Model, plan.ModelExists = m, true
 		if engineType == "" {
@@ -111,10 +107,8 @@ func PlanRun(st *state.Store, host Host, req RunRequest) (RunPlan, error) {
 	if chosen != nil {
 		plan.Recipe = chosen.Name
 		plan.Model = ModelOf(chosen, 0)
-		if e, err := st.Get(state.KindModel, plan.Model.Name); err == nil {
-			if m, ok := e.Object.(*state.Model); ok && m != nil {
-				plan.Model, plan.ModelExists = m, true
-			}
+		if m, err := load[*state.Model](st, state.KindModel, plan.Model.Name); err == nil {
+			plan.Model, plan.ModelExists = m, true
 		}
 		if engineType == "" {
 			engineType = chosen.EngineType
@@ -125,7 +119,7 @@ func PlanRun(st *state.Store, host Host, req RunRequest) (RunPlan, error) {
 			return plan, err
 		}
 	}
-	eng, err := engine(st, plan.Engine)
+	eng, err := load[*state.Engine](st, state.KindEngine, plan.Engine)
 	if err != nil {
 		return plan, err
 	}
@@ -272,18 +266,6 @@ func profileEngine(profiles []*state.Recipe, name string) string {
 		}
 	}
 	return ""
-}
-
-func engine(st *state.Store, name string) (*state.Engine, error) {
-	e, err := st.Get(state.KindEngine, name)
-	if err != nil {
-		return nil, err
-	}
-	eng, ok := e.Object.(*state.Engine)
-	if !ok || eng == nil {
-		return nil, fmt.Errorf("%w: engine %q: its file is invalid: %v", state.ErrInvalid, name, e.Problem)
-	}
-	return eng, nil
 }
 
 func recipeNames(rs []*state.Recipe) string {
