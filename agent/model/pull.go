@@ -3,10 +3,12 @@
 // What it does per source, and why:
 //   - http: the file at url is downloaded; a checksum (sha256:HEX) in the
 //     model file is verified before the file is kept.
-//   - huggingface: every file of repo at tag (default main) is downloaded
+//   - huggingface: the files of repo at tag (default main) are downloaded
 //     through the Hub's HTTP API ($HF_ENDPOINT, default
 //     https://huggingface.co; $HF_TOKEN for gated repos), the layout vLLM
-//     and SGLang load from a directory.
+//     and SGLang load from a directory; copies of the weights that no such
+//     engine loads (original/ checkpoints, ONNX, PyTorch pickles beside
+//     safetensors, ...) are left out (see servable).
 //   - local: nothing is downloaded; the path must exist (and match its
 //     checksum when it is one file).
 //   - ollama and modelscope: refused with the reason. Ollama models are
@@ -262,7 +264,7 @@ func pullHF(ctx context.Context, m *state.Model, dir string, o Options) (Result,
 		return Result{}, fmt.Errorf("model %q: %s@%s has no files", m.Name, m.Repo, rev)
 	}
 	res := Result{Path: dir}
-	for _, s := range doc.Siblings {
+	for _, s := range servable(doc.Siblings) {
 		if !filepath.IsLocal(filepath.FromSlash(s.Name)) {
 			return Result{}, fmt.Errorf("model %q: %s@%s lists a file outside the repository: %q", m.Name, m.Repo, rev, s.Name)
 		}
@@ -276,6 +278,32 @@ func pullHF(ctx context.Context, m *state.Model, dir string, o Options) (Result,
 		res.Bytes += n
 	}
 	return res, nil
+}
+
+// servable leaves out the files of a Hub repository that no engine loads
+// from a directory of safetensors weights: the original checkpoints
+// (original/, as Meta publishes them beside the converted weights, as big
+// again), copies for other runtimes (ONNX, OpenVINO, Core ML, TensorFlow,
+// Flax, Rust) and, when the repository has safetensors, the PyTorch
+// pickles of the same weights. What vLLM itself downloads for a repo.
+func servable(files []hfSibling) []hfSibling {
+	safetensors := false
+	for _, f := range files {
+		safetensors = safetensors || strings.HasSuffix(f.Name, ".safetensors")
+	}
+	var out []hfSibling
+	for _, f := range files {
+		dir, _, nested := strings.Cut(f.Name, "/")
+		ext := path.Ext(f.Name)
+		switch {
+		case nested && (dir == "original" || dir == "onnx" || dir == "openvino" || dir == "coreml"):
+		case ext == ".onnx" || ext == ".h5" || ext == ".msgpack" || ext == ".ot" || ext == ".tflite":
+		case safetensors && (ext == ".bin" || ext == ".pth" || ext == ".pt"):
+		default:
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 func hint(code int) string {

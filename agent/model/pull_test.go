@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -274,5 +275,35 @@ func TestPullResumes(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(res.Path); string(got) != body {
 		t.Errorf("without Range support the file has %d bytes, want %d", len(got), len(body))
+	}
+}
+
+// TestPullHuggingFaceSkipsOtherCopies: Meta's original/ checkpoints, ONNX
+// exports and PyTorch pickles beside safetensors are not downloaded (they
+// would double a Llama pull); a repository without safetensors keeps its
+// pickle, which is then the weights.
+func TestPullHuggingFaceSkipsOtherCopies(t *testing.T) {
+	st := testenv.NewStore(t)
+	files := map[string]string{"config.json": "{}", "model.safetensors": "st", "pytorch_model.bin": "pt",
+		"original/consolidated.00.pth": "orig", "onnx/model.onnx": "onnx", "flax_model.msgpack": "flax"}
+	srv := hub(t, "org/llama", "main", files, "")
+	old := hub(t, "org/old", "main", map[string]string{"config.json": "{}", "pytorch_model.bin": "pt", "onnx/model.onnx": "onnx"}, "")
+	create(t, st, &state.Model{Name: "llama", Source: "huggingface", Repo: "org/llama"})
+	create(t, st, &state.Model{Name: "old", Source: "huggingface", Repo: "org/old"})
+	for name, want := range map[string]string{"llama": "config.json,model.safetensors", "old": "config.json,pytorch_model.bin"} {
+		endpoint := srv.URL
+		if name == "old" {
+			endpoint = old.URL
+		}
+		res, err := model.Pull(context.Background(), st, name, model.Options{Getenv: func(k string) string {
+			return map[string]string{"HF_ENDPOINT": endpoint}[k]
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sort.Strings(res.Files)
+		if got := strings.Join(res.Files, ","); got != want {
+			t.Errorf("%s: pulled %s, want %s", name, got, want)
+		}
 	}
 }
