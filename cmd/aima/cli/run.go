@@ -206,9 +206,9 @@ func (pr *pullProgress) update(file string, done, total int64) {
 	if tenth != pr.tenth {
 		pr.tenth = tenth
 		if total > 0 {
-			fmt.Fprintf(pr.w, "pull %s: %d%% (%s of %s)\n", file, tenth*10, mib(done), mib(total))
+			fmt.Fprintf(pr.w, "pull %s: %d%% (%s of %s)\n", file, tenth*10, bytesString(done), bytesString(total))
 		} else {
-			fmt.Fprintf(pr.w, "pull %s: %s\n", file, mib(done))
+			fmt.Fprintf(pr.w, "pull %s: %s\n", file, bytesString(done))
 		}
 	}
 }
@@ -222,4 +222,13 @@ func (pr *pullProgress) finish() {
 	pr.file = ""
 }
 
-func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+// bytesString writes a byte count in KiB, MiB or GiB.
+func bytesString(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+}
