@@ -210,6 +210,11 @@ func createUnit(k *state.Kind) func(context.Context, *Env, map[string]any) (map[
 			if err != nil {
 				return nil, err
 			}
+			if svc, ok := obj.(*state.Service); ok && svc.State != "stopped" && attempt == 0 {
+				if err := serviceFits(ctx, env, svc); err != nil {
+					return nil, fmt.Errorf("%w (create it with state stopped, then start it with force, to try anyway)", err)
+				}
+			}
 			e, err = env.Store.Create(k, obj)
 			if derive && errors.Is(err, state.ErrExists) && attempt < deriveRetries {
 				continue

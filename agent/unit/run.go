@@ -159,8 +159,9 @@ func placement(m *state.Model, svc *state.Service, engineType, engineGPU string,
 	return catalog.Placement{Model: m.Name, NeedGB: need, EngineType: engineType, EngineGPU: engineGPU, GPU: svc.GPU, Replicas: svc.Replicas}
 }
 
-// checkFit is the fit check of a service about to start (service.start,
-// catalog.apply): its model's need against this machine's memory.
+// checkFit is the fit check of a service about to be made or started
+// (service.create, service.start, catalog.apply): its model's need against
+// this machine's memory.
 func checkFit(ctx context.Context, env *Env, m *state.Model, svc *state.Service, engineName string) error {
 	need, err := catalog.ModelNeedGB(m)
 	if err != nil || need == 0 {
@@ -188,21 +189,35 @@ func checkServiceFit(ctx context.Context, env *Env, name string) error {
 	if !ok || svc == nil {
 		return nil
 	}
-	me, err := env.Store.Get(state.KindModel, svc.Model)
-	if err != nil {
-		return nil
-	}
-	m, _ := me.Object.(*state.Model)
-	if m == nil || m.Size == "" {
-		return nil
-	}
-	if s, err := env.services(); err == nil {
+	if s, err := env.services(); err == nil && modelSized(env, svc) != nil {
 		if obs, _ := s.Status(ctx, state.KindService.Name, name); obs["status"] == "running" {
 			return nil
 		}
 	}
-	if err := checkFit(ctx, env, m, svc, svc.Engine); err != nil {
+	if err := serviceFits(ctx, env, svc); err != nil {
 		return fmt.Errorf("%w (force starts it anyway)", err)
+	}
+	return nil
+}
+
+// serviceFits is checkFit for a service object; a model without a file
+// or a size passes.
+func serviceFits(ctx context.Context, env *Env, svc *state.Service) error {
+	m := modelSized(env, svc)
+	if m == nil {
+		return nil
+	}
+	return checkFit(ctx, env, m, svc, svc.Engine)
+}
+
+// modelSized is the service's model when it has a size, else nil.
+func modelSized(env *Env, svc *state.Service) *state.Model {
+	e, err := env.Store.Get(state.KindModel, svc.Model)
+	if err != nil {
+		return nil
+	}
+	if m, _ := e.Object.(*state.Model); m != nil && m.Size != "" {
+		return m
 	}
 	return nil
 }

@@ -114,8 +114,8 @@ func TestRunStub(t *testing.T) {
 
 // TestRunRefusesWhatDoesNotFit: on a 10 GB GPU with 9.5 GB free, Qwen2.5
 // 7B on vLLM (18.1 GB) is refused with the numbers and nothing is
-// written; --force goes on. A too-big service is refused by service.start
-// and catalog.apply too.
+// written; --force goes on. A too-big service is refused by
+// service.create, service.start and catalog.apply too.
 func TestRunRefusesWhatDoesNotFit(t *testing.T) {
 	env := newEnv(t)
 	env.Services = &started{st: env.Store, running: map[string]bool{}}
@@ -141,6 +141,10 @@ func TestRunRefusesWhatDoesNotFit(t *testing.T) {
 	if _, err := env.Store.Apply([]state.Object{&state.Model{Name: "big", Source: "huggingface", Repo: "Qwen/Qwen2.5-7B-Instruct", Size: "14.2g"}, &state.Service{Name: "big", Model: "big", Engine: "vllm", State: "stopped"}},
 		[]*state.Kind{state.KindModel, state.KindService}, "test"); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := unit.Default.Call(context.Background(), env, "service.create", map[string]any{"name": "big2", "model": "big", "engine": "vllm"}); !errors.Is(err, state.ErrConflict) ||
+		!strings.Contains(err.Error(), "needs 18.1 GB of GPU memory; GPU 0 (NVIDIA GeForce RTX 3080) has 9.5 GB free of 10 GB (create it with state stopped") || env.Store.Exists(state.KindService, "big2") {
+		t.Errorf("service.create: %v", err)
 	}
 	if _, err := unit.Default.Call(context.Background(), env, "service.start", map[string]any{"name": "big"}); !errors.Is(err, state.ErrConflict) || !strings.Contains(err.Error(), "needs 18.1 GB") {
 		t.Errorf("service.start: %v", err)
