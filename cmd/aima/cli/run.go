@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	units "github.com/docker/go-units"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
@@ -206,9 +207,9 @@ func (pr *pullProgress) update(file string, done, total int64) {
 	if tenth != pr.tenth {
 		pr.tenth = tenth
 		if total > 0 {
-			fmt.Fprintf(pr.w, "pull %s: %d%% (%s of %s)\n", file, tenth*10, bytesString(done), bytesString(total))
+			fmt.Fprintf(pr.w, "pull %s: %d%% (%s of %s)\n", file, tenth*10, units.BytesSize(float64(done)), units.BytesSize(float64(total)))
 		} else {
-			fmt.Fprintf(pr.w, "pull %s: %s\n", file, bytesString(done))
+			fmt.Fprintf(pr.w, "pull %s: %s\n", file, units.BytesSize(float64(done)))
 		}
 	}
 }
@@ -220,15 +221,4 @@ func (pr *pullProgress) finish() {
 		pr.bar = nil
 	}
 	pr.file = ""
-}
-
-// bytesString writes a byte count in KiB, MiB or GiB.
-func bytesString(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	}
-	return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 }

@@ -18,12 +18,12 @@ func TestPullProgressLines(t *testing.T) {
 	pr.update("big.safetensors", 3<<30, 3<<30)
 	pr.update("config.json", 2048, -1)
 	pr.finish()
-	want := "pull w.gguf: 0% (0.0 KiB of 100.0 MiB)\n" +
-		"pull w.gguf: 10% (10.0 MiB of 100.0 MiB)\n" +
-		"pull w.gguf: 90% (95.0 MiB of 100.0 MiB)\n" +
-		"pull w.gguf: 100% (100.0 MiB of 100.0 MiB)\n" +
-		"pull big.safetensors: 100% (3.00 GiB of 3.00 GiB)\n" +
-		"pull config.json: 2.0 KiB\n"
+	want := "pull w.gguf: 0% (0B of 100MiB)\n" +
+		"pull w.gguf: 10% (10MiB of 100MiB)\n" +
+		"pull w.gguf: 90% (95MiB of 100MiB)\n" +
+		"pull w.gguf: 100% (100MiB of 100MiB)\n" +
+		"pull big.safetensors: 100% (3GiB of 3GiB)\n" +
+		"pull config.json: 2KiB\n"
 	if b.String() != want {
 		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
 	}
