@@ -210,6 +210,12 @@ func TestPlanRun(t *testing.T) {
 		})
 	}
 
+	// The stub serving another engine's recipe takes none of its settings
+	// (num_ctx is ollama's).
+	if p, err := catalog.PlanRun(st, cpu, catalog.RunRequest{Model: "qwen2.5-7b", Engine: "stub"}); err != nil || len(p.Ignored) != 0 || p.Service.Args != nil || p.Service.Labels["aima.recipe"] != "qwen2.5-7b-ollama" {
+		t.Errorf("qwen2.5-7b on the stub: %+v %v", p, err)
+	}
+
 	// Errors name what is wrong.
 	if _, err := catalog.PlanRun(st, cpu, catalog.RunRequest{Model: "qwen9"}); !errors.Is(err, state.ErrNotFound) || !strings.Contains(err.Error(), "did you mean qwen2.5-0.5b") {
 		t.Errorf("unknown model: %v", err)

@@ -165,6 +165,12 @@ func (plan *RunPlan) service(st *state.Store, r *state.Recipe, name string) erro
 		plan.Service = &state.Service{Name: name, Model: plan.Model.Name, Engine: plan.Engine}
 		return nil
 	}
+	if r.EngineType != plan.EngineType {
+		// The stub serving another engine's recipe: the recipe's
+		// settings are that engine's, not the stub's.
+		plan.Service = &state.Service{Name: name, Model: plan.Model.Name, Engine: plan.Engine, Labels: map[string]string{"aima.recipe": r.Name}}
+		return nil
+	}
 	svc, ignored, err := ServiceOf(r, name, plan.Engine)
 	if err != nil {
 		return err
