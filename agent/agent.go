@@ -42,7 +42,7 @@ func NewSyncer(st *state.Store, log *slog.Logger) (*Syncer, *docker.Runtime, err
 		Runtime:   rt,
 		Instance:  set.Instance,
 		Prune:     set.Prune == nil || *set.Prune,
-		Host:      Host{GPUs: CachedGPUs(st.Dir, false)},
+		Host:      CachedHost(st.Dir, false),
 		StubImage: StubImageFunc(rt),
 		Log:       log,
 	}

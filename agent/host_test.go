@@ -10,13 +10,13 @@ import (
 	"github.com/aima-dev/aima/agent"
 )
 
-// TestCachedGPUs: the GPU count is remembered per boot in .local/gpus.json
+// TestCachedHost: the GPU counts is remembered per boot in .local/gpus.json
 // (a cached count is used as it is), refreshed on request, and a missing
 // state directory is never created for it.
-func TestCachedGPUs(t *testing.T) {
+func TestCachedHost(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, ".local", "gpus.json")
-	n := agent.CachedGPUs(dir, true)
+	n := agent.CachedHost(dir, true).GPUs
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Skipf("no boot id on this machine: %v", err)
@@ -26,19 +26,19 @@ func TestCachedGPUs(t *testing.T) {
 	}
 	// A cached answer is used without asking nvidia-smi.
 	os.WriteFile(path, []byte(strings.Replace(string(b), fmt.Sprintf(`"gpus":%d`, n), `"gpus":7`, 1)), 0o644)
-	if got := agent.CachedGPUs(dir, false); got != 7 {
+	if got := agent.CachedHost(dir, false).GPUs; got != 7 {
 		t.Errorf("cached count not used: %d", got)
 	}
-	if got := agent.CachedGPUs(dir, true); got != n {
+	if got := agent.CachedHost(dir, true).GPUs; got != n {
 		t.Errorf("refresh gave %d, want %d", got, n)
 	}
 	// Another boot's answer is not used.
 	os.WriteFile(path, []byte(`{"boot":"another-boot","gpus":7}`), 0o644)
-	if got := agent.CachedGPUs(dir, false); got != n {
+	if got := agent.CachedHost(dir, false).GPUs; got != n {
 		t.Errorf("another boot's count used: %d", got)
 	}
 	missing := filepath.Join(dir, "nope")
-	agent.CachedGPUs(missing, false)
+	agent.CachedHost(missing, false)
 	if _, err := os.Stat(missing); err == nil {
 		t.Error("the state directory was created")
 	}

@@ -2,9 +2,11 @@ package agent
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -38,13 +40,28 @@ type Wanted struct {
 	HostIP  string       // host address the ports are published on (Endpoint derives the reachable one)
 	Model   string
 	Service *state.Service // the service file (services only)
+	// Ollama is the name the service's model is pulled by when its engine
+	// speaks Ollama's API ("qwen2.5:7b"); see ollamaReady.
+	Ollama string
+	// SecretEnv are the env keys whose values come from ${env:} or
+	// ${file:}: a render shown to people shows the reference instead.
+	SecretEnv map[string]string
 }
 
 // Host is what rendering needs to know about the machine.
 type Host struct {
-	GPUs int // NVIDIA GPUs usable by containers
+	GPUs    int // NVIDIA GPUs usable by containers
+	AMDGPUs int // AMD GPUs (ROCm: /dev/kfd), used when there is no NVIDIA one
 	// Env resolves ${env:NAME}; nil means os.LookupEnv.
 	Env func(string) (string, bool)
+}
+
+// lookup is how ${env:NAME} is resolved on this host.
+func (h Host) lookup() func(string) (string, bool) {
+	if h.Env != nil {
+		return h.Env
+	}
+	return os.LookupEnv
 }
 
 // Render reads the service and app files and turns each into a desired
@@ -133,24 +150,25 @@ func renderService(st *state.Store, refs *refs, host Host, set state.Settings, s
 		w.Err = err
 		return w
 	}
-	var err error
-	if svc.Port == 0 {
-		w.Err = fmt.Errorf("no port: set port in services/%s.yaml (the agent, or aima sync, gives it one when it commits the file)", svc.Name)
-		return w
+	if eng.API == "ollama" {
+		w.Ollama = ollamaName(model.Repo, model.Tag, model.Name)
 	}
 	cport := eng.Port
 	if cport == 0 {
 		cport = 8000
 	}
-	spec := container.Spec{
-		Name:       plan.Name("service", svc.Name),
+	if err := state.EngineSettingsProblem(eng, svc.Config); err != nil {
+		w.Err = fmt.Errorf("config: %v", err) // the engine changed since the service was written
+		return w
+	}
+	base := container.Spec{
 		Image:      eng.Image,
 		Entrypoint: eng.Command,
-		Ports:      []container.Port{{HostIP: w.HostIP, HostPort: svc.Port, ContainerPort: cport}},
+		IPC:        eng.IPC,
 		Labels:     map[string]string{container.LabelEngine: eng.Name, container.LabelModel: model.Name},
 	}
 	for k, v := range svc.Labels {
-		spec.Labels[k] = v
+		base.Labels[k] = v
 	}
 	data := state.ArgData{Port: cport, ModelName: model.Name, Repo: model.Repo}
 	if model.Path != "" {
@@ -158,69 +176,155 @@ func renderService(st *state.Store, refs *refs, host Host, set state.Settings, s
 			w.Err = fmt.Errorf("model %q: path %q must be absolute", model.Name, model.Path)
 			return w
 		}
-		if _, err := os.Stat(model.Path); err != nil {
+		fi, err := os.Stat(model.Path)
+		if err != nil {
 			w.Err = fmt.Errorf("model %q: path %s: %v", model.Name, model.Path, err)
 			return w
 		}
 		target := ModelMount + "/" + model.Name
-		if fi, err := os.Stat(model.Path); err == nil && !fi.IsDir() {
+		if !fi.IsDir() {
 			target += "/" + filepath.Base(model.Path)
 		}
-		spec.Mounts = []container.Mount{{Source: model.Path, Target: target, ReadOnly: true}}
+		base.Mounts = []container.Mount{{Source: model.Path, Target: target, ReadOnly: true}}
 		data.ModelPath = target
+	}
+	for _, v := range eng.Volumes {
+		name, target, _ := strings.Cut(v, ":")
+		target, mode, _ := strings.Cut(target, ":")
+		// In this instance's namespace, as app volumes: shared by the
+		// engine's services here, never another state directory's.
+		base.Mounts = append(base.Mounts, container.Mount{Source: set.Instance + "_" + name, Target: target, ReadOnly: mode == "ro"})
+	}
+	var err error
+	if eng.ShmSize != "" {
+		if base.ShmSize, err = ParseSize(eng.ShmSize); err != nil {
+			w.Err = fmt.Errorf("engine %q: shm_size: %v", eng.Name, err)
+			return w
+		}
+	}
+	if svc.Memory != "" {
+		if base.Memory, err = ParseSize(svc.Memory); err != nil {
+			w.Err = fmt.Errorf("memory: %v", err)
+			return w
+		}
+	}
+	base.NanoCPUs = int64(svc.CPUs * 1e9)
+	env := map[string]string{}
+	for k, v := range eng.Env {
+		env[k] = v
+	}
+	if len(eng.PassEnv) > 0 {
+		pol, _ := st.Policy()
+		lookup := host.lookup()
+		for _, name := range eng.PassEnv {
+			// Passed when the owner allows it and has it set; an engine
+			// never fails for the want of an optional token.
+			if _, set := env[name]; !set && pol.EnvAllowed(name) {
+				if _, ok := lookup(name); ok {
+					env[name] = "${env:" + name + "}"
+				}
+			}
+		}
+	}
+	for k, v := range svc.Env {
+		env[k] = v
+	}
+	w.SecretEnv = secretRefs(env)
+
+	n := svc.ReplicaCount()
+	ports := svc.Ports()
+	for k := 1; k <= n; k++ {
+		if ports[k-1] == 0 {
+			w.Err = fmt.Errorf("no port for replica %d: set replica_ports in services/%s.yaml (the agent, or aima sync, gives each replica one when it commits the file)", k, svc.Name)
+			if k == 1 {
+				w.Err = fmt.Errorf("no port: set port in services/%s.yaml (the agent, or aima sync, gives it one when it commits the file)", svc.Name)
+			}
+			w.Desired, w.More = nil, nil
+			return w
+		}
+		spec, err := replicaSpec(st, base, eng, svc, host, data, env, k)
+		if err != nil {
+			if n > 1 {
+				err = fmt.Errorf("replica %d: %v", k, err)
+			}
+			w.Err, w.Desired, w.More = err, nil, nil
+			return w
+		}
+		spec.Name = plan.ReplicaName("service", svc.Name, k)
+		spec.Ports = []container.Port{{HostIP: w.HostIP, HostPort: ports[k-1], ContainerPort: cport}}
+		d := &plan.Desired{Kind: "service", Name: svc.Name, Replica: k, Spec: spec, Running: true, Revision: revision, Alternatives: eng.AlternativeImages}
+		if k == 1 {
+			d.Replica = 0
+			w.Desired = d
+		} else {
+			w.More = append(w.More, d)
+		}
+	}
+	return w
+}
+
+// replicaSpec completes base for replica k (from 1): what depends on its
+// GPUs — the device request or devices, the vendor's image, the engine
+// arguments (tensor parallelism is the number of GPUs) — and the settings
+// of the service's config.
+func replicaSpec(st *state.Store, base container.Spec, eng *state.Engine, svc *state.Service, host Host, data state.ArgData, env map[string]string, k int) (container.Spec, error) {
+	spec := base
+	spec.Labels = maps.Clone(base.Labels)
+	spec.Mounts = slices.Clone(base.Mounts)
+	g, err := gpus(replicaGPU(svc.GPU, k), eng, host)
+	if err != nil {
+		return spec, err
+	}
+	env = maps.Clone(env)
+	switch g.vendor {
+	case "nvidia":
+		spec.GPUs = g.ids
+	case "amd":
+		// ROCm's containers see every GPU through /dev/kfd and /dev/dri
+		// (AMD's Docker guide); the ids choose among them.
+		spec.Devices = []string{"/dev/kfd", "/dev/dri"}
+		spec.GroupAdd = []string{"video"}
+		if len(g.ids) > 0 && g.ids[0] != "all" {
+			env["HIP_VISIBLE_DEVICES"] = strings.Join(g.ids, ",")
+		}
+	}
+	if img := eng.GPUImages[g.vendor]; img != "" {
+		spec.Image = img
+	}
+	if g.count > 1 {
+		data.TensorParallel = g.count
 	}
 	// Bounded templates: a file or built-in that slipped past validation
 	// is refused here, before Docker is asked anything.
 	args, err := state.ExpandArgs(eng.Args, data)
 	if err != nil {
-		w.Err = fmt.Errorf("engine %q: %v", eng.Name, err)
-		return w
+		return spec, fmt.Errorf("engine %q: %v", eng.Name, err)
 	}
-	spec.Cmd = append(spec.Cmd, args...)
-	spec.Cmd = append(spec.Cmd, svc.Args...)
-	env := map[string]string{}
-	for k, v := range eng.Env {
-		env[k] = v
+	for _, key := range slices.Sorted(maps.Keys(svc.Config)) {
+		set := eng.Config[key]
+		data.Value = fmt.Sprint(svc.Config[key])
+		more, err := state.ExpandArgs(set.Args, data)
+		if err != nil {
+			return spec, fmt.Errorf("config %s: %v", key, err)
+		}
+		args = append(args, more...)
+		for _, name := range slices.Sorted(maps.Keys(set.Env)) {
+			v, err := state.ExpandArgs([]string{set.Env[name]}, data)
+			if err != nil {
+				return spec, fmt.Errorf("config %s: env %s: %v", key, name, err)
+			}
+			if len(v) == 1 {
+				env[name] = v[0]
+			}
+		}
 	}
-	for k, v := range svc.Env {
-		env[k] = v
+	if cmd := append(args, svc.Args...); len(cmd) > 0 {
+		spec.Cmd = cmd
 	}
 	if spec.Env, err = resolveEnv(st, host, env); err != nil {
-		w.Err = err
-		return w
+		return spec, err
 	}
-	n := svc.ReplicaCount()
-	if spec.GPUs, err = gpus(replicaGPU(svc.GPU, 1), eng, host); err != nil {
-		w.Err = err
-		return w
-	}
-	if svc.Memory != "" {
-		if spec.Memory, err = ParseSize(svc.Memory); err != nil {
-			w.Err = fmt.Errorf("memory: %v", err)
-			return w
-		}
-	}
-	spec.NanoCPUs = int64(svc.CPUs * 1e9)
-	w.Desired = &plan.Desired{Kind: "service", Name: svc.Name, Spec: spec, Running: true, Revision: revision, Alternatives: eng.AlternativeImages}
-	ports := svc.Ports()
-	for k := 2; k <= n; k++ {
-		if ports[k-1] == 0 {
-			w.Err = fmt.Errorf("no port for replica %d: set replica_ports in services/%s.yaml (the agent, or aima sync, gives each replica one when it commits the file)", k, svc.Name)
-			w.Desired, w.More = nil, nil
-			return w
-		}
-		r := *w.Desired
-		r.Replica = k
-		r.Spec.Name = plan.ReplicaName("service", svc.Name, k)
-		r.Spec.Ports = []container.Port{{HostIP: w.HostIP, HostPort: ports[k-1], ContainerPort: cport}}
-		if r.Spec.GPUs, err = gpus(replicaGPU(svc.GPU, k), eng, host); err != nil {
-			w.Err = fmt.Errorf("replica %d: %v", k, err)
-			w.Desired, w.More = nil, nil
-			return w
-		}
-		w.More = append(w.More, &r)
-	}
-	return w
+	return spec, nil
 }
 
 // All are the desired containers of the object: Desired, then More (none
@@ -283,12 +387,65 @@ func renderApp(st *state.Store, host Host, set state.Settings, app *state.App, r
 		spec.Mounts = append(spec.Mounts, m)
 	}
 	var err error
+	w.SecretEnv = secretRefs(app.Env)
 	if spec.Env, err = resolveEnv(st, host, app.Env); err != nil {
 		w.Err = err
 		return w
 	}
 	w.Desired = &plan.Desired{Kind: "app", Name: app.Name, Spec: spec, Running: true, Revision: revision}
 	return w
+}
+
+// secretRefs are the env keys whose values are secret references, with
+// the reference.
+func secretRefs(env map[string]string) map[string]string {
+	var out map[string]string
+	for k, v := range env {
+		if _, _, _, ok := state.SecretRef(v); ok {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// RenderObject is the containers of a service's replicas (or an app's
+// one container) as they would be created now, with every label, and
+// with the values of secret env variables shown as their references
+// (${env:HF_TOKEN}): what `aima service render` prints.
+func (s *Syncer) RenderObject(obj Object) ([]container.Spec, error) {
+	wanted, err := Render(s.Store, s.Host, s.head())
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range wanted {
+		if w.Object != obj {
+			continue
+		}
+		if !w.Running {
+			return nil, fmt.Errorf("%s: %w: it is stopped and has no container (aima %s start %s)", obj, state.ErrConflict, obj.Kind, obj.Name)
+		}
+		if w.Err != nil {
+			return nil, fmt.Errorf("%s: %w: %v", obj, state.ErrInvalid, w.Err)
+		}
+		var out []container.Spec
+		for _, d := range w.All() {
+			spec := d.Spec
+			spec.Labels = plan.Labels(*d, s.Instance)
+			spec.Env = slices.Clone(spec.Env)
+			for i, kv := range spec.Env {
+				k, _, _ := strings.Cut(kv, "=")
+				if ref, ok := w.SecretEnv[k]; ok {
+					spec.Env[i] = k + "=" + ref
+				}
+			}
+			out = append(out, spec)
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("%s: %w", obj, state.ErrNotFound)
 }
 
 // breaksPolicy checks an object against the local policy once more when a
@@ -308,10 +465,7 @@ func breaksPolicy(st *state.Store, kind string, o state.Object) error {
 // .local/secrets/NAME. Resolved values exist only in the container spec;
 // they are never written to the state files or to git.
 func resolveEnv(st *state.Store, host Host, env map[string]string) ([]string, error) {
-	lookup := host.Env
-	if lookup == nil {
-		lookup = os.LookupEnv
-	}
+	lookup := host.lookup()
 	keys := make([]string, 0, len(env))
 	for k := range env {
 		keys = append(keys, k)
@@ -344,38 +498,52 @@ func resolveEnv(st *state.Store, host Host, env map[string]string) ([]string, er
 	return out, nil
 }
 
-// gpus decides the GPU request of a service container.
-func gpus(want string, eng *state.Engine, host Host) ([]string, error) {
+// gpuPlan is the GPUs of one container: the vendor ("nvidia", "amd" or
+// "" for none), the ids (["all"] for all) and how many that is.
+type gpuPlan struct {
+	vendor string
+	ids    []string
+	count  int
+}
+
+// gpus decides the GPUs of a service container: NVIDIA's when the host
+// has NVIDIA GPUs, else AMD's.
+func gpus(want string, eng *state.Engine, host Host) (gpuPlan, error) {
+	vendor, have, what := "nvidia", host.GPUs, "NVIDIA"
+	if have == 0 && host.AMDGPUs > 0 {
+		vendor, have, what = "amd", host.AMDGPUs, "AMD"
+	}
+	all := gpuPlan{vendor: vendor, ids: []string{"all"}, count: have}
 	switch want {
 	case "none":
 		if eng.GPU == "required" {
-			return nil, fmt.Errorf("engine %q requires a GPU but the service says gpu: none", eng.Name)
+			return gpuPlan{}, fmt.Errorf("engine %q requires a GPU but the service says gpu: none", eng.Name)
 		}
-		return nil, nil
+		return gpuPlan{}, nil
 	case "all":
-		if host.GPUs == 0 {
-			return nil, fmt.Errorf("gpu: all, but no NVIDIA GPU was detected on this host")
+		if have == 0 {
+			return gpuPlan{}, fmt.Errorf("gpu: all, but no GPU was detected on this host")
 		}
-		return []string{"all"}, nil
+		return all, nil
 	case "", "auto":
 		switch {
-		case eng.GPU == "required" && host.GPUs == 0:
-			return nil, fmt.Errorf("engine %q requires an NVIDIA GPU and none was detected on this host (nvidia-smi); use an engine that runs on CPU (llamacpp, ollama, stub)", eng.Name)
-		case (eng.GPU == "required" || eng.GPU == "optional") && host.GPUs > 0:
-			return []string{"all"}, nil
+		case eng.GPU == "required" && have == 0:
+			return gpuPlan{}, fmt.Errorf("engine %q requires a GPU and none was detected on this host (nvidia-smi, /dev/kfd); use an engine that runs on CPU (llamacpp, ollama, stub)", eng.Name)
+		case (eng.GPU == "required" || eng.GPU == "optional") && have > 0:
+			return all, nil
 		}
-		return nil, nil
+		return gpuPlan{}, nil
 	}
-	if host.GPUs == 0 {
-		return nil, fmt.Errorf("gpu: %s, but no NVIDIA GPU was detected on this host", want)
+	if have == 0 {
+		return gpuPlan{}, fmt.Errorf("gpu: %s, but no GPU was detected on this host", want)
 	}
 	ids := strings.Split(want, ",")
 	for _, id := range ids {
-		if n, err := strconv.Atoi(id); err == nil && n >= host.GPUs {
-			return nil, fmt.Errorf("gpu: GPU %d does not exist: this host has %d NVIDIA GPU(s), 0 to %d", n, host.GPUs, host.GPUs-1)
+		if n, err := strconv.Atoi(id); err == nil && n >= have {
+			return gpuPlan{}, fmt.Errorf("gpu: GPU %d does not exist: this host has %d %s GPU(s), 0 to %d", n, have, what, have-1)
 		}
 	}
-	return ids, nil
+	return gpuPlan{vendor: vendor, ids: ids, count: len(ids)}, nil
 }
 
 // ParseSize parses a size string (16g, 512Mi, 1.5G, 1024) into bytes. As

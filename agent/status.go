@@ -340,6 +340,9 @@ func (s *Syncer) probe(ctx context.Context, w Wanted, st Status) Status {
 		resp.Body.Close()
 		if resp.StatusCode < 400 {
 			st.Status, st.Health = StatusRunning, "ok"
+			if w.Ollama != "" {
+				return s.ollamaReady(ctx, w, st)
+			}
 			return st
 		}
 		err = fmt.Errorf("%s answered %d", path, resp.StatusCode)

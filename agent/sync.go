@@ -39,9 +39,10 @@ type Syncer struct {
 	mu        sync.Mutex
 	failures  map[Object]*failure
 	restarts  map[Object]int
-	recent    map[Object]int       // restarts within crashWindow of each other
-	lastStart map[Object]time.Time // when aima last restarted the container
-	busy      map[Object]string    // "creating" / "starting" while an op runs
+	recent    map[Object]int         // restarts within crashWindow of each other
+	lastStart map[Object]time.Time   // when aima last restarted the container
+	busy      map[Object]string      // "creating" / "starting" while an op runs
+	pulls     map[string]*ollamaPull // model pulls into Ollama engines, by endpoint
 }
 
 // failure is why an object could not be converged, and when to try again.

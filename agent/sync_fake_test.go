@@ -465,7 +465,7 @@ func TestPassRenderFailures(t *testing.T) {
 			}
 			addService(t, st, "chat", "tiny", "bigiron", port, nil)
 		},
-		reason: []string{"bigiron", "requires an NVIDIA GPU"},
+		reason: []string{"bigiron", "requires a GPU and none was detected"},
 	}, {
 		name: "env variable not set",
 		setup: func(t *testing.T, st *state.Store, port int) {

@@ -97,7 +97,11 @@ func (s *Syncer) Wait(ctx context.Context, obj Object, want string, timeout time
 		case err != nil:
 			return last, fmt.Errorf("%s: waiting until %s: %w", obj, want, err)
 		}
+		prev := last
 		last = sts[obj]
+		if f, ok := ctx.Value(progressKey{}).(func(Status)); ok && (last.Status != prev.Status || last.Reason != prev.Reason) {
+			f(last)
+		}
 		if Settled(last, want) {
 			return last, nil
 		}
@@ -113,6 +117,15 @@ func (s *Syncer) Wait(ctx context.Context, obj Object, want string, timeout time
 		case <-time.After(min(200*time.Millisecond, time.Until(deadline))):
 		}
 	}
+}
+
+type progressKey struct{}
+
+// WithProgress returns ctx carrying f, which Wait calls with the object's
+// status each time its status or reason changes (a model being pulled:
+// "starting: pulling qwen2.5:7b: 41% of 4.7 GB").
+func WithProgress(ctx context.Context, f func(Status)) context.Context {
+	return context.WithValue(ctx, progressKey{}, f)
 }
 
 func reasonSuffix(st Status) string {

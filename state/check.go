@@ -1,9 +1,12 @@
 package state
 
 import (
+	"encoding/json"
 	"fmt"
+	"maps"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -40,13 +43,48 @@ func check(o Object, unitExists func(name string) bool) error {
 		if sets := strings.Split(o.GPU, ";"); len(sets) > 1 && len(sets) != o.ReplicaCount() {
 			add("/gpu", "%q names %d GPU sets (one per replica, separated by ';') but replicas is %d", o.GPU, len(sets), o.ReplicaCount())
 		}
+		for _, k := range sortedKeys(o.Config) {
+			switch o.Config[k].(type) {
+			case string, bool, int, int64, float64, json.Number:
+			default:
+				add("/config/"+k, "%v: a setting is a string, a number or true/false", o.Config[k])
+			}
+		}
 		checkEnv(o.Env, add)
 	case *Engine:
-		for i, a := range o.Args {
+		argProblem := func(field, a string) {
 			if _, err := ParseArg(a); err != nil {
 				// Named with the engine's file even for a request body:
 				// the argument is refused before anything is written.
-				probs = append(probs, Problem{File: o.filePath(), Field: fmt.Sprintf("/args/%d", i), Message: err.Error()})
+				probs = append(probs, Problem{File: o.filePath(), Field: field, Message: err.Error()})
+			}
+		}
+		for i, a := range o.Args {
+			argProblem(fmt.Sprintf("/args/%d", i), a)
+		}
+		for _, k := range sortedKeys(o.Config) {
+			for i, a := range o.Config[k].Args {
+				argProblem(fmt.Sprintf("/config/%s/args/%d", k, i), a)
+			}
+			for _, e := range sortedKeys(o.Config[k].Env) {
+				argProblem(fmt.Sprintf("/config/%s/env/%s", k, e), o.Config[k].Env[e])
+			}
+		}
+		for i, v := range o.Volumes {
+			name, target, _ := strings.Cut(v, ":")
+			target, mode, _ := strings.Cut(target, ":")
+			if !VolumeName(name) || !strings.HasPrefix(target, "/") || (mode != "" && mode != "ro" && mode != "rw") {
+				add(fmt.Sprintf("/volumes/%d", i), "%q: an engine volume is VOLUME:/path[:ro], a named volume (letters, digits, '_', '.', '-')", v)
+			}
+		}
+		for i, n := range o.PassEnv {
+			if n == "" || strings.ContainsAny(n, "= \t\n$") {
+				add(fmt.Sprintf("/pass_env/%d", i), "%q is not a valid environment variable name", n)
+			}
+		}
+		for _, v := range sortedKeys(o.GPUImages) {
+			if v != "nvidia" && v != "amd" {
+				add("/gpu_images/"+v, "%q: the GPU vendors are nvidia and amd", v)
 			}
 		}
 		checkEnv(o.Env, add)
@@ -101,6 +139,10 @@ func VolumeName(s string) bool { return volumeRE.MatchString(s) }
 func portOK(s string) bool {
 	n, err := strconv.Atoi(s)
 	return err == nil && n >= 1 && n <= 65535
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	return slices.Sorted(maps.Keys(m))
 }
 
 func checkEnv(env map[string]string, add func(string, string, ...any)) {

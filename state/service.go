@@ -23,6 +23,9 @@ func (s *Store) prepare(k *Kind, o Object) error {
 	if !s.Exists(KindEngine, svc.Engine) && !s.inBatch(KindEngine, svc.Engine) {
 		return &InvalidError{Problems: []Problem{{Field: "/engine", Message: fmt.Sprintf("engine %q does not exist (aima engine list shows the engines)", svc.Engine)}}}
 	}
+	if err := s.checkSettings(svc); err != nil {
+		return err
+	}
 	claims, err := s.portClaims()
 	if err != nil {
 		return err
@@ -54,6 +57,51 @@ func (s *Store) prepare(k *Kind, o Object) error {
 		prev = e.Object.(*Service)
 	}
 	return s.allocatePorts(svc, prev, claims)
+}
+
+// checkSettings refuses a service config setting its engine does not take,
+// naming the ones it does: a recipe's gpu_memory_utilization is either an
+// engine argument or an error, never silently dropped.
+func (s *Store) checkSettings(svc *Service) error {
+	if len(svc.Config) == 0 {
+		return nil
+	}
+	var eng *Engine
+	for _, b := range s.batch {
+		if e, ok := b.obj.(*Engine); ok && e.Name == svc.Engine {
+			eng = e
+		}
+	}
+	if eng == nil {
+		e, err := s.Get(KindEngine, svc.Engine)
+		if err != nil {
+			return err
+		}
+		eng, _ = e.Object.(*Engine)
+	}
+	if eng == nil {
+		return nil
+	}
+	return EngineSettingsProblem(eng, svc.Config)
+}
+
+// EngineSettingsProblem is an InvalidError naming each setting of config
+// the engine does not take, or nil.
+func EngineSettingsProblem(eng *Engine, config map[string]any) error {
+	var probs []Problem
+	for _, k := range sortedKeys(config) {
+		if _, ok := eng.Config[k]; !ok {
+			takes := strings.Join(sortedKeys(eng.Config), ", ")
+			if takes == "" {
+				takes = "none"
+			}
+			probs = append(probs, Problem{Field: "/config/" + k, Message: fmt.Sprintf("engine %q has no setting %q (it takes: %s)", eng.Name, k, takes)})
+		}
+	}
+	if len(probs) > 0 {
+		return &InvalidError{Problems: probs}
+	}
+	return nil
 }
 
 // allocatePorts gives svc the host ports it lacks — port, and one in

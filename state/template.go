@@ -31,7 +31,7 @@ const (
 )
 
 // ArgFields are the fields engine args may reference.
-var ArgFields = []string{"Port", "ModelPath", "ModelName", "Repo"}
+var ArgFields = []string{"Port", "ModelPath", "ModelName", "Repo", "TensorParallel", "Value"}
 
 // ArgData is what engine args are rendered with.
 type ArgData struct {
@@ -39,9 +39,14 @@ type ArgData struct {
 	ModelPath string // where the model's path is mounted in the container ("" when it has none)
 	ModelName string
 	Repo      string // the model's repository at its source
+	// TensorParallel is the number of GPUs of the container when it has
+	// more than one (0 otherwise): vLLM's --tensor-parallel-size.
+	TensorParallel int
+	// Value is a config setting's value (in the engine's config templates).
+	Value string
 }
 
-const argGrammar = "an engine argument holds text, {{.Port}}, {{.ModelPath}}, {{.ModelName}}, {{.Repo}} and {{if .Field}}...{{else}}...{{end}}"
+const argGrammar = "an engine argument holds text, {{.Port}}, {{.ModelPath}}, {{.ModelName}}, {{.Repo}}, {{.TensorParallel}}, {{.Value}} and {{if .Field}}...{{else}}...{{end}}"
 
 // ParseArg parses one engine argument and refuses what the bounded subset
 // does not allow (see MaxArgBytes), naming it and where it is.
@@ -176,7 +181,9 @@ func (b *boundedBuffer) Write(p []byte) (int, error) {
 // ExpandArgs renders engine args with d. Each argument is parsed with
 // ParseArg (a built-in, or a file committed before the rules, is held to
 // them too) and its output is bounded by MaxArgBytes, all of them together
-// by MaxArgsBytes. An error names the argument ("args[2]: ...").
+// by MaxArgsBytes. A template that renders to nothing gives no argument
+// (a conditional flag that does not apply). An error names the argument
+// ("args[2]: ...").
 func ExpandArgs(args []string, d ArgData) ([]string, error) {
 	out := make([]string, 0, len(args))
 	total := 0
@@ -206,6 +213,9 @@ func ExpandArgs(args []string, d ArgData) ([]string, error) {
 			return nil, fmt.Errorf("args[%d]: %v", i, err)
 		}
 		total += buf.Len()
+		if buf.Len() == 0 {
+			continue // a conditional argument that does not apply ({{if .TensorParallel}}...)
+		}
 		out = append(out, buf.String())
 	}
 	return out, nil

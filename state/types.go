@@ -67,8 +67,30 @@ type Engine struct {
 	GPU string `json:"gpu,omitempty" yaml:"gpu,omitempty" jsonschema:"enum=required,enum=optional,enum=none"`
 	// API the engine speaks.
 	API string `json:"api,omitempty" yaml:"api,omitempty" jsonschema:"enum=openai,enum=ollama"`
+	// Images by GPU vendor (nvidia, amd), used instead of image when the service gets GPUs of that vendor (a CUDA or ROCm build).
+	GPUImages map[string]string `json:"gpu_images,omitempty" yaml:"gpu_images,omitempty"`
+	// IPC namespace: host, as vLLM and SGLang need for tensor parallelism (shared memory between GPU workers).
+	IPC string `json:"ipc,omitempty" yaml:"ipc,omitempty" jsonschema:"enum=host"`
+	// Size of /dev/shm, e.g. 16g (Docker's default is 64m); an alternative to ipc: host.
+	ShmSize string `json:"shm_size,omitempty" yaml:"shm_size,omitempty" jsonschema:"pattern=^[0-9]+(\\.[0-9]+)?([kKmMgGtT]i?[bB]?)?$"`
+	// Named volumes shared by every service of the engine, VOLUME:/path[:ro] (a model cache such as hf-cache:/root/.cache/huggingface); in this state directory's namespace.
+	Volumes []string `json:"volumes,omitempty" yaml:"volumes,omitempty"`
+	// Variables of the agent's environment passed to the container when the local policy allows them and they are set (HF_TOKEN for gated models); never required.
+	PassEnv []string `json:"pass_env,omitempty" yaml:"pass_env,omitempty"`
+	// Settings a service (or a catalog recipe) may give in its config, each turned into engine arguments and environment: templates over {{.Value}} and the argument fields. A service setting the engine does not take is refused.
+	Config map[string]EngineSetting `json:"config,omitempty" yaml:"config,omitempty"`
 	// Free-form labels.
 	Labels map[string]string `json:"labels,omitempty" yaml:"labels,omitempty"`
+}
+
+// EngineSetting is one setting of an engine's config: what a value becomes.
+type EngineSetting struct {
+	// What the setting does, for humans.
+	Description string `json:"description,omitempty" yaml:"description,omitempty"`
+	// Arguments appended for the setting, as templates over {{.Value}} and the argument fields.
+	Args []string `json:"args,omitempty" yaml:"args,omitempty"`
+	// Environment variables set for the setting; values are templates like args.
+	Env map[string]string `json:"env,omitempty" yaml:"env,omitempty"`
 }
 
 // JSONSchemaExtend adds what struct tags cannot say (a pattern with commas).
@@ -106,6 +128,8 @@ type Service struct {
 	CPUs float64 `json:"cpus,omitempty" yaml:"cpus,omitempty" jsonschema:"minimum=0"`
 	// Host address the port is published on: 127.0.0.1 (this machine only), 0.0.0.0 (every IPv4 address, to serve the LAN), :: (every IPv6 address) or the address of one interface. Default: host_ip in aima.yaml, else 127.0.0.1.
 	HostIP string `json:"host_ip,omitempty" yaml:"host_ip,omitempty"`
+	// Engine settings (the engine's config lists those it takes), e.g. gpu_memory_utilization: 0.9, max_model_len: 8192.
+	Config map[string]any `json:"config,omitempty" yaml:"config,omitempty"`
 	// Free-form labels, copied onto the container.
 	Labels map[string]string `json:"labels,omitempty" yaml:"labels,omitempty"`
 }

@@ -227,7 +227,6 @@ type Applied struct {
 	Models  []string `json:"models"`
 	Service string   `json:"service"`
 	Engine  string   `json:"engine"`
-	Ignored []string `json:"ignored,omitempty"` // config keys that are not service settings
 }
 
 // Apply writes the recipe's models and a service of its first model on an
@@ -235,9 +234,10 @@ type Applied struct {
 // service names the service (default: the recipe's name); an existing
 // service of that name is refused, so applying twice never clobbers one.
 // Recipe config "args" and "env" become the service's; "gpu", "memory",
-// "cpus" and "port" set those fields; other keys are reported as ignored.
-// fits, when set, checks that the service fits this machine (see Fit)
-// before anything is written.
+// "cpus", "port" and "replicas" set those fields; every other key is an
+// engine setting (the service's config), refused when the engine does not
+// take it. fits, when set, checks that the service fits this machine (see
+// Fit) before anything is written.
 func Apply(st *state.Store, recipe, service string, fits func(*state.Model, *state.Service, string) error) (Applied, error) {
 	r, err := load[*state.Recipe](st, state.KindCatalog, recipe)
 	if err != nil {
@@ -270,11 +270,10 @@ func Apply(st *state.Store, recipe, service string, fits func(*state.Model, *sta
 		kinds = append(kinds, state.KindModel)
 		out.Models = append(out.Models, r.Models[i].Name)
 	}
-	svc, ignored, err := ServiceOf(r, service, engine)
+	svc, err := ServiceOf(r, service, engine)
 	if err != nil {
 		return Applied{}, err
 	}
-	out.Ignored = ignored
 	if fits != nil {
 		if err := fits(objs[0].(*state.Model), svc, engine); err != nil {
 			return Applied{}, err
@@ -312,11 +311,10 @@ func ModelOf(r *state.Recipe, i int) *state.Model {
 }
 
 // ServiceOf is the service a recipe makes of its first model on engine:
-// config "args", "env", "gpu", "memory", "cpus" and "port" set those
-// fields; the other config keys are returned as ignored.
-func ServiceOf(r *state.Recipe, name, engine string) (*state.Service, []string, error) {
+// config "args", "env", "gpu", "memory", "cpus", "port" and "replicas" set
+// those fields; every other key is an engine setting (the service's config).
+func ServiceOf(r *state.Recipe, name, engine string) (*state.Service, error) {
 	svc := map[string]any{"name": name, "model": r.Models[0].Name, "engine": engine, "labels": map[string]any{"aima.recipe": r.Name}}
-	var ignored []string
 	keys := make([]string, 0, len(r.Config))
 	for k := range r.Config {
 		keys = append(keys, k)
@@ -324,10 +322,18 @@ func ServiceOf(r *state.Recipe, name, engine string) (*state.Service, []string, 
 	sort.Strings(keys)
 	for _, k := range keys {
 		switch k {
-		case "args", "env", "gpu", "memory", "cpus", "port":
+		case "args", "env", "gpu", "memory", "cpus", "port", "replicas":
 			svc[k] = r.Config[k]
 		default:
-			ignored = append(ignored, k)
+			// An engine setting (gpu_memory_utilization, max_model_len,
+			// ...): the engine turns it into arguments, or the write is
+			// refused naming it. Nothing is dropped.
+			cfg, _ := svc["config"].(map[string]any)
+			if cfg == nil {
+				cfg = map[string]any{}
+				svc["config"] = cfg
+			}
+			cfg[k] = r.Config[k]
 		}
 	}
 	// YAML gives numbers and booleans where the service wants strings.
@@ -350,7 +356,7 @@ func ServiceOf(r *state.Recipe, name, engine string) (*state.Service, []string, 
 	}
 	o, err := state.KindService.FromMap(svc)
 	if err != nil {
-		return nil, nil, fmt.Errorf("recipe %q config: %w", r.Name, err)
+		return nil, fmt.Errorf("recipe %q config: %w", r.Name, err)
 	}
-	return o.(*state.Service), ignored, nil
+	return o.(*state.Service), nil
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -117,7 +118,7 @@ func TestApply(t *testing.T) {
 	}
 	r := &state.Recipe{Name: "qwen-vllm", EngineType: "vllm",
 		Models: []state.RecipeModel{{Name: "qwen2-7b", Source: "huggingface", Repo: "Qwen/Qwen2.5-7B-Instruct"}, {Name: "qwen-draft", Source: "huggingface", Repo: "Qwen/Qwen2.5-0.5B"}},
-		Config: map[string]any{"args": []any{"--max-model-len", 8192}, "env": map[string]any{"VLLM_LOGGING_LEVEL": "DEBUG"}, "port": 8123, "tensor_parallel": 2}}
+		Config: map[string]any{"args": []any{"--max-model-len", 8192}, "env": map[string]any{"VLLM_LOGGING_LEVEL": "DEBUG"}, "port": 8123, "gpu_memory_utilization": 0.85}}
 	if _, err := st.Create(state.KindCatalog, r); err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +129,7 @@ func TestApply(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := catalog.Applied{Models: []string{"qwen2-7b", "qwen-draft"}, Service: "chat", Engine: "vllm", Ignored: []string{"tensor_parallel"}}
+	want := catalog.Applied{Models: []string{"qwen2-7b", "qwen-draft"}, Service: "chat", Engine: "vllm"}
 	if diff := cmp.Diff(want, a); diff != "" {
 		t.Errorf("applied (-want +got):\n%s", diff)
 	}
@@ -146,7 +147,8 @@ func TestApply(t *testing.T) {
 	}
 	svc := e.Object.(*state.Service)
 	wantSvc := &state.Service{Name: "chat", Model: "qwen2-7b", Engine: "vllm", Port: 8123, Args: []string{"--max-model-len", "8192"},
-		Env: map[string]string{"VLLM_LOGGING_LEVEL": "DEBUG"}, Labels: map[string]string{"aima.recipe": "qwen-vllm"}}
+		Env: map[string]string{"VLLM_LOGGING_LEVEL": "DEBUG"}, Labels: map[string]string{"aima.recipe": "qwen-vllm"},
+		Config: map[string]any{"gpu_memory_utilization": 0.85}}
 	if diff := cmp.Diff(wantSvc, svc); diff != "" {
 		t.Errorf("service (-want +got):\n%s", diff)
 	}
@@ -159,6 +161,20 @@ func TestApply(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(st.Dir, "services", "qwen-vllm.yaml")); err == nil {
 		t.Errorf("a service under the recipe's name was written")
+	}
+	// A recipe setting the engine does not take is refused, naming it, and
+	// nothing is written (it was once dropped with a warning).
+	bad := &state.Recipe{Name: "bad", EngineType: "vllm", Models: []state.RecipeModel{{Name: "m2", Source: "huggingface", Repo: "a/b"}},
+		Config: map[string]any{"tensor_parallel": 2}}
+	if _, err := st.Create(state.KindCatalog, bad); err != nil {
+		t.Fatal(err)
+	}
+	headBefore, _ := rp.Log("", 0)
+	if _, err := catalog.Apply(st, "bad", "", nil); !errors.Is(err, state.ErrInvalid) || !strings.Contains(err.Error(), "tensor_parallel") || !strings.Contains(err.Error(), "gpu_memory_utilization") {
+		t.Errorf("apply of an unknown setting: %v; want invalid naming tensor_parallel and the settings vllm takes", err)
+	}
+	if again, _ := rp.Log("", 0); len(again) != len(headBefore) || st.Exists(state.KindModel, "m2") {
+		t.Errorf("a refused apply wrote something")
 	}
 }
 

@@ -212,7 +212,7 @@ func TestPlanRun(t *testing.T) {
 
 	// The stub serving another engine's recipe takes none of its settings
 	// (num_ctx is ollama's).
-	if p, err := catalog.PlanRun(st, cpu, catalog.RunRequest{Model: "qwen2.5-7b", Engine: "stub"}); err != nil || len(p.Ignored) != 0 || p.Service.Args != nil || p.Service.Labels["aima.recipe"] != "qwen2.5-7b-ollama" {
+	if p, err := catalog.PlanRun(st, cpu, catalog.RunRequest{Model: "qwen2.5-7b", Engine: "stub"}); err != nil || p.Service.Config != nil || p.Service.Args != nil || p.Service.Labels["aima.recipe"] != "qwen2.5-7b-ollama" {
 		t.Errorf("qwen2.5-7b on the stub: %+v %v", p, err)
 	}
 
@@ -239,5 +239,20 @@ func TestPlanRun(t *testing.T) {
 	}
 	if _, err := catalog.PlanRun(st, cpu, catalog.RunRequest{Model: "qwen2.5-0.5b", Service: "mine"}); !errors.Is(err, state.ErrExists) {
 		t.Errorf("a service name taken by another model: %v", err)
+	}
+}
+
+// TestEveryBuiltinRecipeApplies: each built-in recipe writes a valid model
+// and service (its config keys are settings its engine takes).
+func TestEveryBuiltinRecipeApplies(t *testing.T) {
+	st := testenv.NewStore(t)
+	for _, e := range state.Builtins(state.KindCatalog) {
+		r := e.Object.(*state.Recipe)
+		if slices.Contains(r.Tags, catalog.ProfileTag) {
+			continue
+		}
+		if _, err := catalog.Apply(st, r.Name, "svc-"+r.Name, nil); err != nil {
+			t.Errorf("%s: %v", r.Name, err)
+		}
 	}
 }

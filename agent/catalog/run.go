@@ -35,8 +35,7 @@ type RunPlan struct {
 	Engine        string
 	EngineType    string
 	EngineGPU     string
-	Ignored       []string // recipe config keys that are not service settings
-	Pull          bool     // the weights are downloaded (http, huggingface) before the start
+	Pull          bool // the weights are downloaded (http, huggingface) before the start
 }
 
 // PlanRun chooses how to run req.Model on host: among the recipes of the
@@ -171,12 +170,12 @@ func (plan *RunPlan) service(st *state.Store, r *state.Recipe, name string) erro
 		plan.Service = &state.Service{Name: name, Model: plan.Model.Name, Engine: plan.Engine, Labels: map[string]string{"aima.recipe": r.Name}}
 		return nil
 	}
-	svc, ignored, err := ServiceOf(r, name, plan.Engine)
+	svc, err := ServiceOf(r, name, plan.Engine)
 	if err != nil {
 		return err
 	}
 	svc.Model = plan.Model.Name
-	plan.Service, plan.Ignored = svc, ignored
+	plan.Service = svc
 	return nil
 }
 

@@ -77,6 +77,16 @@ type Spec struct {
 	GPUs     []string `json:"gpus,omitempty"`
 	Memory   int64    `json:"memory,omitempty"`    // bytes, 0 = unlimited
 	NanoCPUs int64    `json:"nano_cpus,omitempty"` // 1e9 = one CPU, 0 = unlimited
+	// IPC is the IPC namespace: "" (Docker's default, private) or "host"
+	// (what vLLM and SGLang need for tensor parallelism).
+	IPC string `json:"ipc,omitempty"`
+	// ShmSize is the size of /dev/shm in bytes (0: Docker's 64 MiB).
+	ShmSize int64 `json:"shm_size,omitempty"`
+	// Devices are host device paths passed through as they are, read,
+	// write and mknod (AMD GPUs: /dev/kfd, /dev/dri).
+	Devices []string `json:"devices,omitempty"`
+	// GroupAdd are extra groups of the container's user (AMD GPUs: video).
+	GroupAdd []string `json:"group_add,omitempty"`
 }
 
 // State is a container's lifecycle state as Docker reports it.

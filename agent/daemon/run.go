@@ -180,7 +180,7 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	// 2. Docker and the syncer. Docker may be down: the agent serves anyway
 	//    and converges when it returns.
-	agent.CachedGPUs(st.Dir, true) // the agent asks nvidia-smi afresh; NewSyncer reads the answer
+	agent.CachedHost(st.Dir, true) // the agent asks nvidia-smi and sysfs afresh; NewSyncer reads the answer
 	syncer, rt, err := agent.NewSyncer(st, log)
 	if err != nil {
 		return err

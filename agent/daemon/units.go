@@ -9,6 +9,7 @@ import (
 
 	"github.com/aima-dev/aima/agent"
 	"github.com/aima-dev/aima/agent/alert"
+	"github.com/aima-dev/aima/agent/docker"
 	"github.com/aima-dev/aima/agent/pipeline"
 	"github.com/aima-dev/aima/agent/unit"
 	"github.com/aima-dev/aima/state"
@@ -50,6 +51,22 @@ func (u unitServices) Logs(ctx context.Context, kind, name string, tail int) (st
 	var b strings.Builder
 	err := u.s.Logs(ctx, agent.Object{Kind: kind, Name: name}, tail, false, &b)
 	return b.String(), err
+}
+
+func (u unitServices) Render(ctx context.Context, kind, name string) ([]any, error) {
+	specs, err := u.s.RenderObject(agent.Object{Kind: kind, Name: name})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]any, 0, len(specs))
+	for _, spec := range specs {
+		cfg, err := docker.Render(spec)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, cfg)
+	}
+	return out, nil
 }
 
 func (u unitServices) Resources(ctx context.Context) ([]map[string]any, error) {

@@ -9,10 +9,29 @@ import (
 
 	dcontainer "github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/mount"
+	"github.com/docker/docker/api/types/network"
 	"github.com/docker/go-connections/nat"
 
 	"github.com/aima-dev/aima/agent/container"
 )
+
+// Config is the Docker create request of a spec, in the Docker API's own
+// shapes: what `aima service render` prints and exactly what Create sends.
+type Config struct {
+	Name             string                    `json:"Name"`
+	Config           *dcontainer.Config        `json:"Config"`
+	HostConfig       *dcontainer.HostConfig    `json:"HostConfig"`
+	NetworkingConfig *network.NetworkingConfig `json:"NetworkingConfig"`
+}
+
+// Render is the Docker create request for spec (see Config).
+func Render(spec container.Spec) (Config, error) {
+	cfg, hcfg, err := createConfig(spec)
+	if err != nil {
+		return Config{}, err
+	}
+	return Config{Name: spec.Name, Config: cfg, HostConfig: hcfg, NetworkingConfig: &network.NetworkingConfig{}}, nil
+}
 
 // createConfig translates spec into the Docker create request. It is pure,
 // so the translation (GPUs in particular, which no test machine has) is
@@ -31,6 +50,15 @@ func createConfig(spec container.Spec) (*dcontainer.Config, *dcontainer.HostConf
 			Memory:   spec.Memory,
 			NanoCPUs: spec.NanoCPUs,
 		},
+		IpcMode:  dcontainer.IpcMode(spec.IPC),
+		ShmSize:  spec.ShmSize,
+		GroupAdd: slices.Clone(spec.GroupAdd),
+	}
+	for _, d := range spec.Devices {
+		if !strings.HasPrefix(d, "/dev/") {
+			return nil, nil, fmt.Errorf("device %q: not a device path under /dev/", d)
+		}
+		hcfg.Devices = append(hcfg.Devices, dcontainer.DeviceMapping{PathOnHost: d, PathInContainer: d, CgroupPermissions: "rwm"})
 	}
 	for _, p := range spec.Ports {
 		if p.ContainerPort < 1 || p.ContainerPort > 65535 {

@@ -63,7 +63,10 @@ func Matches(spec container.Spec, label string) bool {
 	}
 }
 
-// specV1 is the v1 canonical encoding. Do not change it; add a specV2.
+// specV1 is the v1 canonical encoding. Do not change what it encodes; a
+// field may only be added as omitempty, so that every spec without it hashes
+// as before (IPC, ShmSize, Devices and GroupAdd came so, with the engine
+// specs fit for GPUs). Anything else is a specV2.
 type specV1 struct {
 	Image      string            `json:"image"`
 	Entrypoint []string          `json:"entrypoint,omitempty"`
@@ -75,6 +78,10 @@ type specV1 struct {
 	GPUs       []string          `json:"gpus,omitempty"`
 	Memory     int64             `json:"memory,omitempty"`
 	NanoCPUs   int64             `json:"nano_cpus,omitempty"`
+	IPC        string            `json:"ipc,omitempty"`
+	ShmSize    int64             `json:"shm_size,omitempty"`
+	Devices    []string          `json:"devices,omitempty"`
+	GroupAdd   []string          `json:"group_add,omitempty"`
 }
 
 type portV1 struct {
@@ -111,6 +118,10 @@ func normalize(spec container.Spec) specV1 {
 		GPUs:       sorted(spec.GPUs),
 		Memory:     spec.Memory,
 		NanoCPUs:   spec.NanoCPUs,
+		IPC:        spec.IPC,
+		ShmSize:    spec.ShmSize,
+		Devices:    sorted(spec.Devices),
+		GroupAdd:   sorted(spec.GroupAdd),
 	}
 	for k, v := range spec.Labels {
 		if derived[k] {

@@ -116,6 +116,10 @@ type summary struct {
 	GPUs       []string          `json:"gpus,omitempty"`
 	Memory     int64             `json:"memory,omitempty"`
 	NanoCPUs   int64             `json:"nano_cpus,omitempty"`
+	IPC        string            `json:"ipc,omitempty"`
+	ShmSize    int64             `json:"shm_size,omitempty"`
+	Devices    []string          `json:"devices,omitempty"`
+	GroupAdd   []string          `json:"group_add,omitempty"`
 }
 
 func summarize(spec container.Spec) summary {
@@ -131,6 +135,10 @@ func summarize(spec container.Spec) summary {
 		GPUs:       n.GPUs,
 		Memory:     n.Memory,
 		NanoCPUs:   n.NanoCPUs,
+		IPC:        n.IPC,
+		ShmSize:    n.ShmSize,
+		Devices:    n.Devices,
+		GroupAdd:   n.GroupAdd,
 	}
 	if len(n.Env) > 0 {
 		s.Env = make(map[string]string, len(n.Env))
@@ -174,6 +182,10 @@ func Changed(spec container.Spec, summaryLabel string) []string {
 		{"gpus", old.GPUs, cur.GPUs},
 		{"memory", old.Memory, cur.Memory},
 		{"nano_cpus", old.NanoCPUs, cur.NanoCPUs},
+		{"ipc", old.IPC, cur.IPC},
+		{"shm_size", old.ShmSize, cur.ShmSize},
+		{"devices", old.Devices, cur.Devices},
+		{"group_add", old.GroupAdd, cur.GroupAdd},
 	}
 	for _, f := range fields {
 		if !sameJSON(f.old, f.cur) {

@@ -23,6 +23,8 @@ type server struct {
 	// fingerprint is the system_fingerprint of chat answers: "fp_" and the
 	// host name, in a container its short id (which replica answered).
 	fingerprint string
+	// pulled are the models pulled through the Ollama API.
+	pulled pulledModels
 }
 
 // route is one endpoint: the methods it accepts and its handler.
@@ -40,6 +42,12 @@ var routes = map[string]route{
 	"/v1/chat/completions": {[]string{http.MethodPost}, (*server).chat},
 	"/v1/completions":      {[]string{http.MethodPost}, (*server).completions},
 	"/v1/embeddings":       {[]string{http.MethodPost}, (*server).embeddings},
+	"/api/version":         {[]string{http.MethodGet, http.MethodHead}, (*server).ollamaVersion},
+	"/api/tags":            {[]string{http.MethodGet}, (*server).ollamaTags},
+	"/api/pull":            {[]string{http.MethodPost}, (*server).ollamaPull},
+	"/api/copy":            {[]string{http.MethodPost}, (*server).ollamaCopy},
+	"/api/chat":            {[]string{http.MethodPost}, (*server).ollamaChat},
+	"/api/generate":        {[]string{http.MethodPost}, (*server).ollamaChat},
 }
 
 // ServeHTTP routes the request and logs one line for it.

@@ -146,6 +146,12 @@ func (s *server) chat(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid_request_error", "messages: must be a non-empty list")
 		return
 	}
+	// A pulled model answers as itself; any other name as the stub's own
+	// model (the stub has always answered whatever name it was sent).
+	model, ok := s.serves(req.Model)
+	if !ok {
+		model = s.model
+	}
 	var last string
 	prompt := 0
 	for i, m := range req.Messages {
@@ -163,15 +169,15 @@ func (s *server) chat(w http.ResponseWriter, r *http.Request) {
 	if req.MaxCompletionTokens > 0 {
 		limit = req.MaxCompletionTokens
 	}
-	out, finish := truncate(pieces(Answer(s.model, last)), limit)
+	out, finish := truncate(pieces(Answer(model, last)), limit)
 	u := usage{PromptTokens: prompt, CompletionTokens: len(out), TotalTokens: prompt + len(out)}
 	content := strings.Join(out, "")
-	id := digestID("chatcmpl-", s.model, content)
+	id := digestID("chatcmpl-", model, content)
 	created := time.Now().Unix()
 
 	if !req.Stream {
 		writeJSON(w, http.StatusOK, chatCompletion{
-			ID: id, Object: "chat.completion", Created: created, Model: s.model, SystemFingerprint: s.fingerprint,
+			ID: id, Object: "chat.completion", Created: created, Model: model, SystemFingerprint: s.fingerprint,
 			Choices: []chatChoice{{Message: chatOutput{Role: "assistant", Content: content}, FinishReason: finish}},
 			Usage:   u,
 		})
@@ -181,7 +187,7 @@ func (s *server) chat(w http.ResponseWriter, r *http.Request) {
 	sse := startSSE(w)
 	chunk := func(d chatDelta, finish *string) chatChunk {
 		return chatChunk{
-			ID: id, Object: "chat.completion.chunk", Created: created, Model: s.model, SystemFingerprint: s.fingerprint,
+			ID: id, Object: "chat.completion.chunk", Created: created, Model: model, SystemFingerprint: s.fingerprint,
 			Choices: []chatChunkChoice{{Delta: d, FinishReason: finish}},
 		}
 	}
@@ -192,7 +198,7 @@ func (s *server) chat(w http.ResponseWriter, r *http.Request) {
 	}
 	sse.send(chunk(chatDelta{}, &finish))
 	if req.StreamOptions != nil && req.StreamOptions.IncludeUsage {
-		sse.send(chatChunk{ID: id, Object: "chat.completion.chunk", Created: created, Model: s.model, Choices: []chatChunkChoice{}, Usage: &u})
+		sse.send(chatChunk{ID: id, Object: "chat.completion.chunk", Created: created, Model: model, Choices: []chatChunkChoice{}, Usage: &u})
 	}
 	sse.done()
 }

@@ -157,7 +157,7 @@ func catalogApply(ctx context.Context, env *Env, p map[string]any) (map[string]a
 		return nil, err
 	}
 	env.kick()
-	return map[string]any{"id": recipe, "name": recipe, "recipe": recipe, "models": a.Models, "service": a.Service, "engine": a.Engine, "ignored": a.Ignored}, nil
+	return map[string]any{"id": recipe, "name": recipe, "recipe": recipe, "models": a.Models, "service": a.Service, "engine": a.Engine}, nil
 }
 
 func skillSearch(ctx context.Context, env *Env, p map[string]any) (map[string]any, error) {

@@ -33,6 +33,7 @@ func (r routeOnly) Logs(context.Context, string, string, int) (string, error) { 
 func (r routeOnly) Resources(context.Context) ([]map[string]any, error)       { return nil, errNo }
 func (r routeOnly) Plan(context.Context) (map[string]any, error)              { return nil, errNo }
 func (r routeOnly) Sync(context.Context) (map[string]any, error)              { return nil, errNo }
+func (r routeOnly) Render(context.Context, string, string) ([]any, error)     { return nil, errNo }
 
 // TestChatPassesSamplingParameters: max_tokens and temperature reach the
 // engine as numbers, given as numbers or as the strings a query carries;

@@ -44,6 +44,13 @@ type LogsAnswer struct {
 	Logs string `json:"logs"`
 }
 
+// RenderAnswer is service.render and app.render.
+type RenderAnswer struct {
+	ID string `json:"id"`
+	// One create request per container (per replica), in the runtime's API shapes.
+	Containers []any `json:"containers"`
+}
+
 // LogRequest is state.log: the git history.
 type LogRequest struct {
 	// A state-directory path (services/x.yaml, services/) or KIND/NAME (service/x).
@@ -85,6 +92,21 @@ func addLive(r *Registry) {
 				}
 				logs, err := svc.Logs(ctx, k.Name, name, req.Tail)
 				return LogsAnswer{ID: name, Logs: logs}, err
+			}))
+	}
+	for _, k := range []*state.Kind{state.KindService, state.KindApp} {
+		r.Add(Typed(Unit{Name: k.Name + ".render", Read: true, Description: fmt.Sprintf("The exact container create request of the %s (each replica's), in Docker's API shapes — what diff compares; secrets as their references", k.Name)},
+			func(ctx context.Context, env *Env, req IDRequest) (RenderAnswer, error) {
+				name := req.name()
+				if _, err := env.Store.Get(k, name); err != nil {
+					return RenderAnswer{}, err
+				}
+				svc, err := env.services()
+				if err != nil {
+					return RenderAnswer{}, err
+				}
+				cs, err := svc.Render(ctx, k.Name, name)
+				return RenderAnswer{ID: name, Containers: cs}, err
 			}))
 	}
 	r.Add(Unit{Name: "service.status", Description: "The observed status of a service", Read: true, Request: reflectType[IDRequest](), Run: statusUnit})

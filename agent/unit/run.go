@@ -50,8 +50,6 @@ type RunAnswer struct {
 	Writes []map[string]any `json:"writes"`
 	// Whether an existing service was reused (nothing written for it).
 	Reused bool `json:"reused,omitempty"`
-	// Recipe config keys that are not service settings.
-	Ignored []string `json:"ignored,omitempty"`
 	// The service's observed status after the wait, and where it answers.
 	Status   string `json:"status,omitempty"`
 	Reason   string `json:"reason,omitempty"`
@@ -72,7 +70,7 @@ func runModel(ctx context.Context, env *Env, req RunRequest) (RunAnswer, error) 
 	}
 	svc := plan.Service
 	out := RunAnswer{ID: svc.Name, Name: svc.Name, Model: plan.Model.Name, Service: svc.Name, Engine: plan.Engine, EngineType: plan.EngineType,
-		Recipe: plan.Recipe, Profile: plan.Profile, Why: plan.Why, DryRun: req.DryRun, Reused: plan.ServiceExists, Ignored: plan.Ignored,
+		Recipe: plan.Recipe, Profile: plan.Profile, Why: plan.Why, DryRun: req.DryRun, Reused: plan.ServiceExists,
 		Writes: []map[string]any{}, Port: svc.Port}
 	if out.NeedGB, err = catalog.ModelNeedGB(plan.Model); err != nil {
 		return RunAnswer{}, err

@@ -100,6 +100,10 @@ type Services interface {
 	Plan(ctx context.Context) (map[string]any, error)
 	// Sync converges now (state.sync's answer).
 	Sync(ctx context.Context) (map[string]any, error)
+	// Render is the container create request of each of the object's
+	// containers, in the runtime's own API shapes (Docker: Config,
+	// HostConfig, NetworkingConfig), secrets shown as references.
+	Render(ctx context.Context, kind, name string) ([]any, error)
 }
 
 // Pipelines runs pipelines (agent/pipeline implements it).

@@ -76,9 +76,6 @@ func newCatalogVerbs(g *globals) []*cobra.Command {
 			}
 			models, _ := out["models"].([]string)
 			fmt.Fprintf(cmd.OutOrStdout(), "catalog/%s applied: model %s, service %v (engine %v)\n", args[0], strings.Join(models, ", "), out["service"], out["engine"])
-			if ig, _ := out["ignored"].([]string); len(ig) > 0 {
-				fmt.Fprintf(cmd.ErrOrStderr(), "aima: warning: recipe config keys that are not service settings were ignored: %s\n", strings.Join(ig, ", "))
-			}
 			return nil
 		},
 	}

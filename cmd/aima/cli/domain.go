@@ -50,7 +50,7 @@ func newDomainCmd(g *globals, k *state.Kind) *cobra.Command {
 		cmd.AddCommand(newResourceStatusCmd(g))
 	}
 	if hasContainers(k) {
-		cmd.AddCommand(newStateCmd(g, k, "running"), newStateCmd(g, k, "stopped"), newLogsCmd(g, k))
+		cmd.AddCommand(newStateCmd(g, k, "running"), newStateCmd(g, k, "stopped"), newLogsCmd(g, k), newRenderCmd(g, k))
 	}
 	return cmd
 }

@@ -43,7 +43,7 @@ func fieldsOf(k *state.Kind) []field {
 			}
 			switch {
 			case ft.Kind() == reflect.Slice && ft.Elem().Kind() != reflect.String,
-				ft.Kind() == reflect.Map && ft.Elem().Kind() != reflect.String:
+				ft.Kind() == reflect.Map && ft.Elem().Kind() != reflect.String && ft.Elem().Kind() != reflect.Interface:
 				continue
 			}
 			out = append(out, field{path: path, flag: strings.ReplaceAll(strings.Join(path, "-"), "_", "-"), typ: ft})

@@ -100,9 +100,13 @@ func flagError(cmd *cobra.Command, err error) error {
 		if p.Field != "" {
 			f := strings.TrimPrefix(p.Field, "/")
 			flag := strings.NewReplacer("/", "-", "_", "-").Replace(f)
+			first, key, nested := strings.Cut(f, "/")
+			mapFlag := strings.ReplaceAll(first, "_", "-")
 			switch {
 			case cmd != nil && p.File == "" && cmd.Flags().Lookup(flag) != nil:
 				fmt.Fprintf(&b, "%s (--%s): ", strings.ReplaceAll(f, "/", "."), flag)
+			case cmd != nil && p.File == "" && nested && !strings.Contains(key, "/") && cmd.Flags().Lookup(mapFlag) != nil && cmd.Flags().Lookup(mapFlag).Value.Type() == "stringArray":
+				fmt.Fprintf(&b, "%s (--%s %s=...): ", strings.ReplaceAll(f, "/", "."), mapFlag, key)
 			case cmd != nil && p.File == "" && cmd.Flags().Lookup("file") != nil && !strings.HasPrefix(p.Message, "unknown field"):
 				fmt.Fprintf(&b, "%s (set it with -f FILE): ", strings.ReplaceAll(f, "/", "."))
 			default:

@@ -5,7 +5,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	units "github.com/docker/go-units"
@@ -106,9 +105,6 @@ func (o *runOptions) run(cmd *cobra.Command, g *globals, model string) error {
 		fmt.Fprintf(out, "service/%v already serves %v on %v: reused\n", ans["service"], ans["model"], ans["engine"])
 	} else {
 		fmt.Fprintf(out, "service/%v: %v on %v (recipe %v), written in one commit\n", ans["service"], ans["model"], ans["engine"], orNone(ans["recipe"]))
-	}
-	if ig := strs(ans["ignored"]); len(ig) > 0 {
-		fmt.Fprintf(cmd.ErrOrStderr(), "aima: warning: recipe config keys that are not service settings were ignored: %s\n", strings.Join(ig, ", "))
 	}
 	status, _ := ans["status"].(string)
 	endpoint, _ := ans["endpoint"].(string)

@@ -46,6 +46,14 @@ func newStateCmd(g *globals, k *state.Kind, want string) *cobra.Command {
 			if o.force {
 				p["force"] = true
 			}
+			if o.wait && want == "running" && g.output == "table" {
+				// What it waits for, as it changes (a model pull's progress).
+				ctx = agent.WithProgress(ctx, func(st agent.Status) {
+					if st.Status != agent.StatusRunning && st.Reason != "" {
+						fmt.Fprintf(cmd.ErrOrStderr(), "%s/%s: %s: %s\n", k.Name, args[0], st.Status, st.Reason)
+					}
+				})
+			}
 			out, err := callUnit(ctx, g, k.Name+"."+verb, p, true)
 			if err != nil {
 				return unitError(cmd, err)
@@ -94,4 +102,29 @@ func newLogsCmd(g *globals, k *state.Kind) *cobra.Command {
 	cmd.Flags().IntVarP(&tail, "tail", "n", 0, "only the last N lines")
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep streaming")
 	return cmd
+}
+
+func newRenderCmd(g *globals, k *state.Kind) *cobra.Command {
+	return &cobra.Command{
+		Use:   "render NAME",
+		Short: fmt.Sprintf("Print the exact container create request of the %s (Docker's Config, HostConfig, NetworkingConfig; one per replica)", k.Name),
+		Long: fmt.Sprintf("render prints what aima would send Docker to create the %s's container(s) now —\n"+
+			"what `aima diff` compares with the running ones — in Docker's API shapes. Secret\n"+
+			"environment values are shown as their references (${env:HF_TOKEN}). JSON by default;\n"+
+			"-o yaml for YAML.", k.Name),
+		Example:           fmt.Sprintf("  aima %s render qwen\n  aima %s render qwen -o json | jq '.containers[0].HostConfig.IpcMode'", k.Name, k.Name),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeNames(g, k),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			out, err := callUnit(cmd.Context(), g, k.Name+".render", map[string]any{"id": args[0]}, true)
+			if err != nil {
+				return err
+			}
+			format := g.output
+			if format == "table" {
+				format = "json"
+			}
+			return printObject(cmd.OutOrStdout(), format, out)
+		},
+	}
 }
