@@ -11,11 +11,27 @@ import (
 	"github.com/aima-dev/aima/state/repo"
 )
 
-// builtinFS holds the engines and skills compiled into the binary. A file of
-// the same name in the state directory overrides a built-in.
+// builtinFS holds the engines, skills and catalog recipes (the knowledge
+// base) compiled into the binary. A file of the same name in the state
+// directory overrides a built-in.
 //
 //go:embed builtin
 var builtinFS embed.FS
+
+// builtinKinds are the kinds that come built in.
+var builtinKinds = []*Kind{KindEngine, KindSkill, KindCatalog}
+
+// HasBuiltins reports whether objects of the kind come built in (engines,
+// skills, catalog recipes): their entries say where they come from
+// (source: builtin or file).
+func (k *Kind) HasBuiltins() bool {
+	for _, b := range builtinKinds {
+		if b == k {
+			return true
+		}
+	}
+	return false
+}
 
 var (
 	builtinOnce sync.Once
@@ -25,7 +41,7 @@ var (
 
 func loadBuiltins() {
 	builtins = map[*Kind][]Entry{}
-	for _, k := range []*Kind{KindEngine, KindSkill} {
+	for _, k := range builtinKinds {
 		files, _ := fs.Glob(builtinFS, "builtin/"+k.Dir+"/*"+k.Ext)
 		for _, f := range files {
 			b, _ := fs.ReadFile(builtinFS, f)
@@ -43,7 +59,8 @@ func loadBuiltins() {
 	}
 }
 
-// Builtins returns the built-in objects of a kind (engines and skills).
+// Builtins returns the built-in objects of a kind (engines, skills and
+// catalog recipes; none for the other kinds).
 func Builtins(k *Kind) []Entry {
 	builtinOnce.Do(loadBuiltins)
 	if builtinErr != nil {

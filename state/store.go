@@ -736,7 +736,7 @@ func (e Entry) Map() map[string]any {
 		_ = json.Unmarshal(b, &m)
 		m["id"] = e.Object.ObjectName()
 	}
-	if e.Kind == KindEngine || e.Kind == KindSkill {
+	if e.Kind != nil && e.Kind.HasBuiltins() {
 		m["source"] = e.Source
 	}
 	// A skill or alert rule without enabled is enabled (the file need not

@@ -194,6 +194,8 @@ type RecipeModel struct {
 	Format string `json:"format,omitempty" yaml:"format,omitempty"`
 	// Model type.
 	Type string `json:"type,omitempty" yaml:"type,omitempty"`
+	// Size of the weights as a size string, e.g. 4.7g: what the GPU memory it needs is computed from (see the README's knowledge base notes).
+	Size string `json:"size,omitempty" yaml:"size,omitempty" jsonschema:"pattern=^[0-9]+(\\.[0-9]+)?([kKmMgGtT]i?[bB]?)?$"`
 }
 
 // Recipe is a catalog entry: a tested model + engine + configuration for some hardware.

@@ -236,15 +236,12 @@ type Applied struct {
 // Recipe config "args" and "env" become the service's; "gpu", "memory",
 // "cpus", "port" and "replicas" set those fields; every other key is an
 // engine setting (the service's config), refused when the engine does not
-// take it.
-func Apply(st *state.Store, recipe, service string) (Applied, error) {
-	e, err := st.Get(state.KindCatalog, recipe)
+// take it. fits, when set, checks that the service fits this machine (see
+// Fit) before anything is written.
+func Apply(st *state.Store, recipe, service string, fits func(*state.Model, *state.Service, string) error) (Applied, error) {
+	r, err := load[*state.Recipe](st, state.KindCatalog, recipe)
 	if err != nil {
 		return Applied{}, err
-	}
-	r, ok := e.Object.(*state.Recipe)
-	if !ok || r == nil {
-		return Applied{}, fmt.Errorf("%w: recipe %q: its file is invalid: %v", state.ErrInvalid, recipe, e.Problem)
 	}
 	if len(r.Models) == 0 {
 		return Applied{}, &state.InvalidError{Problems: []state.Problem{{Field: "/models", Message: fmt.Sprintf("recipe %q has no models to apply", r.Name)}}}
@@ -268,13 +265,56 @@ func Apply(st *state.Store, recipe, service string) (Applied, error) {
 	var objs []state.Object
 	var kinds []*state.Kind
 	out := Applied{Service: service, Engine: engine}
-	for _, rm := range r.Models {
-		objs = append(objs, &state.Model{Name: rm.Name, Source: rm.Source, Repo: rm.Repo, Tag: rm.Tag, Path: rm.Path, URL: rm.URL, Format: rm.Format, Type: rm.Type,
-			Labels: map[string]string{"aima.recipe": r.Name}})
+	for i := range r.Models {
+		objs = append(objs, ModelOf(r, i))
 		kinds = append(kinds, state.KindModel)
-		out.Models = append(out.Models, rm.Name)
+		out.Models = append(out.Models, r.Models[i].Name)
 	}
-	svc := map[string]any{"name": service, "model": r.Models[0].Name, "engine": engine, "labels": map[string]any{"aima.recipe": r.Name}}
+	svc, err := ServiceOf(r, service, engine)
+	if err != nil {
+		return Applied{}, err
+	}
+	if fits != nil {
+		if err := fits(objs[0].(*state.Model), svc, engine); err != nil {
+			return Applied{}, err
+		}
+	}
+	objs = append(objs, svc)
+	kinds = append(kinds, state.KindService)
+	if _, err := st.Apply(objs, kinds, "catalog apply: "+r.Name); err != nil {
+		return Applied{}, err
+	}
+	return out, nil
+}
+
+// load loads an object of kind k (a file or a built-in) as its type T; an
+// invalid file without a valid committed version is ErrInvalid.
+func load[T state.Object](st *state.Store, k *state.Kind, name string) (T, error) {
+	var zero T
+	e, err := st.Get(k, name)
+	if err != nil {
+		return zero, err
+	}
+	o, ok := e.Object.(T)
+	if !ok || e.Object == nil {
+		return zero, fmt.Errorf("%w: %s %q: its file is invalid: %v", state.ErrInvalid, k.Name, name, e.Problem)
+	}
+	return o, nil
+}
+
+// ModelOf is the i-th model of a recipe as a model file, labelled with the
+// recipe.
+func ModelOf(r *state.Recipe, i int) *state.Model {
+	rm := r.Models[i]
+	return &state.Model{Name: rm.Name, Source: rm.Source, Repo: rm.Repo, Tag: rm.Tag, Path: rm.Path, URL: rm.URL, Format: rm.Format, Type: rm.Type, Size: rm.Size,
+		Labels: map[string]string{"aima.recipe": r.Name}}
+}
+
+// ServiceOf is the service a recipe makes of its first model on engine:
+// config "args", "env", "gpu", "memory", "cpus", "port" and "replicas" set
+// those fields; every other key is an engine setting (the service's config).
+func ServiceOf(r *state.Recipe, name, engine string) (*state.Service, error) {
+	svc := map[string]any{"name": name, "model": r.Models[0].Name, "engine": engine, "labels": map[string]any{"aima.recipe": r.Name}}
 	keys := make([]string, 0, len(r.Config))
 	for k := range r.Config {
 		keys = append(keys, k)
@@ -316,12 +356,7 @@ func Apply(st *state.Store, recipe, service string) (Applied, error) {
 	}
 	o, err := state.KindService.FromMap(svc)
 	if err != nil {
-		return Applied{}, fmt.Errorf("recipe %q config: %w", r.Name, err)
+		return nil, fmt.Errorf("recipe %q config: %w", r.Name, err)
 	}
-	objs = append(objs, o)
-	kinds = append(kinds, state.KindService)
-	if _, err := st.Apply(objs, kinds, "catalog apply: "+r.Name); err != nil {
-		return Applied{}, err
-	}
-	return out, nil
+	return o.(*state.Service), nil
 }

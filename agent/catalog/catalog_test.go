@@ -125,7 +125,7 @@ func TestApply(t *testing.T) {
 	rp, _ := st.Repo()
 	before, _ := rp.Log("", 0)
 
-	a, err := catalog.Apply(st, "qwen-vllm", "chat")
+	a, err := catalog.Apply(st, "qwen-vllm", "chat", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +153,7 @@ func TestApply(t *testing.T) {
 		t.Errorf("service (-want +got):\n%s", diff)
 	}
 	// Applying again to the same service name is refused, and writes nothing.
-	if _, err := catalog.Apply(st, "qwen-vllm", "chat"); !errors.Is(err, state.ErrExists) {
+	if _, err := catalog.Apply(st, "qwen-vllm", "chat", nil); !errors.Is(err, state.ErrExists) {
 		t.Errorf("second apply: %v, want ErrExists", err)
 	}
 	if again, _ := rp.Log("", 0); len(again) != len(after) {
@@ -170,7 +170,7 @@ func TestApply(t *testing.T) {
 		t.Fatal(err)
 	}
 	headBefore, _ := rp.Log("", 0)
-	if _, err := catalog.Apply(st, "bad", ""); !errors.Is(err, state.ErrInvalid) || !strings.Contains(err.Error(), "tensor_parallel") || !strings.Contains(err.Error(), "gpu_memory_utilization") {
+	if _, err := catalog.Apply(st, "bad", "", nil); !errors.Is(err, state.ErrInvalid) || !strings.Contains(err.Error(), "tensor_parallel") || !strings.Contains(err.Error(), "gpu_memory_utilization") {
 		t.Errorf("apply of an unknown setting: %v; want invalid naming tensor_parallel and the settings vllm takes", err)
 	}
 	if again, _ := rp.Log("", 0); len(again) != len(headBefore) || st.Exists(state.KindModel, "m2") {

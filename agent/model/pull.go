@@ -3,10 +3,12 @@
 // What it does per source, and why:
 //   - http: the file at url is downloaded; a checksum (sha256:HEX) in the
 //     model file is verified before the file is kept.
-//   - huggingface: every file of repo at tag (default main) is downloaded
+//   - huggingface: the files of repo at tag (default main) are downloaded
 //     through the Hub's HTTP API ($HF_ENDPOINT, default
 //     https://huggingface.co; $HF_TOKEN for gated repos), the layout vLLM
-//     and SGLang load from a directory.
+//     and SGLang load from a directory; copies of the weights that no such
+//     engine loads (original/ checkpoints, ONNX, PyTorch pickles beside
+//     safetensors, ...) are left out (see servable).
 //   - local: nothing is downloaded; the path must exist (and match its
 //     checksum when it is one file).
 //   - ollama and modelscope: refused with the reason. Ollama models are
@@ -30,6 +32,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"net/http"
 	"net/url"
@@ -37,6 +40,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/aima-dev/aima/state"
@@ -63,6 +67,11 @@ type Options struct {
 	Getenv func(string) string
 	// Progress, when set, is told about each file.
 	Progress func(string)
+	// Bytes, when set, is told how a download goes: the file, the bytes
+	// so far (a resumed one starts at what it had) and the file's size
+	// (-1 when the server does not say); at most every 100 ms and at the
+	// end.
+	Bytes func(file string, done, total int64)
 
 	root string // the models directory, its links resolved: every file written must be under it
 }
@@ -255,7 +264,7 @@ func pullHF(ctx context.Context, m *state.Model, dir string, o Options) (Result,
 		return Result{}, fmt.Errorf("model %q: %s@%s has no files", m.Name, m.Repo, rev)
 	}
 	res := Result{Path: dir}
-	for _, s := range doc.Siblings {
+	for _, s := range servable(doc.Siblings) {
 		if !filepath.IsLocal(filepath.FromSlash(s.Name)) {
 			return Result{}, fmt.Errorf("model %q: %s@%s lists a file outside the repository: %q", m.Name, m.Repo, rev, s.Name)
 		}
@@ -269,6 +278,32 @@ func pullHF(ctx context.Context, m *state.Model, dir string, o Options) (Result,
 		res.Bytes += n
 	}
 	return res, nil
+}
+
+// servable leaves out the files of a Hub repository that no engine loads
+// from a directory of safetensors weights: the original checkpoints
+// (original/, as Meta publishes them beside the converted weights, as big
+// again), copies for other runtimes (ONNX, OpenVINO, Core ML, TensorFlow,
+// Flax, Rust) and, when the repository has safetensors, the PyTorch
+// pickles of the same weights. What vLLM itself downloads for a repo.
+func servable(files []hfSibling) []hfSibling {
+	safetensors := false
+	for _, f := range files {
+		safetensors = safetensors || strings.HasSuffix(f.Name, ".safetensors")
+	}
+	var out []hfSibling
+	for _, f := range files {
+		dir, _, nested := strings.Cut(f.Name, "/")
+		ext := path.Ext(f.Name)
+		switch {
+		case nested && (dir == "original" || dir == "onnx" || dir == "openvino" || dir == "coreml"):
+		case ext == ".onnx" || ext == ".h5" || ext == ".msgpack" || ext == ".ot" || ext == ".tflite":
+		case safetensors && (ext == ".bin" || ext == ".pth" || ext == ".pt"):
+		default:
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 func hint(code int) string {
@@ -291,7 +326,10 @@ func escapePath(p string) string {
 
 // fetch downloads src to dst unless dst exists, verifying checksum
 // ("sha256:HEX") when given. It returns dst's size and 1 when it
-// downloaded, 0 when the file was there.
+// downloaded, 0 when the file was there. The bytes go to dst.part, renamed
+// when complete; an interrupted download leaves its part, and the next
+// fetch asks only for the rest (an HTTP Range request; a server that
+// answers with the whole file starts it over).
 func fetch(ctx context.Context, o Options, src, dst, checksum string, header http.Header) (int64, int, error) {
 	if fi, err := os.Lstat(dst); err == nil && fi.Mode().IsRegular() { // a link is replaced, not taken for the file
 		if err := verify(dst, checksum); err != nil {
@@ -310,30 +348,40 @@ func fetch(ctx context.Context, o Options, src, dst, checksum string, header htt
 			return 0, 0, fmt.Errorf("download %s: %w", src, err)
 		}
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, src, nil)
+	part := dst + ".part"
+	f, have, h, err := openPart(part)
 	if err != nil {
 		return 0, 0, err
 	}
-	if header != nil {
-		req.Header = header.Clone()
+	resp, err := get(ctx, o, src, header, have)
+	if err == nil && have > 0 && !resumes(resp, have) && (resp.StatusCode < 300 || resp.StatusCode == http.StatusRequestedRangeNotSatisfiable) {
+		// The server sends the whole file (no Range support), or not
+		// the rest of this part: start over.
+		f.Close()
+		resp.Body.Close()
+		os.Remove(part)
+		if f, have, h, err = openPart(part); err != nil {
+			return 0, 0, err
+		}
+		resp, err = get(ctx, o, src, header, 0)
 	}
-	resp, err := o.Client.Do(req)
 	if err != nil {
+		f.Close()
 		return 0, 0, fmt.Errorf("download %s: %w", src, err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
+	if resp.StatusCode != http.StatusOK && !resumes(resp, have) {
+		f.Close()
 		return 0, 0, fmt.Errorf("download %s: %s%s", src, resp.Status, hint(resp.StatusCode))
 	}
-	part := dst + ".part"
-	os.Remove(part)                                                       // one left by an interrupted pull
-	f, err := os.OpenFile(part, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644) // never through a link
-	if err != nil {
-		return 0, 0, err
+	total := int64(-1)
+	if resp.ContentLength >= 0 {
+		total = have + resp.ContentLength
 	}
-	h := sha256.New()
 	start := time.Now()
-	n, err := io.Copy(io.MultiWriter(f, h), resp.Body)
+	pw := &progressWriter{file: filepath.Base(dst), done: have, total: total, report: o.Bytes}
+	n, err := io.Copy(io.MultiWriter(f, h, pw), resp.Body)
+	pw.flush()
 	if err == nil {
 		err = f.Sync()
 	}
@@ -343,13 +391,17 @@ func fetch(ctx context.Context, o Options, src, dst, checksum string, header htt
 	if err == nil && resp.ContentLength >= 0 && n != resp.ContentLength {
 		err = fmt.Errorf("got %d of %d bytes", n, resp.ContentLength)
 	}
-	if err == nil && checksum != "" {
-		err = matches(checksum, h.Sum(nil))
-	}
 	if err != nil {
-		os.Remove(part)
-		return 0, 0, fmt.Errorf("download %s: %w", src, err)
+		// The part stays: the next pull asks for the rest (Range).
+		return 0, 0, fmt.Errorf("download %s: %w (%d bytes kept in %s; pull again to resume)", src, err, have+n, filepath.Base(part))
 	}
+	if checksum != "" {
+		if err := matches(checksum, h.Sum(nil)); err != nil {
+			os.Remove(part)
+			return 0, 0, fmt.Errorf("download %s: %w", src, err)
+		}
+	}
+	n += have
 	if err := os.Rename(part, dst); err != nil {
 		os.Remove(part)
 		return 0, 0, err
@@ -416,4 +468,66 @@ func sizeString(n int64) string {
 		return fmt.Sprintf("%.1fKi", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d", n)
+}
+
+// openPart opens a download's part file for appending: the bytes it holds
+// and their hash so far. A link in its place is removed, never followed.
+func openPart(part string) (*os.File, int64, hash.Hash, error) {
+	h := sha256.New()
+	if fi, err := os.Lstat(part); err == nil && !fi.Mode().IsRegular() {
+		os.Remove(part)
+	}
+	f, err := os.OpenFile(part, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o644)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	have, err := io.Copy(h, f)
+	if err != nil {
+		f.Close()
+		return nil, 0, nil, err
+	}
+	return f, have, h, nil
+}
+
+// resumes reports whether resp carries the rest of a part of have bytes.
+func resumes(resp *http.Response, have int64) bool {
+	return resp.StatusCode == http.StatusPartialContent && strings.HasPrefix(resp.Header.Get("Content-Range"), fmt.Sprintf("bytes %d-", have))
+}
+
+// get asks for src from byte from on (all of it when from is 0).
+func get(ctx context.Context, o Options, src string, header http.Header, from int64) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, src, nil)
+	if err != nil {
+		return nil, err
+	}
+	if header != nil {
+		req.Header = header.Clone()
+	}
+	if from > 0 {
+		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", from))
+	}
+	return o.Client.Do(req)
+}
+
+// progressWriter counts the bytes of a download for Options.Bytes.
+type progressWriter struct {
+	file        string
+	done, total int64
+	last        time.Time
+	report      func(string, int64, int64)
+}
+
+func (w *progressWriter) Write(p []byte) (int, error) {
+	w.done += int64(len(p))
+	if w.report != nil && time.Since(w.last) >= 100*time.Millisecond {
+		w.last = time.Now()
+		w.report(w.file, w.done, w.total)
+	}
+	return len(p), nil
+}
+
+func (w *progressWriter) flush() {
+	if w.report != nil {
+		w.report(w.file, w.done, w.total)
+	}
 }

@@ -11,8 +11,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aima-dev/aima/agent/model"
 	"github.com/aima-dev/aima/internal/testenv"
@@ -140,7 +142,8 @@ func TestPullRefusesPathsOutsideTheRepo(t *testing.T) {
 }
 
 // TestPullHTTP: the checksum is verified (a mismatch keeps nothing, not
-// even a partial file), a cut-off body leaves nothing under the real name,
+// even a partial file), a cut-off body leaves nothing under the real name
+// (only its .part, to resume from),
 // and a good download sets the path to the file.
 func TestPullHTTP(t *testing.T) {
 	st := testenv.NewStore(t)
@@ -167,8 +170,9 @@ func TestPullHTTP(t *testing.T) {
 	if _, err := model.Pull(context.Background(), st, "cut", model.Options{Dir: "downloads"}); err == nil {
 		t.Error("a truncated download succeeded")
 	}
-	if left, _ := os.ReadDir(dir); len(left) != 0 {
-		t.Errorf("failed downloads left files: %v", left)
+	// Only the cut-off part is kept (for a resume), nothing under a real name.
+	if left, _ := os.ReadDir(dir); len(left) != 1 || left[0].Name() != "cut.gguf.part" {
+		t.Errorf("failed downloads left files: %v, want only cut.gguf.part", left)
 	}
 
 	create(t, st, &state.Model{Name: "tiny", Source: "http", URL: srv.URL + "/tiny.gguf", Checksum: sum(body)})
@@ -208,5 +212,98 @@ func TestPullOtherSources(t *testing.T) {
 	}
 	if _, err := model.Pull(context.Background(), st, "nope", model.Options{}); !errors.Is(err, state.ErrNotFound) {
 		t.Errorf("missing model: %v", err)
+	}
+}
+
+// TestPullResumes: a download cut off half-way is resumed with a Range
+// request for the rest, and the file is whole (its checksum holds); the
+// progress callback counts from what was there to the file's size. A
+// server that ignores Range sends the whole file again, which replaces
+// the part.
+func TestPullResumes(t *testing.T) {
+	st := testenv.NewStore(t)
+	body := strings.Repeat("0123456789", 10000)
+	var ranges []string
+	cut, ignoreRange := true, false
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ranges = append(ranges, r.Header.Get("Range"))
+		if cut {
+			cut = false
+			w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+			fmt.Fprint(w, body[:40000])
+			return // the connection ends short
+		}
+		if ignoreRange {
+			r.Header.Del("Range")
+		}
+		http.ServeContent(w, r, "w.gguf", time.Time{}, strings.NewReader(body))
+	}))
+	defer srv.Close()
+	create(t, st, &state.Model{Name: "w", Source: "http", URL: srv.URL + "/w.gguf", Checksum: sum(body)})
+	if _, err := model.Pull(context.Background(), st, "w", model.Options{}); err == nil || !strings.Contains(err.Error(), "pull again to resume") {
+		t.Fatalf("cut-off pull: %v", err)
+	}
+	var first, last [2]int64
+	progress := func(_ string, done, total int64) {
+		if first == [2]int64{} {
+			first = [2]int64{done, total}
+		}
+		last = [2]int64{done, total}
+	}
+	res, err := model.Pull(context.Background(), st, "w", model.Options{Bytes: progress})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(res.Path); string(got) != body {
+		t.Errorf("the resumed file has %d bytes, want the %d of the body", len(got), len(body))
+	}
+	if len(ranges) != 2 || ranges[0] != "" || ranges[1] != "bytes=40000-" {
+		t.Errorf("requests' Range headers %q, want none then bytes=40000-", ranges)
+	}
+	n := int64(len(body))
+	if first[0] < 40000 || last != [2]int64{n, n} {
+		t.Errorf("progress went from %v to %v, want from 40000 on to %d of %d", first, last, n, n)
+	}
+
+	// A server without Range support: the part is replaced by the whole file.
+	create(t, st, &state.Model{Name: "w2", Source: "http", URL: srv.URL + "/w2.gguf", Checksum: sum(body)})
+	cut, ignoreRange = true, true
+	model.Pull(context.Background(), st, "w2", model.Options{})
+	res, err = model.Pull(context.Background(), st, "w2", model.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(res.Path); string(got) != body {
+		t.Errorf("without Range support the file has %d bytes, want %d", len(got), len(body))
+	}
+}
+
+// TestPullHuggingFaceSkipsOtherCopies: Meta's original/ checkpoints, ONNX
+// exports and PyTorch pickles beside safetensors are not downloaded (they
+// would double a Llama pull); a repository without safetensors keeps its
+// pickle, which is then the weights.
+func TestPullHuggingFaceSkipsOtherCopies(t *testing.T) {
+	st := testenv.NewStore(t)
+	files := map[string]string{"config.json": "{}", "model.safetensors": "st", "pytorch_model.bin": "pt",
+		"original/consolidated.00.pth": "orig", "onnx/model.onnx": "onnx", "flax_model.msgpack": "flax"}
+	srv := hub(t, "org/llama", "main", files, "")
+	old := hub(t, "org/old", "main", map[string]string{"config.json": "{}", "pytorch_model.bin": "pt", "onnx/model.onnx": "onnx"}, "")
+	create(t, st, &state.Model{Name: "llama", Source: "huggingface", Repo: "org/llama"})
+	create(t, st, &state.Model{Name: "old", Source: "huggingface", Repo: "org/old"})
+	for name, want := range map[string]string{"llama": "config.json,model.safetensors", "old": "config.json,pytorch_model.bin"} {
+		endpoint := srv.URL
+		if name == "old" {
+			endpoint = old.URL
+		}
+		res, err := model.Pull(context.Background(), st, name, model.Options{Getenv: func(k string) string {
+			return map[string]string{"HF_ENDPOINT": endpoint}[k]
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sort.Strings(res.Files)
+		if got := strings.Join(res.Files, ","); got != want {
+			t.Errorf("%s: pulled %s, want %s", name, got, want)
+		}
 	}
 }

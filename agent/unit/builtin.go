@@ -23,6 +23,7 @@ func addBuiltins(r *Registry) {
 	addLive(r)
 	addGit(r)
 	addFleet(r)
+	addRun(r)
 	r.Add(Unit{Name: "model.pull", Description: "Download a model's weights (http, huggingface; checks local) and set its path (one commit)",
 		Params: map[string]string{"name": "the model", "to": "directory for the weights, under .aima/.local/models/ (a relative one is taken from there; default <name>)"}, Run: pullModel})
 	r.Add(Unit{Name: "catalog.match", Read: true, Description: "Rank the recipes for this machine's hardware (or the given one)",
@@ -53,7 +54,7 @@ func pullModel(ctx context.Context, env *Env, p map[string]any) (map[string]any,
 	if name == "" {
 		return nil, state.FieldError("name", "required: the model")
 	}
-	res, err := model.Pull(ctx, env.Store, name, model.Options{Dir: String(p, "to")})
+	res, err := model.Pull(ctx, env.Store, name, model.Options{Dir: String(p, "to"), Bytes: progressOf(ctx)})
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +148,12 @@ func catalogApply(ctx context.Context, env *Env, p map[string]any) (map[string]a
 	if recipe == "" {
 		return nil, &state.InvalidError{Problems: []state.Problem{{Field: "/recipe", Message: "recipe is required"}}}
 	}
-	a, err := catalog.Apply(env.Store, recipe, service)
+	a, err := catalog.Apply(env.Store, recipe, service, func(m *state.Model, svc *state.Service, engine string) error {
+		if err := checkFit(ctx, env, m, svc, engine); err != nil {
+			return fmt.Errorf("recipe %q: %w", recipe, err)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -108,7 +108,7 @@ func serviceCreateSchema(obj reflect.Type) *jsonschema.Schema {
 // so it is read-only only for the kinds whose entries carry it.)
 func readOnly(k *state.Kind) []string {
 	out := []string{"problems", "revision"}
-	if k == state.KindEngine || k == state.KindSkill {
+	if k.HasBuiltins() {
 		out = append(out, "source")
 	}
 	if k == state.KindService || k == state.KindApp {
@@ -209,6 +209,11 @@ func createUnit(k *state.Kind) func(context.Context, *Env, map[string]any) (map[
 			obj, err := k.FromMap(m)
 			if err != nil {
 				return nil, err
+			}
+			if svc, ok := obj.(*state.Service); ok && svc.State != "stopped" && attempt == 0 {
+				if err := serviceFits(ctx, env, svc); err != nil {
+					return nil, fmt.Errorf("%w (create it with state stopped, then start it with force, to try anyway)", err)
+				}
 			}
 			e, err = env.Store.Create(k, obj)
 			if derive && errors.Is(err, state.ErrExists) && attempt < deriveRetries {

@@ -26,6 +26,8 @@ type StateRequest struct {
 	Wait bool `json:"wait,omitempty"`
 	// How long to wait (default 2m): 90s, 2m or seconds.
 	Timeout Duration `json:"timeout,omitempty"`
+	// Start a service even when its model does not fit this machine's memory (the fit check).
+	Force bool `json:"force,omitempty"`
 }
 
 // LogsRequest is service and app logs.
@@ -204,6 +206,11 @@ func setState(ctx context.Context, env *Env, k *state.Kind, want string, req Sta
 	svc, err := env.services()
 	if err != nil {
 		return nil, err
+	}
+	if k == state.KindService && want == "running" && !req.Force {
+		if err := checkServiceFit(ctx, env, name); err != nil {
+			return nil, err
+		}
 	}
 	if err := svc.SetState(ctx, k.Name, name, want); err != nil {
 		return nil, err

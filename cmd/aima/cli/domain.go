@@ -21,7 +21,7 @@ var listColumns = map[*state.Kind][]string{
 	state.KindEngine:   {"name", "type", "image", "gpu", "source"},
 	state.KindService:  {"name", "model", "engine", "port", "status", "reason"},
 	state.KindApp:      {"name", "image", "ports", "status", "reason"},
-	state.KindCatalog:  {"name", "engine_type", "description"},
+	state.KindCatalog:  {"name", "engine_type", "source", "description"},
 	state.KindSkill:    {"name", "category", "enabled", "source", "description"},
 	state.KindPipeline: {"name", "description", "schedule"},
 	state.KindAlert:    {"name", "condition", "action", "severity"},

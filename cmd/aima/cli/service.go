@@ -18,6 +18,7 @@ func hasContainers(k *state.Kind) bool { return k == state.KindService || k == s
 type stateOptions struct {
 	wait    bool
 	timeout time.Duration
+	force   bool // service start: past the fit check
 }
 
 // newStateCmd is `service start|stop NAME`: set the desired state in the
@@ -42,6 +43,9 @@ func newStateCmd(g *globals, k *state.Kind, want string) *cobra.Command {
 			// converged (only it: the rest is the agent's or aima sync's),
 			// and with --wait (always for stop) until it settles.
 			p := map[string]any{"id": args[0], "wait": o.wait || want == "stopped", "timeout": o.timeout.String()}
+			if o.force {
+				p["force"] = true
+			}
 			if o.wait && want == "running" && g.output == "table" {
 				// What it waits for, as it changes (a model pull's progress).
 				ctx = agent.WithProgress(ctx, func(st agent.Status) {
@@ -71,6 +75,9 @@ func newStateCmd(g *globals, k *state.Kind, want string) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&o.wait, "wait", false, "wait until it is running (or stopped), or has failed")
 	durationVar(cmd.Flags(), &o.timeout, "timeout", 2*time.Minute, "give up after this long")
+	if k == state.KindService && want == "running" {
+		cmd.Flags().BoolVar(&o.force, "force", false, "start even when the model does not fit this machine's free memory (the fit check)")
+	}
 	return cmd
 }
 

@@ -78,16 +78,23 @@ func newModelPullCmd(g *globals) *cobra.Command {
 		Use:   "pull NAME",
 		Short: "Download a model's weights (source http or huggingface) and set its path, in one commit",
 		Long: "pull downloads the weights of a model whose source is http (its url) or huggingface\n" +
-			"(every file of repo at tag, through $HF_ENDPOINT, default https://huggingface.co, with\n" +
+			"(the files of repo at tag that engines load, through $HF_ENDPOINT, default https://huggingface.co, with\n" +
 			"$HF_TOKEN for gated repos) into .aima/.local/models/NAME/ (or --to DIR, a directory under\n" +
 			".aima/.local/models/; a relative DIR is taken from there), verifies a\n" +
 			"sha256 checksum when the model has one, and sets the model's path: services of the\n" +
-			"model are recreated with the weights mounted. Files already present are kept. A local\n" +
+			"model are recreated with the weights mounted. Files already present are kept; an\n" +
+			"interrupted download resumes where it stopped (HTTP Range). A local\n" +
 			"model's path is checked; ollama models are pulled by the ollama engine itself.",
 		Example: "  aima model pull qwen2-7b\n  aima model pull tiny --to tiny-q4",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			out, err := callUnit(cmd.Context(), g, "model.pull", map[string]any{"name": args[0], "to": to}, false)
+			ctx := cmd.Context()
+			if g.output == "table" {
+				pr := newPullProgress(cmd.OutOrStdout())
+				defer pr.finish()
+				ctx = unit.WithProgress(ctx, pr.update)
+			}
+			out, err := callUnit(ctx, g, "model.pull", map[string]any{"name": args[0], "to": to}, false)
 			if err != nil {
 				return fieldError(err)
 			}
