@@ -386,7 +386,10 @@ func watchEvents(ctx context.Context, rt container.Runtime, instance string, kic
 				return
 			case ev := <-evs:
 				wait = time.Second
-				if ev.Labels[container.LabelInstance] == instance && ev.Type != container.EventStart {
+				// Ours changed; or another instance's container went, which
+				// may free a name or port one of ours waits for (a service
+				// moving between hosts of a fleet on one daemon).
+				if ev.Type != container.EventStart && (ev.Labels[container.LabelInstance] == instance || ev.Type == container.EventDestroy) {
 					kick()
 				}
 			case err := <-errs:
