@@ -74,9 +74,9 @@ const (
 func main() {
 	flag.Parse()
 	switch *flagOnly {
-	case "", "diff", "converge", "latency", "create", "start", "gateway", "mcp":
+	case "", "diff", "converge", "latency", "create", "start", "gateway", "mcp", "fleet":
 	default:
-		fmt.Fprintf(os.Stderr, "bench: -only %q: want diff, converge, latency, create, start, gateway or mcp\n", *flagOnly)
+		fmt.Fprintf(os.Stderr, "bench: -only %q: want diff, converge, latency, create, start, gateway, mcp or fleet\n", *flagOnly)
 		os.Exit(2)
 	}
 	e, err := setup()
@@ -105,6 +105,7 @@ func main() {
 		{"start", (*env).benchStart},
 		{"gateway", (*env).benchGateway},
 		{"mcp", (*env).benchMCP},
+		{"fleet", (*env).benchFleet},
 	}
 	failed := false
 	for _, p := range parts {
@@ -487,6 +488,11 @@ type agentProc struct {
 
 // startAgent runs `aima start` on dir, its log in the temp directory.
 func (e *env) startAgent(dir, name string) (*agentProc, error) {
+	return e.startAgentArgs(dir, name)
+}
+
+// startAgentArgs is startAgent with more arguments for `aima start`.
+func (e *env) startAgentArgs(dir, name string, args ...string) (*agentProc, error) {
 	ps, err := e.ports(1)
 	if err != nil {
 		return nil, err
@@ -497,7 +503,7 @@ func (e *env) startAgent(dir, name string) (*agentProc, error) {
 		return nil, err
 	}
 	defer f.Close()
-	a.cmd = exec.Command(e.aima, "--dir", dir, "start", "--addr", a.addr)
+	a.cmd = exec.Command(e.aima, append([]string{"--dir", dir, "start", "--addr", a.addr}, args...)...)
 	a.cmd.Stdout, a.cmd.Stderr = f, f
 	a.cmd.Env = append(os.Environ(), "AIMA_AUTHOR=bench <bench@localhost>", "AIMA_TOKEN="+benchToken)
 	a.t0 = time.Now()
