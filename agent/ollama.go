@@ -173,14 +173,22 @@ func ollamaTags(ctx context.Context, endpoint string) (map[string]bool, error) {
 	return tags, nil
 }
 
+// postJSON posts body as JSON to an Ollama server.
+func postJSON(ctx context.Context, url string, body any) (*http.Response, error) {
+	b, _ := json.Marshal(body)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	return ollamaClient.Do(req)
+}
+
 // ollamaPost posts a JSON body and wants a 2xx answer.
 func ollamaPost(ctx context.Context, url string, body any) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	b, _ := json.Marshal(body)
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(b))
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := ollamaClient.Do(req)
+	resp, err := postJSON(ctx, url, body)
 	if err != nil {
 		return err
 	}
@@ -196,10 +204,7 @@ func ollamaPost(ctx context.Context, url string, body any) error {
 // ollamaStream posts body and hands each NDJSON line of the answer to
 // line; an error status is Ollama's error.
 func ollamaStream(ctx context.Context, url string, body any, line func(map[string]any) error) error {
-	b, _ := json.Marshal(body)
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(b))
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := ollamaClient.Do(req)
+	resp, err := postJSON(ctx, url, body)
 	if err != nil {
 		return err
 	}

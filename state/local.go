@@ -46,17 +46,8 @@ func (s *Store) FleetTokens() (map[string]string, error) {
 	var f struct {
 		Tokens map[string]string `yaml:"tokens"`
 	}
-	b, err := os.ReadFile(s.path(FleetPath))
-	if errors.Is(err, fs.ErrNotExist) {
-		return map[string]string{}, nil
-	}
-	if err != nil {
+	if err := s.readLocal(FleetPath, &f); err != nil {
 		return nil, err
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
-		return nil, localFileError(FleetPath, err)
 	}
 	if f.Tokens == nil {
 		f.Tokens = map[string]string{}
@@ -142,19 +133,27 @@ func describePlacement(p *Placement) string {
 // none); unknown fields are errors, named with the file.
 func (s *Store) LocalSettings() (LocalSettings, error) {
 	var ls LocalSettings
-	b, err := os.ReadFile(s.path(LocalSettingsPath))
+	err := s.readLocal(LocalSettingsPath, &ls)
+	return ls, err
+}
+
+// readLocal decodes the local YAML file rel into v, which keeps its zero
+// value when there is no file; unknown fields are errors, named with the
+// file and line.
+func (s *Store) readLocal(rel string, v any) error {
+	b, err := os.ReadFile(s.path(rel))
 	if errors.Is(err, fs.ErrNotExist) {
-		return ls, nil
+		return nil
 	}
 	if err != nil {
-		return ls, err
+		return err
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
-	if err := dec.Decode(&ls); err != nil && !errors.Is(err, io.EOF) {
-		return ls, localFileError(LocalSettingsPath, err)
+	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
+		return localFileError(rel, err)
 	}
-	return ls, nil
+	return nil
 }
 
 var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)

@@ -26,18 +26,8 @@ func TestGatewaySpreadsAndSurvivesAStop(t *testing.T) {
 	e.waitStatus("a", "running", 90*time.Second)
 	e.waitStatus("b", "running", 90*time.Second)
 
-	chat := func(client *http.Client) (int, string) {
-		req, _ := http.NewRequest("POST", "http://"+e.addr+"/v1/chat/completions", strings.NewReader(`{"model": "tiny", "messages": [{"role": "user", "content": "hi"}]}`))
-		e.authorize(req)
-		resp, err := client.Do(req)
-		if err != nil {
-			return 0, err.Error()
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
 	client := &http.Client{Timeout: 30 * time.Second}
+	chat := func(client *http.Client) (int, string) { return e.chatTiny(client) }
 	// The route table learns of a healthy service within its refresh
 	// interval: chat until both have answered.
 	served := func(svc string) int {
@@ -92,17 +82,7 @@ func TestGatewayReplicas(t *testing.T) {
 	}
 
 	client := &http.Client{Timeout: 30 * time.Second}
-	chat := func() (int, string) {
-		req, _ := http.NewRequest("POST", "http://"+e.addr+"/v1/chat/completions", strings.NewReader(`{"model": "tiny", "messages": [{"role": "user", "content": "hi"}]}`))
-		e.authorize(req)
-		resp, err := client.Do(req)
-		if err != nil {
-			return 0, err.Error()
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	chat := func() (int, string) { return e.chatTiny(client) }
 	answered := map[string]int{}
 	waitUntil(t, 30*time.Second, "both replicas answer through the gateway", func() (bool, string) {
 		for range 10 {
@@ -136,6 +116,20 @@ func TestGatewayReplicas(t *testing.T) {
 	if st := e.waitStatus("r", "running", 30*time.Second); st["replica_statuses"] != nil {
 		t.Errorf("one replica left, status still lists replica statuses: %v", st["replica_statuses"])
 	}
+}
+
+// chatTiny sends "hi" to model tiny through the agent's gateway and
+// returns the status and body (status 0 and the error when it failed).
+func (e *aimaEnv) chatTiny(client *http.Client) (int, string) {
+	req, _ := http.NewRequest("POST", "http://"+e.addr+"/v1/chat/completions", strings.NewReader(`{"model": "tiny", "messages": [{"role": "user", "content": "hi"}]}`))
+	e.authorize(req)
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
 
 // load is requests sent by 4 clients in a loop until finish.
