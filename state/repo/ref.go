@@ -103,6 +103,27 @@ func (l *lock) release() {
 	os.Remove(l.f.Name())
 }
 
+// SetRef points the ref name (a full name, refs/remotes/origin/main) of
+// the repository whose git directory is gitDir at rev, by git's lock
+// protocol (write <ref>.lock, rename): a git command reading it meanwhile,
+// or a crash, never finds it empty — go-git's own reference writer
+// truncates the file in place. A packed copy of the ref is left alone: the
+// loose file wins, as in git.
+func SetRef(gitDir, name, rev string) error {
+	if !plumbing.IsHash(rev) {
+		return fmt.Errorf("set %s: %q is not a commit hash", name, rev)
+	}
+	path := filepath.Join(gitDir, filepath.FromSlash(name))
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	lk, err := lockFile(path)
+	if err != nil {
+		return err
+	}
+	return lk.commit([]byte(rev+"\n"), true)
+}
+
 // headRef returns the ref that HEAD points at ("refs/heads/main"), or
 // "HEAD" when HEAD is detached.
 func (r *Repo) headRef() (string, error) {

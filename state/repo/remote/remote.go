@@ -21,6 +21,8 @@ import (
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/transport"
+	"github.com/go-git/go-git/v5/storage"
+	"github.com/go-git/go-git/v5/storage/filesystem"
 
 	"github.com/aima-dev/aima/state/repo"
 )
@@ -123,7 +125,41 @@ func open(dir string) (*git.Repository, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open git repository %s: %w", dir, err)
 	}
-	return g, nil
+	st, ok := g.Storer.(*filesystem.Storage)
+	if !ok {
+		return g, nil
+	}
+	wt, err := g.Worktree()
+	if err != nil {
+		return nil, fmt.Errorf("open git repository %s: %w", dir, err)
+	}
+	return git.Open(atomicRefs{st}, wt.Filesystem)
+}
+
+// atomicRefs is the repository's storage with reference updates made by
+// git's lock protocol (repo.SetRef) instead of go-git's, which truncates
+// the file in place: a fetch or push writing a ref while `git fsck` reads
+// it, or killed mid-write, never leaves it empty.
+type atomicRefs struct{ *filesystem.Storage }
+
+func (s atomicRefs) SetReference(r *plumbing.Reference) error {
+	if r.Type() != plumbing.HashReference {
+		return s.Storage.SetReference(r)
+	}
+	return repo.SetRef(s.Filesystem().Root(), r.Name().String(), r.Hash().String())
+}
+
+func (s atomicRefs) CheckAndSetReference(r, old *plumbing.Reference) error {
+	if r.Type() != plumbing.HashReference {
+		return s.Storage.CheckAndSetReference(r, old)
+	}
+	if old != nil {
+		cur, err := s.Storage.Reference(old.Name())
+		if err == nil && cur.Hash() != old.Hash() {
+			return storage.ErrReferenceHasChanged
+		}
+	}
+	return s.SetReference(r)
 }
 
 // Add configures remote name with rawURL in dir's repository (in
@@ -234,6 +270,12 @@ func Track(dir, name, branch, rev string) error {
 	if err != nil {
 		return err
 	}
+	return setTracking(g, name, branch, rev)
+}
+
+// setTracking moves refs/remotes/<name>/<branch> (atomically: see
+// atomicRefs).
+func setTracking(g *git.Repository, name, branch, rev string) error {
 	track := plumbing.NewRemoteReferenceName(name, branch)
 	if err := g.Storer.SetReference(plumbing.NewHashReference(track, plumbing.NewHash(rev))); err != nil {
 		return fmt.Errorf("update %s: %w", track, err)

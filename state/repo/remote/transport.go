@@ -99,7 +99,7 @@ func Push(ctx context.Context, dir, name, local, branch string) (rev string, upT
 		return rev, false, transportError("push", rm.Config().URLs[0], err)
 	}
 	// Record where the remote now is, as git push does.
-	_ = g.Storer.SetReference(plumbing.NewHashReference(plumbing.NewRemoteReferenceName(name, branch), head.Hash()))
+	_ = setTracking(g, name, branch, head.Hash().String())
 	return rev, upToDate, nil
 }
 
