@@ -16,7 +16,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -304,19 +303,7 @@ func summary(u unit.Unit, out map[string]any) string {
 	return s
 }
 
-// errorResult is a unit's error as the model sees it: the error kind
-// (state.Code: invalid, not_found, exists, conflict, unavailable,
-// timeout), the message and each field that was wrong.
+// errorResult is a unit's error as the model sees it (unit.ErrorText).
 func errorResult(u unit.Unit, err error) *sdk.CallToolResult {
-	var b strings.Builder
-	var ie *state.InvalidError
-	if errors.As(err, &ie) {
-		fmt.Fprintf(&b, "%s failed (invalid): correct these and call it again:", u.Name)
-		for _, p := range ie.Problems {
-			b.WriteString("\n- " + strings.TrimPrefix(p.String(), "/"))
-		}
-	} else {
-		fmt.Fprintf(&b, "%s failed (%s): %v", u.Name, state.Code(err), err)
-	}
-	return &sdk.CallToolResult{IsError: true, Content: []sdk.Content{&sdk.TextContent{Text: b.String()}}}
+	return &sdk.CallToolResult{IsError: true, Content: []sdk.Content{&sdk.TextContent{Text: unit.ErrorText(u.Name, err)}}}
 }

@@ -21,6 +21,7 @@ import (
 func addBuiltins(r *Registry) {
 	addCRUD(r)
 	addLive(r)
+	addAgent(r)
 	addGit(r)
 	addFleet(r)
 	r.Add(Unit{Name: "model.pull", Description: "Download a model's weights (http, huggingface; checks local) and set its path (one commit)",
