@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
 // Branches other than HEAD's hold work that is not applied: the operator's
@@ -144,6 +143,12 @@ func (r *Repo) DeleteBranch(name string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	path := filepath.Join(r.gitDir, filepath.FromSlash(ref))
+	if h, _ := r.readPackedRef(ref); !h.IsZero() {
+		return fmt.Errorf("delete branch %s: it is in packed-refs (git branch -D %s)", name, name)
+	}
+	if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
 	lk, err := lockFile(path)
 	if err != nil {
 		return err
@@ -151,9 +156,6 @@ func (r *Repo) DeleteBranch(name string) error {
 	defer lk.release()
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
-	}
-	if h, _ := r.readPackedRef(ref); !h.IsZero() {
-		return fmt.Errorf("delete branch %s: it is in packed-refs (git branch -D %s)", name, name)
 	}
 	_ = os.Remove(filepath.Join(r.gitDir, "logs", filepath.FromSlash(ref)))
 	return nil
@@ -176,30 +178,4 @@ func (r *Repo) Patch(a, b string) (string, error) {
 		return "", fmt.Errorf("diff %.12s..%.12s: %w", a, b, err)
 	}
 	return p.String(), nil
-}
-
-// Commits returns the commits of from that to does not contain (to ""
-// means none), newest first: git log to..from.
-func (r *Repo) Commits(from, to string) ([]CommitInfo, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	exclude := map[plumbing.Hash]bool{}
-	if to != "" {
-		c, err := r.commitObject(plumbing.NewHash(to))
-		if err != nil {
-			return nil, err
-		}
-		iter := object.NewCommitPreorderIter(c, nil, nil)
-		_ = iter.ForEach(func(c *object.Commit) error { exclude[c.Hash] = true; return nil })
-	}
-	c, err := r.commitObject(plumbing.NewHash(from))
-	if err != nil {
-		return nil, err
-	}
-	var out []CommitInfo
-	err = object.NewCommitPreorderIter(c, exclude, nil).ForEach(func(c *object.Commit) error {
-		out = append(out, CommitInfo{Hash: c.Hash.String(), Author: c.Author.Name, Email: c.Author.Email, When: c.Author.When, Message: c.Message})
-		return nil
-	})
-	return out, err
 }
