@@ -145,8 +145,8 @@ func TestProposeApprove(t *testing.T) {
 	if got := git(t, f.dir, "log", "--format=%an|%s", "main..agent/"+id); got != "aima-agent|model update: tiny\naima-agent|model create: qwen" {
 		t.Errorf("branch commits:\n%s", got)
 	}
-	if got := git(t, f.dir, "log", "-1", "--format=%(trailers:key=Conversation,valueonly)", "agent/"+id); got != id {
-		t.Errorf("trailer %q, want %q", got, id)
+	if got := git(t, f.dir, "log", "-1", "--format=%(trailers:key=Conversation,valueonly,separator=)|%(trailers:key=Requested-by,valueonly,separator=)", "agent/"+id); got != id+"|alice" {
+		t.Errorf("trailers %q, want %q", got, id+"|alice")
 	}
 	show, err := f.op.Show(id)
 	if err != nil {

@@ -88,6 +88,9 @@ func (o *Operator) propose(ctx context.Context, conv *Conversation, u unit.Unit,
 		}
 	}
 	msg := fmt.Sprintf("%s\n\nProposed by the operator, not applied: aima agent show %s, then approve or reject.\n\n%s: %s", subject, conv.ID, Trailer, conv.ID)
+	if who := o.env.Store.For(ctx).Author.Name; who != "" {
+		msg += "\nRequested-by: " + who // whose question it answers
+	}
 	h, err := r.CommitOn(p.Branch, tip, changes, msg, Author, o.now())
 	if err != nil {
 		return nil, err
