@@ -165,11 +165,7 @@ func (r *Repo) DeleteBranch(name string) error {
 func (r *Repo) Patch(a, b string) (string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	ca, err := r.commitObject(plumbing.NewHash(a))
-	if err != nil {
-		return "", err
-	}
-	cb, err := r.commitObject(plumbing.NewHash(b))
+	ca, cb, err := r.commitPair(a, b)
 	if err != nil {
 		return "", err
 	}

@@ -133,10 +133,7 @@ func newAgentAskCmd(g *globals) *cobra.Command {
 			"  aima agent ask -c c1a2b3c4d \"and why did it fail?\"",
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if o.maxRounds < 1 {
-				return fmt.Errorf("--max-rounds: %d: want 1 or more", o.maxRounds)
-			}
-			op, done, err := newOperator(g)
+			op, done, err := o.operator(g)
 			if err != nil {
 				return err
 			}
@@ -156,10 +153,7 @@ func newAgentChatCmd(g *globals) *cobra.Command {
 		Short: "Talk with the operator: one turn per line of input, the conversation kept (end with EOF or /exit)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if o.maxRounds < 1 {
-				return fmt.Errorf("--max-rounds: %d: want 1 or more", o.maxRounds)
-			}
-			op, done, err := newOperator(g)
+			op, done, err := o.operator(g)
 			if err != nil {
 				return err
 			}
@@ -282,16 +276,19 @@ func operatorEnv(g *globals, docker bool) (*unit.Env, func(), error) {
 	return daemon.UnitEnv(st, s, nil), done, nil
 }
 
-// newOperator is the operator of the command line: it runs the operations
+// operator is the operator of the command line: it runs the operations
 // in this process, and reaches a model served by aima through the running
 // agent's gateway when there is one.
-func newOperator(g *globals) (*operator.Operator, func(), error) {
+func (o *agentOptions) operator(g *globals) (*operator.Operator, func(), error) {
+	if o.maxRounds < 1 {
+		return nil, nil, fmt.Errorf("--max-rounds: %d: want 1 or more", o.maxRounds)
+	}
 	env, done, err := operatorEnv(g, true)
 	if err != nil {
 		return nil, nil, err
 	}
 	dir := env.Store.Dir
-	op := operator.New(operator.Options{Env: env, Gateway: func() (string, string, bool) {
+	return operator.New(operator.Options{Env: env, Gateway: func() (string, string, bool) {
 		info, ok := daemon.ReadAgentInfo(dir)
 		if !ok {
 			return "", "", false
@@ -309,8 +306,7 @@ func newOperator(g *globals) (*operator.Operator, func(), error) {
 		}
 		resp.Body.Close()
 		return url, api.ClientToken(dir), resp.StatusCode == http.StatusOK
-	}})
-	return op, done, nil
+	}}), done, nil
 }
 
 // printConversation writes agent show's answer for a reader.
