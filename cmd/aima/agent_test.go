@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -175,6 +177,32 @@ func TestAgentScenarios(t *testing.T) {
 			t.Errorf("--max-rounds 0: exit %d %s", code, errOut)
 		}
 	})
+}
+
+// TestAgentChat: aima agent chat takes a turn per line, in one
+// conversation, until /exit.
+func TestAgentChat(t *testing.T) {
+	e, _ := withOperatorModel(t, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c := e.command(ctx, "agent", "chat")
+	c.Stdin = strings.NewReader("call model_list {}\n\ncall service_list {}\n/exit\ncall model_list {}\n")
+	var out, errb bytes.Buffer
+	c.Stdout, c.Stderr = &out, &errb
+	if err := c.Run(); err != nil {
+		t.Fatalf("aima agent chat: %v\n%s%s", err, out.String(), errb.String())
+	}
+	if n := strings.Count(out.String(), "done: "); n != 2 || !strings.Contains(out.String(), "] service_list {}") {
+		t.Errorf("%d answers:\n%s", n, out.String())
+	}
+	ids := conversationRE.FindAllStringSubmatch(errb.String(), -1)
+	if len(ids) != 2 || ids[0][1] != ids[1][1] {
+		t.Fatalf("conversations %v:\n%s", ids, errb.String())
+	}
+	show := e.mustAima("agent", "show", ids[0][1])
+	if strings.Count(show, "you: ") != 2 {
+		t.Errorf("history:\n%s", show)
+	}
 }
 
 // TestAgentNoLLM: nothing running and nothing set: the message says how
