@@ -233,8 +233,13 @@ func Run(ctx context.Context, opts Options) error {
 	routes := gw.Handlers()
 	routes["/mcp"] = mcpDoor.Handler()
 	// The operator's chat streams (SSE), so it is a route beside the units;
-	// its tools are the same registry calls, made for the token's name.
-	routes[operator.ChatRoute] = uenv.Operator.(*operator.Operator).Handler()
+	// its tools are the same registry calls, made for the token's name. A
+	// model served by aima is reached through this agent's own gateway.
+	op := operator.New(operator.Options{Env: uenv, Gateway: func() (string, string, bool) {
+		return "http://" + served, ownerToken, served != ""
+	}})
+	uenv.Operator = op
+	routes[operator.ChatRoute] = op.Handler()
 	srv := api.New(api.Options{
 		Store:      st,
 		Token:      opts.Token,

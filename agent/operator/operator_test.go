@@ -2,7 +2,9 @@ package operator_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -11,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/aima-dev/aima/agent/daemon"
@@ -28,11 +31,25 @@ type fixture struct {
 	dir string
 	env *unit.Env
 	op  *operator.Operator
+
+	mu   sync.Mutex
+	last map[string]any // the last request the model was sent
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	llm := httptest.NewServer(stub.Handler(stub.Options{Model: "op", Log: io.Discard}))
+	f := &fixture{}
+	model := stub.Handler(stub.Options{Model: "op", Log: io.Discard})
+	llm := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		var req map[string]any
+		_ = json.Unmarshal(b, &req)
+		f.mu.Lock()
+		f.last = req
+		f.mu.Unlock()
+		r.Body = io.NopCloser(bytes.NewReader(b))
+		model.ServeHTTP(w, r)
+	}))
 	t.Cleanup(llm.Close)
 	dir := t.TempDir()
 	st, err := daemon.OpenStore(dir)
@@ -44,7 +61,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	writeSettings(t, dir, "llm:\n  endpoint: "+llm.URL+"/v1\n  model: op\n")
-	f := &fixture{dir: dir, env: daemon.UnitEnv(st, nil, nil)}
+	f.dir, f.env = dir, daemon.UnitEnv(st, nil, nil)
 	f.op = f.env.Operator.(*operator.Operator)
 	f.call(t, "model.create", map[string]any{"name": "tiny", "source": "ollama", "repo": "tinyllama"})
 	return f
@@ -318,5 +335,38 @@ func TestChatSSE(t *testing.T) {
 	resp2.Body.Close()
 	if resp2.StatusCode != 422 || !strings.Contains(string(b), "mesage") {
 		t.Errorf("bad body: %d %s", resp2.StatusCode, b)
+	}
+}
+
+// TestWhatTheModelIsSent: the registry's units as tools, but none of the
+// agent domain (a model cannot approve its own proposal); the skills that
+// match the question in the system message; the writes' mode said.
+func TestWhatTheModelIsSent(t *testing.T) {
+	f := newFixture(t)
+	f.call(t, "skill.create", map[string]any{"name": "gpu-triage", "description": "Why a GPU service fails",
+		"keywords": []string{"gpu", "triage"}, "content": "Check nvidia-smi first, then the engine's logs."})
+	f.ask(t, operator.Request{Message: "gpu triage please"})
+	f.mu.Lock()
+	req := f.last
+	f.mu.Unlock()
+	tools := map[string]map[string]any{}
+	for _, tl := range req["tools"].([]any) {
+		fn := tl.(map[string]any)["function"].(map[string]any)
+		tools[fn["name"].(string)] = fn
+	}
+	for _, u := range unit.Default.List() {
+		_, offered := tools[unit.ToolName(u.Name)]
+		if agentDomain := strings.HasPrefix(u.Name, "agent."); offered == agentDomain {
+			t.Errorf("tool %s offered: %v", unit.ToolName(u.Name), offered)
+		}
+	}
+	props := tools["service_create"]["parameters"].(map[string]any)["properties"].(map[string]any)
+	if props["model"] == nil || props["engine"] == nil {
+		t.Errorf("service_create's parameters: %v", props)
+	}
+	system := req["messages"].([]any)[0].(map[string]any)
+	content := system["content"].(string)
+	if system["role"] != "system" || !strings.Contains(content, "Check nvidia-smi first") || !strings.Contains(content, "proposed, not applied") {
+		t.Errorf("system message: %s", content)
 	}
 }

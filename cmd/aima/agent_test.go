@@ -255,6 +255,15 @@ func TestAgentChatOverHTTPAcrossARestart(t *testing.T) {
 	if !strings.Contains(show, "you: call model_list {}") || !strings.Contains(show, "you: call service_list {}") {
 		t.Errorf("history:\n%s", show)
 	}
+	// yes over HTTP: the write commits at once as the caller (the owner's
+	// token without X-Aima-Author: "api"), with the conversation's trailer.
+	code, b, err := e.call("POST", "/api/agent/chat", `{"message": "call model_create {\"name\": \"viahttp\", \"source\": \"ollama\"}", "yes": true, "llm": "op"}`)
+	if err != nil || code != 200 || !strings.Contains(string(b), "event: done") {
+		t.Fatalf("yes over HTTP: %d %v %s", code, err, b)
+	}
+	if c := e.mustGit("log", "-1", "--format=%an|%s|%(trailers:key=Conversation,valueonly,separator=)"); !regexp.MustCompile(`^api\|model create: viahttp\|c[0-9a-f]{8}\s*$`).MatchString(c) {
+		t.Errorf("commit %q", c)
+	}
 	// The door is the agent's: no token, no chat.
 	req, _ = http.NewRequest("POST", "http://"+e.addr+"/api/agent/chat", strings.NewReader(`{"message": "call model_list {}"}`))
 	req.Header.Set("Content-Type", "application/json")
