@@ -1,6 +1,7 @@
 package operator
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -126,18 +127,31 @@ func (o *Operator) runningModels(ctx context.Context) ([]string, error) {
 	return names, nil
 }
 
-// chatAnswer is the part of a chat completion the loop reads.
-type chatAnswer struct {
+// chunk is the part of a streamed chat completion chunk the loop reads.
+type chunk struct {
 	Choices []struct {
-		Message      Message `json:"message"`
-		FinishReason string  `json:"finish_reason"`
+		Delta struct {
+			Content   string `json:"content"`
+			ToolCalls []struct {
+				Index    int    `json:"index"`
+				ID       string `json:"id"`
+				Type     string `json:"type"`
+				Function struct {
+					Name      string `json:"name"`
+					Arguments string `json:"arguments"`
+				} `json:"function"`
+			} `json:"tool_calls"`
+		} `json:"delta"`
 	} `json:"choices"`
 }
 
-// chat asks the model once (no streaming: the loop needs the whole
-// message to know whether it calls tools).
-func (o *Operator) chat(ctx context.Context, l llm, msgs []Message, tools []map[string]any) (Message, error) {
-	body, err := json.Marshal(map[string]any{"model": l.model, "messages": msgs, "tools": tools})
+// chat asks the model once, streaming: each piece of text goes to piece as
+// it comes; the tool calls are put together from their deltas (a call's
+// name and id come first, its arguments in parts, by index). An endpoint
+// that answers with a whole completion instead of a stream is read as
+// such.
+func (o *Operator) chat(ctx context.Context, l llm, msgs []Message, tools []map[string]any, piece func(string)) (Message, error) {
+	body, err := json.Marshal(map[string]any{"model": l.model, "messages": msgs, "tools": tools, "stream": true})
 	if err != nil {
 		return Message{}, err
 	}
@@ -154,19 +168,68 @@ func (o *Operator) chat(ctx context.Context, l llm, msgs []Message, tools []map[
 		return Message{}, fmt.Errorf("LLM %s: %w: %v", l.name, state.ErrUnavailable, err)
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return Message{}, fmt.Errorf("LLM %s: %w", l.name, err)
-	}
 	if resp.StatusCode/100 != 2 {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 		return Message{}, fmt.Errorf("LLM %s: %w: %s answered %d: %s", l.name, state.ErrUnavailable, l.url, resp.StatusCode, strings.TrimSpace(string(b)))
 	}
-	var a chatAnswer
-	if err := json.Unmarshal(b, &a); err != nil || len(a.Choices) == 0 {
-		return Message{}, fmt.Errorf("LLM %s: not a chat completion: %.200s", l.name, b)
+	m := Message{Role: "assistant"}
+	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		var a struct {
+			Choices []struct {
+				Message Message `json:"message"`
+			} `json:"choices"`
+		}
+		b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+		if err != nil {
+			return m, fmt.Errorf("LLM %s: %w", l.name, err)
+		}
+		if err := json.Unmarshal(b, &a); err != nil || len(a.Choices) == 0 {
+			return m, fmt.Errorf("LLM %s: not a chat completion: %.200s", l.name, b)
+		}
+		m = a.Choices[0].Message
+		m.Role = "assistant"
+		if m.Content != "" {
+			piece(m.Content)
+		}
+		return m, nil
 	}
-	m := a.Choices[0].Message
-	m.Role = "assistant"
+	var text strings.Builder
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for sc.Scan() {
+		data, ok := strings.CutPrefix(sc.Text(), "data:")
+		if data = strings.TrimSpace(data); !ok || data == "" {
+			continue
+		}
+		if data == "[DONE]" {
+			break
+		}
+		var c chunk
+		if err := json.Unmarshal([]byte(data), &c); err != nil {
+			return m, fmt.Errorf("LLM %s: not a chat completion chunk: %.200s", l.name, data)
+		}
+		for _, ch := range c.Choices {
+			if ch.Delta.Content != "" {
+				text.WriteString(ch.Delta.Content)
+				piece(ch.Delta.Content)
+			}
+			for _, tc := range ch.Delta.ToolCalls {
+				for len(m.ToolCalls) <= tc.Index {
+					m.ToolCalls = append(m.ToolCalls, ToolCall{Type: "function"})
+				}
+				call := &m.ToolCalls[tc.Index]
+				if tc.ID != "" {
+					call.ID = tc.ID
+				}
+				call.Function.Name += tc.Function.Name
+				call.Function.Arguments += tc.Function.Arguments
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return m, fmt.Errorf("LLM %s: %w", l.name, err)
+	}
+	m.Content = text.String()
 	return m, nil
 }
 

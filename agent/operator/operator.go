@@ -126,8 +126,9 @@ type Request struct {
 // Event is what a turn reports as it goes (the SSE events of
 // POST /api/agent/chat, by Type).
 type Event struct {
-	// Type is "start" (the conversation and the model), "tool" (a tool
-	// call and its result), "answer" (the model's text) or "stop" (the
+	// Type is "start" (the conversation and the model), "delta" (a piece
+	// of the model's text as it comes), "tool" (a tool call and its
+	// result), "answer" (the model's whole final text) or "stop" (the
 	// round limit).
 	Type         string `json:"type"`
 	Conversation string `json:"conversation"`
@@ -216,7 +217,9 @@ func (o *Operator) Ask(ctx context.Context, req Request, emit func(Event)) (Resu
 			break
 		}
 		res.Rounds = round
-		msg, err := o.chat(ctx, l, append([]Message{system}, conv.Messages...), tools)
+		msg, err := o.chat(ctx, l, append([]Message{system}, conv.Messages...), tools, func(p string) {
+			emit(Event{Type: "delta", Conversation: conv.ID, Round: round, Content: p})
+		})
 		if err != nil {
 			return res, err
 		}

@@ -134,7 +134,13 @@ func TestAskRead(t *testing.T) {
 	if got := strings.Join(tools(evs), ","); got != "model_list" {
 		t.Errorf("tool calls %q", got)
 	}
-	if evs[0].Type != "start" || evs[len(evs)-1].Type != "answer" || res.Rounds != 2 {
+	var text string
+	for _, e := range evs {
+		if e.Type == "delta" {
+			text += e.Content
+		}
+	}
+	if evs[0].Type != "start" || evs[len(evs)-1].Type != "answer" || res.Rounds != 2 || text != res.Answer {
 		t.Errorf("events %+v, rounds %d", evs, res.Rounds)
 	}
 	if res.Proposal != nil || strings.Contains(git(t, f.dir, "branch"), "agent/") {
@@ -318,14 +324,23 @@ func TestChatSSE(t *testing.T) {
 	}
 	defer resp.Body.Close()
 	var events []string
+	var text strings.Builder
 	sc := bufio.NewScanner(resp.Body)
+	event := ""
 	for sc.Scan() {
 		if ev, ok := strings.CutPrefix(sc.Text(), "event: "); ok {
-			events = append(events, ev)
+			if event = ev; ev != "delta" || events[len(events)-1] != "delta" {
+				events = append(events, ev)
+			}
+		}
+		if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok && event == "delta" {
+			var ev operator.Event
+			_ = json.Unmarshal([]byte(data), &ev)
+			text.WriteString(ev.Content)
 		}
 	}
-	if resp.Header.Get("Content-Type") != "text/event-stream" || strings.Join(events, ",") != "start,tool,answer,done" {
-		t.Errorf("%s: events %v", resp.Header.Get("Content-Type"), events)
+	if resp.Header.Get("Content-Type") != "text/event-stream" || strings.Join(events, ",") != "start,tool,delta,answer,done" || !strings.HasPrefix(text.String(), "done: {") {
+		t.Errorf("%s: events %v, text %q", resp.Header.Get("Content-Type"), events, text.String())
 	}
 	resp2, err := http.Post(srv.URL, "application/json", strings.NewReader(`{"mesage": "x"}`))
 	if err != nil {
@@ -368,5 +383,50 @@ func TestWhatTheModelIsSent(t *testing.T) {
 	content := system["content"].(string)
 	if system["role"] != "system" || !strings.Contains(content, "Check nvidia-smi first") || !strings.Contains(content, "proposed, not applied") {
 		t.Errorf("system message: %s", content)
+	}
+}
+
+// TestStreamedCallInParts: a tool call streamed in parts (its name first,
+// its arguments in pieces) is put together; an endpoint answering a whole
+// completion instead of a stream is read too.
+func TestStreamedCallInParts(t *testing.T) {
+	f := newFixture(t)
+	round := 0
+	llm := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		round++
+		if round > 1 {
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"choices": [{"message": {"role": "assistant", "content": "there is one model"}}]}`)
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		for _, c := range []string{
+			`{"choices":[{"delta":{"role":"assistant","content":"Let me look."}}]}`,
+			`{"choices":[{"delta":{"tool_calls":[{"index":0,"id":"a1","type":"function","function":{"name":"model_","arguments":""}}]}}]}`,
+			`{"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"name":"get","arguments":"{\"id\": "}}]}}]}`,
+			`{"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"arguments":"\"tiny\"}"}}]},"finish_reason":"tool_calls"}]}`,
+		} {
+			io.WriteString(w, "data: "+c+"\n\n")
+		}
+		io.WriteString(w, "data: [DONE]\n\n")
+	}))
+	t.Cleanup(llm.Close)
+	writeSettings(t, f.dir, "llm: {endpoint: "+llm.URL+", model: any}\n")
+	res, evs := f.ask(t, operator.Request{Message: "which models?"})
+	var call operator.Event
+	for _, e := range evs {
+		if e.Type == "tool" {
+			call = e
+		}
+	}
+	if call.Tool != "model_get" || call.Arguments != `{"id": "tiny"}` || call.Error || !strings.Contains(call.Result, `"repo":"tinyllama"`) {
+		t.Errorf("tool call %+v", call)
+	}
+	if res.Answer != "there is one model" {
+		t.Errorf("answer %q", res.Answer)
+	}
+	show, _ := f.op.Show(res.Conversation)
+	if m := show["messages"].([]operator.Message)[1]; m.Content != "Let me look." || len(m.ToolCalls) != 1 || m.ToolCalls[0].ID != "a1" {
+		t.Errorf("the streamed message as kept: %+v", m)
 	}
 }

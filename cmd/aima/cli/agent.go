@@ -205,6 +205,13 @@ func askTurn(ctx context.Context, g *globals, op *operator.Operator, o *agentOpt
 	}
 	req := operator.Request{Message: message, LLM: o.llm, Conversation: o.conversation, Yes: o.yes, MaxRounds: o.maxRounds}
 	table := g.output == "table"
+	midLine := false // text of the model's printed, its line not ended
+	endLine := func() {
+		if midLine {
+			fmt.Fprintln(w)
+			midLine = false
+		}
+	}
 	res, err := op.Ask(ctx, req, func(ev operator.Event) {
 		if !table {
 			return
@@ -212,7 +219,11 @@ func askTurn(ctx context.Context, g *globals, op *operator.Operator, o *agentOpt
 		switch ev.Type {
 		case "start":
 			fmt.Fprintf(errw, "conversation %s with %s\n", ev.Conversation, ev.LLM)
+		case "delta":
+			fmt.Fprint(w, ev.Content)
+			midLine = !strings.HasSuffix(ev.Content, "\n")
 		case "tool":
+			endLine()
 			mark := "→"
 			switch {
 			case ev.Error:
@@ -221,8 +232,8 @@ func askTurn(ctx context.Context, g *globals, op *operator.Operator, o *agentOpt
 				mark = "→ proposed:"
 			}
 			fmt.Fprintf(w, "[%d] %s %s\n    %s %s\n", ev.Round, ev.Tool, oneLine(ev.Arguments, 200), mark, oneLine(ev.Result, 300))
-		case "answer":
-			fmt.Fprintln(w, ev.Content)
+		case "answer", "stop":
+			endLine() // the answer came as deltas
 		}
 	})
 	if err != nil {
