@@ -96,7 +96,7 @@ func (o *Operator) propose(ctx context.Context, conv *Conversation, u unit.Unit,
 		return nil, err
 	}
 	p.Changes = append(p.Changes, subject)
-	out["proposed"] = fmt.Sprintf("on branch %s (commit %.12s), not applied: the owner reviews it (aima agent show %s) and approves or rejects it", p.Branch, h, conv.ID)
+	out["proposed"] = fmt.Sprintf("on branch %s (commit %.12s); not applied until the owner approves it", p.Branch, h)
 	return out, nil
 }
 

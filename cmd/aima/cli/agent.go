@@ -322,12 +322,13 @@ func (o *agentOptions) operator(g *globals) (*operator.Operator, func(), error) 
 
 // printConversation writes agent show's answer for a reader.
 func printConversation(w io.Writer, c map[string]any) {
-	fmt.Fprintf(w, "conversation %v with %v, updated %v\n\n", c["id"], c["llm"], c["updated"])
+	updated, _ := c["updated"].(time.Time)
+	fmt.Fprintf(w, "conversation %v with %v, updated %s\n\n", c["id"], c["llm"], updated.Local().Format("2006-01-02 15:04:05"))
 	msgs, _ := c["messages"].([]operator.Message)
 	for _, m := range msgs {
 		switch {
 		case m.Role == "user":
-			fmt.Fprintf(w, "you: %s\n", m.Content)
+			fmt.Fprintf(w, "you: %s\n", strings.ReplaceAll(strings.TrimSpace(m.Content), "\n", "\n     "))
 		case m.Role == "tool":
 			fmt.Fprintf(w, "    → %s\n", oneLine(m.Content, 300))
 		case len(m.ToolCalls) > 0:
