@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -223,6 +224,21 @@ func TestApproveConflict(t *testing.T) {
 	f.call(t, "model.update", map[string]any{"name": "tiny", "tag": "again"})
 	if out := f.call(t, "agent.approve", map[string]any{"id": res.Conversation}); out["status"] != "approved" || !exists(f.dir, "models/other.yaml") {
 		t.Errorf("approve after main moved: %v", out)
+	}
+}
+
+// TestApprovePortTaken: a proposed service's port, free when proposed, was
+// given to another service since: nothing is applied.
+func TestApprovePortTaken(t *testing.T) {
+	f := newFixture(t)
+	res, _ := f.ask(t, operator.Request{Message: "call service_create {\"name\": \"a\", \"model\": \"tiny\", \"engine\": \"stub\"}"})
+	b := f.call(t, "service.create", map[string]any{"name": "b", "model": "tiny", "engine": "stub"})
+	_, err := unit.Default.Call(context.Background(), f.env, "agent.approve", map[string]any{"id": res.Conversation})
+	if !errors.Is(err, state.ErrConflict) || !strings.Contains(err.Error(), fmt.Sprintf("host port %v, which service b has taken", b["port"])) {
+		t.Fatalf("approve: %v", err)
+	}
+	if exists(f.dir, "services/a.yaml") {
+		t.Error("applied")
 	}
 }
 

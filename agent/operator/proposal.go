@@ -241,6 +241,9 @@ func (o *Operator) Approve(ctx context.Context, env *unit.Env, id string) (map[s
 	}
 	p := c.Proposal
 	st := env.Store
+	if err := portClash(st, p); err != nil {
+		return nil, err
+	}
 	msg := fmt.Sprintf("agent approve: %s (%s)", id, strings.Join(p.Changes, "; "))
 	res, err := st.MergeBranch(p.Branch, msg)
 	var ce *state.ConflictError
@@ -277,6 +280,62 @@ func (o *Operator) Approve(ctx context.Context, env *unit.Env, id string) (map[s
 		out["problems"] = problems
 	}
 	return out, nil
+}
+
+// portClash refuses a change set whose services claim a host port that a
+// service of the working branch claims now: both files are valid alone,
+// and were allocated apart (the proposal's port was free at its base).
+func portClash(st *state.Store, p *Proposal) error {
+	r, err := st.Repo()
+	if err != nil {
+		return err
+	}
+	tip, err := r.Branch(p.Branch)
+	if err != nil || tip == "" {
+		return err // MergeBranch says a missing branch
+	}
+	theirs, err := r.Files(tip)
+	if err != nil {
+		return err
+	}
+	base, err := r.Files(p.Base)
+	if err != nil {
+		return err
+	}
+	entries, err := st.List(state.KindService)
+	if err != nil {
+		return err
+	}
+	claims := map[int]string{}
+	for _, e := range entries {
+		if svc, ok := e.Object.(*state.Service); ok && e.Source == state.SourceFile {
+			for _, port := range svc.Ports() {
+				claims[port] = svc.Name
+			}
+		}
+	}
+	for path, f := range theirs {
+		k, _, ok := state.KindOfPath(path)
+		if !ok || k != state.KindService || base[path].Hash == f.Hash {
+			continue
+		}
+		b, err := r.Read(tip, path)
+		if err != nil {
+			return err
+		}
+		obj, err := st.Decode(k, path, b)
+		if err != nil {
+			continue // MergeBranch names the problem
+		}
+		svc := obj.(*state.Service)
+		for _, port := range svc.Ports() {
+			if by := claims[port]; port != 0 && by != "" && by != svc.Name {
+				return fmt.Errorf("%w: the change set of conversation %s gives service %s host port %d, which service %s has taken since it was proposed; nothing was applied. "+
+					"Reject it (aima agent reject %s) and ask again", state.ErrConflict, strings.TrimPrefix(p.Branch, "agent/"), svc.Name, port, by, strings.TrimPrefix(p.Branch, "agent/"))
+			}
+		}
+	}
+	return nil
 }
 
 // Reject drops the conversation's proposed change set.
