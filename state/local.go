@@ -33,6 +33,25 @@ type LocalSettings struct {
 	// Host is which host of a fleet this machine is (hosts/<host>.yaml):
 	// it runs the services and apps placed on it.
 	Host string `yaml:"host,omitempty"`
+	// LLM is the model the operator (aima agent) talks to.
+	LLM *LLMSettings `yaml:"llm,omitempty"`
+}
+
+// LLMSettings choose the operator's model: a model served by aima itself
+// (model alone), or any OpenAI-compatible endpoint (endpoint, model and,
+// when it wants one, api_key).
+type LLMSettings struct {
+	// Model is the model name: an aima model with a running service, or
+	// the endpoint's model.
+	Model string `yaml:"model,omitempty"`
+	// Endpoint is the base URL of an OpenAI-compatible API
+	// ("https://api.openai.com/v1", "http://gpu-box:8000/v1"); unset: the
+	// model is served by aima.
+	Endpoint string `yaml:"endpoint,omitempty"`
+	// APIKey is sent as a bearer token: ${env:NAME} (read from the
+	// environment when used) or the key itself (this file is never
+	// committed).
+	APIKey string `yaml:"api_key,omitempty"`
 }
 
 // FleetPath holds the tokens `aima fleet` sends each host's agent:

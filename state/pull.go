@@ -56,6 +56,10 @@ type PullOptions struct {
 	// the tip accepted from it before (a force-push). By default that is a
 	// RefusedError.
 	AllowRewrite bool
+
+	// merge, when set, always joins rev with a merge commit (no
+	// fast-forward) whose message is merge (MergeBranch).
+	merge string
 }
 
 // ConflictError: a file was changed differently here and in the remote.
@@ -308,7 +312,7 @@ func (s *Store) integrate(rev, source string, track *tracking, opts PullOptions)
 	for _, c := range changes {
 		res.Paths = append(res.Paths, c.Path)
 	}
-	if plan.Outcome == merge.FastForward {
+	if plan.Outcome == merge.FastForward && opts.merge == "" {
 		if err := r.FastForward(head, rev, changes, source); err != nil {
 			return res, err
 		}
@@ -322,6 +326,9 @@ func (s *Store) integrate(rev, source string, track *tracking, opts PullOptions)
 	}
 	if len(res.Kept) > 0 {
 		msg += "\nkept local: " + strings.Join(res.Kept, ", ")
+	}
+	if opts.merge != "" {
+		msg = opts.merge
 	}
 	h, err := r.CommitMerge(changes, rev, msg, s.Author, time.Now())
 	if err != nil {

@@ -665,6 +665,16 @@ func (s *Store) commit(changes []repo.Change, msg string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	msg = s.withTrailers(msg)
+	// The error names the commit ("commit \"model update: x\": ..."); h
+	// is set with an error when the commit was made but git's index could
+	// not be updated.
+	return r.Commit(changes, msg, s.Author, time.Now())
+}
+
+// withTrailers is msg with the store's trailers (On-behalf-of, then
+// Trailers) as its last paragraph.
+func (s *Store) withTrailers(msg string) string {
 	var trailers []string
 	if s.OnBehalf != "" {
 		trailers = append(trailers, "On-behalf-of: "+s.OnBehalf)
@@ -672,10 +682,7 @@ func (s *Store) commit(changes []repo.Change, msg string) (string, error) {
 	if trailers = append(trailers, s.Trailers...); len(trailers) > 0 {
 		msg += "\n\n" + strings.Join(trailers, "\n")
 	}
-	// The error names the commit ("commit \"model update: x\": ..."); h
-	// is set with an error when the commit was made but git's index could
-	// not be updated.
-	return r.Commit(changes, msg, s.Author, time.Now())
+	return msg
 }
 
 // Repo returns the git repository of the state directory, initialising git

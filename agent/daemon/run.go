@@ -30,6 +30,7 @@ import (
 	"github.com/aima-dev/aima/agent/container"
 	"github.com/aima-dev/aima/agent/gateway"
 	"github.com/aima-dev/aima/agent/mcp"
+	"github.com/aima-dev/aima/agent/operator"
 	"github.com/aima-dev/aima/agent/pipeline"
 	"github.com/aima-dev/aima/agent/unit"
 	"github.com/aima-dev/aima/agent/watch"
@@ -231,6 +232,14 @@ func Run(ctx context.Context, opts Options) error {
 	mcpDoor = mcp.New(mcp.Options{Env: uenv, Version: opts.Version, Log: log.With("door", "mcp")})
 	routes := gw.Handlers()
 	routes["/mcp"] = mcpDoor.Handler()
+	// The operator's chat streams (SSE), so it is a route beside the units;
+	// its tools are the same registry calls, made for the token's name. A
+	// model served by aima is reached through this agent's own gateway.
+	op := operator.New(operator.Options{Env: uenv, Gateway: func() (string, string, bool) {
+		return "http://" + served, ownerToken, served != ""
+	}})
+	uenv.Operator = op
+	routes[operator.ChatRoute] = op.Handler()
 	srv := api.New(api.Options{
 		Store:      st,
 		Token:      opts.Token,

@@ -10,6 +10,7 @@ import (
 	"github.com/aima-dev/aima/agent"
 	"github.com/aima-dev/aima/agent/alert"
 	"github.com/aima-dev/aima/agent/docker"
+	"github.com/aima-dev/aima/agent/operator"
 	"github.com/aima-dev/aima/agent/pipeline"
 	"github.com/aima-dev/aima/agent/unit"
 	"github.com/aima-dev/aima/state"
@@ -28,6 +29,7 @@ func UnitEnv(st *state.Store, s *agent.Syncer, kick func()) *unit.Env {
 		env.Unmanaged = func(ctx context.Context) (any, error) { return s.Unmanaged(ctx) }
 	}
 	pipeline.New(env, unit.Default).Log = logOf(s)
+	env.Operator = operator.New(operator.Options{Env: env})
 	return env
 }
 

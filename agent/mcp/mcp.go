@@ -16,11 +16,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"reflect"
 	"strings"
 	"sync"
 	"time"
@@ -30,7 +28,6 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/aima-dev/aima/agent/unit"
-	"github.com/aima-dev/aima/schemas"
 	"github.com/aima-dev/aima/state"
 	"github.com/aima-dev/aima/state/repo"
 )
@@ -153,102 +150,16 @@ func (s *Server) Close() {
 // description, its request's schema as input, its answer's (when it has
 // a typed one) as output, and hints from whether it reads or writes.
 func Tool(u unit.Unit) *sdk.Tool {
-	t := &sdk.Tool{Name: ToolName(u.Name), Description: u.Description, InputSchema: inputSchema(u), Annotations: annotations(u)}
-	if out := outputSchema(u); out != nil {
+	t := &sdk.Tool{Name: ToolName(u.Name), Description: u.Description, InputSchema: u.ToolInput(), Annotations: annotations(u)}
+	if out := u.ToolOutput(); out != nil {
 		t.OutputSchema = out
 	}
 	return t
 }
 
-// ToolName is the tool name of a unit: "model.list" is model_list (LLM
-// APIs refuse dots in function names).
-func ToolName(unitName string) string { return strings.ReplaceAll(unitName, ".", "_") }
-
-// inputSchema is the unit's request schema; a unit documented by Params
-// alone gets them as properties, so a model sees what to send.
-func inputSchema(u unit.Unit) map[string]any {
-	m := asMap(u.InputSchema())
-	if m["type"] == nil {
-		m["type"] = "object"
-	}
-	if _, ok := m["properties"]; !ok && len(u.Params) > 0 {
-		props := map[string]any{}
-		for name, doc := range u.Params {
-			props[name] = map[string]any{"description": doc}
-		}
-		m["properties"] = props
-	}
-	delete(m, "$id")
-	describe(m, u.Name)
-	return m
-}
-
-// describe gives the properties of a schema that have no description the
-// one of the same field in the JSON Schema of the unit's kind, when it is
-// a kind ("service.create": schemas/service.json, whose descriptions are
-// the Go types' doc comments): a model reads them to fill the fields.
-func describe(m map[string]any, unitName string) {
-	domain, _, _ := strings.Cut(unitName, ".")
-	b, err := schemas.FS.ReadFile(domain + ".json")
-	props, _ := m["properties"].(map[string]any)
-	if err != nil || props == nil {
-		return
-	}
-	var kind struct {
-		Properties map[string]struct {
-			Description string `json:"description"`
-		} `json:"properties"`
-	}
-	if json.Unmarshal(b, &kind) != nil {
-		return
-	}
-	for name, p := range props {
-		if p, ok := p.(map[string]any); ok && p["description"] == nil && kind.Properties[name].Description != "" {
-			p["description"] = kind.Properties[name].Description
-		}
-	}
-}
-
-// outputSchema is the schema of a unit's typed answer, nil when the answer
-// is any object. Answers carry more than their type (id, source,
-// revision, observed status), so no object in it is closed.
-func outputSchema(u unit.Unit) map[string]any {
-	t := u.Response
-	if t == nil || t.Kind() != reflect.Struct || t.NumField() == 0 {
-		return nil
-	}
-	m := asMap(unit.Schema(t))
-	open(m)
-	delete(m, "$id")
-	describe(m, u.Name)
-	return m
-}
-
-func asMap(v any) map[string]any {
-	b, err := json.Marshal(v)
-	m := map[string]any{}
-	if err == nil {
-		_ = json.Unmarshal(b, &m)
-	}
-	return m
-}
-
-// open removes every "additionalProperties": false.
-func open(v any) {
-	switch v := v.(type) {
-	case map[string]any:
-		if v["additionalProperties"] == false {
-			delete(v, "additionalProperties")
-		}
-		for _, x := range v {
-			open(x)
-		}
-	case []any:
-		for _, x := range v {
-			open(x)
-		}
-	}
-}
+// ToolName is the tool name of a unit (unit.ToolName: "model.list" is
+// model_list).
+func ToolName(unitName string) string { return unit.ToolName(unitName) }
 
 // annotations are the hints of a unit: a read only reads; a write that
 // removes or replaces something (delete, stop, update, rollback, sync,
@@ -392,19 +303,7 @@ func summary(u unit.Unit, out map[string]any) string {
 	return s
 }
 
-// errorResult is a unit's error as the model sees it: the error kind
-// (state.Code: invalid, not_found, exists, conflict, unavailable,
-// timeout), the message and each field that was wrong.
+// errorResult is a unit's error as the model sees it (unit.ErrorText).
 func errorResult(u unit.Unit, err error) *sdk.CallToolResult {
-	var b strings.Builder
-	var ie *state.InvalidError
-	if errors.As(err, &ie) {
-		fmt.Fprintf(&b, "%s failed (invalid): correct these and call it again:", u.Name)
-		for _, p := range ie.Problems {
-			b.WriteString("\n- " + strings.TrimPrefix(p.String(), "/"))
-		}
-	} else {
-		fmt.Fprintf(&b, "%s failed (%s): %v", u.Name, state.Code(err), err)
-	}
-	return &sdk.CallToolResult{IsError: true, Content: []sdk.Content{&sdk.TextContent{Text: b.String()}}}
+	return &sdk.CallToolResult{IsError: true, Content: []sdk.Content{&sdk.TextContent{Text: unit.ErrorText(u.Name, err)}}}
 }

@@ -76,14 +76,16 @@ type streamOptions struct {
 }
 
 // chatRequest holds the fields of a chat completion request the stub looks
-// at; others (temperature, tools, ...) are accepted and ignored.
+// at; others (temperature, tool_choice, ...) are accepted and ignored.
+// Tools matter only to the scripted tool-calling mode (see script).
 type chatRequest struct {
-	Model               string         `json:"model"`
-	Messages            []chatMessage  `json:"messages"`
-	Stream              bool           `json:"stream"`
-	StreamOptions       *streamOptions `json:"stream_options"`
-	MaxTokens           int            `json:"max_tokens"`
-	MaxCompletionTokens int            `json:"max_completion_tokens"`
+	Tools               []json.RawMessage `json:"tools"`
+	Model               string            `json:"model"`
+	Messages            []chatMessage     `json:"messages"`
+	Stream              bool              `json:"stream"`
+	StreamOptions       *streamOptions    `json:"stream_options"`
+	MaxTokens           int               `json:"max_tokens"`
+	MaxCompletionTokens int               `json:"max_completion_tokens"`
 }
 
 type chatMessage struct {
@@ -111,8 +113,9 @@ type chatChoice struct {
 }
 
 type chatOutput struct {
-	Role    string `json:"role"`
-	Content string `json:"content"`
+	Role      string     `json:"role"`
+	Content   string     `json:"content"`
+	ToolCalls []toolCall `json:"tool_calls,omitempty"`
 }
 
 type chatChunk struct {
@@ -133,8 +136,9 @@ type chatChunkChoice struct {
 }
 
 type chatDelta struct {
-	Role    string  `json:"role,omitempty"`
-	Content *string `json:"content,omitempty"`
+	Role      string     `json:"role,omitempty"`
+	Content   *string    `json:"content,omitempty"`
+	ToolCalls []toolCall `json:"tool_calls,omitempty"`
 }
 
 func (s *server) chat(w http.ResponseWriter, r *http.Request) {
@@ -169,16 +173,25 @@ func (s *server) chat(w http.ResponseWriter, r *http.Request) {
 	if req.MaxCompletionTokens > 0 {
 		limit = req.MaxCompletionTokens
 	}
-	out, finish := truncate(pieces(Answer(model, last)), limit)
+	answer := Answer(model, last)
+	call, scripted, isScript := script(req)
+	if isScript && call == nil {
+		answer = scripted
+	}
+	out, finish := truncate(pieces(answer), limit)
+	var calls []toolCall
+	if call != nil {
+		out, finish, calls = nil, "tool_calls", []toolCall{*call}
+	}
 	u := usage{PromptTokens: prompt, CompletionTokens: len(out), TotalTokens: prompt + len(out)}
 	content := strings.Join(out, "")
-	id := digestID("chatcmpl-", model, content)
+	id := digestID("chatcmpl-", model, content, fmt.Sprint(calls))
 	created := time.Now().Unix()
 
 	if !req.Stream {
 		writeJSON(w, http.StatusOK, chatCompletion{
 			ID: id, Object: "chat.completion", Created: created, Model: model, SystemFingerprint: s.fingerprint,
-			Choices: []chatChoice{{Message: chatOutput{Role: "assistant", Content: content}, FinishReason: finish}},
+			Choices: []chatChoice{{Message: chatOutput{Role: "assistant", Content: content, ToolCalls: calls}, FinishReason: finish}},
 			Usage:   u,
 		})
 		return
@@ -195,6 +208,10 @@ func (s *server) chat(w http.ResponseWriter, r *http.Request) {
 	sse.send(chunk(chatDelta{Role: "assistant", Content: &empty}, nil))
 	for _, p := range out {
 		sse.send(chunk(chatDelta{Content: &p}, nil))
+	}
+	for i, c := range calls {
+		c.Index = &i
+		sse.send(chunk(chatDelta{ToolCalls: []toolCall{c}}, nil))
 	}
 	sse.send(chunk(chatDelta{}, &finish))
 	if req.StreamOptions != nil && req.StreamOptions.IncludeUsage {

@@ -21,6 +21,7 @@ import (
 func addBuiltins(r *Registry) {
 	addCRUD(r)
 	addLive(r)
+	addAgent(r)
 	addGit(r)
 	addFleet(r)
 	addRun(r)

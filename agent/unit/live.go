@@ -172,12 +172,6 @@ func addLive(r *Registry) {
 			}
 			return List(items), nil
 		}})
-	r.Add(Unit{Name: "agent.list", Description: "The operator's conversations", Read: true, Request: reflectType[struct{}](), Response: reflectType[ListAnswer](),
-		Run: func(context.Context, *Env, map[string]any) (map[string]any, error) {
-			out := List(nil)
-			out["note"] = "the operator chat is not configured"
-			return out, nil
-		}})
 	r.Add(Unit{Name: "device.list", Description: "This machine as a one-item list (device.detect's answer)", Read: true, Request: reflectType[struct{}](), Response: reflectType[ListAnswer](),
 		Run: func(ctx context.Context, env *Env, _ map[string]any) (map[string]any, error) {
 			d, err := toAnswer(env.detect(ctx))

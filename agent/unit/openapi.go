@@ -68,6 +68,7 @@ func OpenAPI(reg *Registry) map[string]any {
 	static("/v1/chat/completions", http.MethodPost, "openai_chat_completions", "OpenAI-compatible chat, routed to a running service of the model (streaming with stream: true)")
 	static("/v1/completions", http.MethodPost, "openai_completions", "OpenAI-compatible completions, routed by model")
 	static("/v1/embeddings", http.MethodPost, "openai_embeddings", "OpenAI-compatible embeddings, routed by model")
+	static("/api/agent/chat", http.MethodPost, "agent_chat", `The operator, one turn: {"message", "llm", "conversation", "yes", "max_rounds"}; answers server-sent events: start, tool (each call and its result), answer or stop, done (the result)`)
 	static("/mcp", http.MethodPost, "mcp", "Model Context Protocol, Streamable HTTP (JSON-RPC): every operation as a tool <domain>_<verb>, the state files as resources, the enabled skills as prompts")
 	static("/mcp", http.MethodGet, "mcp_stream", "The MCP session's stream of notifications (Accept: text/event-stream, Mcp-Session-Id)")
 	health := map[string]any{"operationId": "health", "summary": "Liveness; needs no token", "security": []any{}, "tags": []string{"aima"},

@@ -71,6 +71,8 @@ type Env struct {
 	Extra func() map[string]any
 	// Version is shown by state.status.
 	Version string
+	// Operator reaches the operator's conversations (the agent domain).
+	Operator Operator
 	// Detect finds the machine's devices (default device.Detect).
 	Detect func(ctx context.Context) device.Device
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
 // ErrMoved: the branch is no longer at the commit the caller started from
@@ -119,11 +120,7 @@ func (r *Repo) FastForward(old, to string, changes []Change, reason string) erro
 func (r *Repo) MergeBase(a, b string) (string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	ca, err := r.commitObject(plumbing.NewHash(a))
-	if err != nil {
-		return "", err
-	}
-	cb, err := r.commitObject(plumbing.NewHash(b))
+	ca, cb, err := r.commitPair(a, b)
 	if err != nil {
 		return "", err
 	}
@@ -135,6 +132,19 @@ func (r *Repo) MergeBase(a, b string) (string, error) {
 		return "", nil
 	}
 	return bases[0].Hash.String(), nil
+}
+
+// commitPair reads commits a and b. The caller must hold r.mu.
+func (r *Repo) commitPair(a, b string) (*object.Commit, *object.Commit, error) {
+	ca, err := r.commitObject(plumbing.NewHash(a))
+	if err != nil {
+		return nil, nil, err
+	}
+	cb, err := r.commitObject(plumbing.NewHash(b))
+	if err != nil {
+		return nil, nil, err
+	}
+	return ca, cb, nil
 }
 
 // Files returns every file of commit rev ("" is HEAD) with its mode, as

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/aima-dev/aima/agent/mcp"
+	"github.com/aima-dev/aima/agent/operator"
 	"github.com/aima-dev/aima/agent/unit"
 	"github.com/spf13/cobra"
 )
@@ -40,9 +41,7 @@ func newLogCmd(g *globals) *cobra.Command {
 				when, _ := c["when"].(time.Time)
 				msg, _ := c["message"].(string)
 				author := fmt.Sprint(c["author"])
-				if _, client, ok := strings.Cut(msg, "\n"+mcp.ClientTrailer+": "); ok { // a write an AI client made
-					author += " via " + strings.SplitN(client, "\n", 2)[0]
-				}
+				author += via(msg)
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c["name"], when.Local().Format("2006-01-02 15:04:05"), author, strings.SplitN(msg, "\n", 2)[0])
 			}
 			return tw.Flush()
@@ -50,4 +49,23 @@ func newLogCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().IntVarP(&n, "max-count", "n", 0, "show at most N commits")
 	return cmd
+}
+
+// via tells a human's change from an AI's by a commit's trailers: " via
+// <client>" for a write an MCP client made, " via operator <conversation>"
+// for the operator's (proposed, or run at once with --yes).
+func via(msg string) string {
+	trailer := func(key string) string {
+		if _, v, ok := strings.Cut(msg, "\n"+key+": "); ok {
+			return strings.SplitN(v, "\n", 2)[0]
+		}
+		return ""
+	}
+	if c := trailer(operator.Trailer); c != "" {
+		return " via operator " + c
+	}
+	if c := trailer(mcp.ClientTrailer); c != "" {
+		return " via " + c
+	}
+	return ""
 }
