@@ -26,13 +26,16 @@ import (
 	"time"
 
 	"github.com/aima-dev/aima/agent"
+	"github.com/aima-dev/aima/agent/alert"
 	"github.com/aima-dev/aima/agent/api"
 	"github.com/aima-dev/aima/agent/container"
+	"github.com/aima-dev/aima/agent/event"
 	"github.com/aima-dev/aima/agent/gateway"
 	"github.com/aima-dev/aima/agent/mcp"
 	"github.com/aima-dev/aima/agent/pipeline"
 	"github.com/aima-dev/aima/agent/unit"
 	"github.com/aima-dev/aima/agent/watch"
+	"github.com/aima-dev/aima/agent/web"
 	"github.com/aima-dev/aima/state"
 )
 
@@ -231,6 +234,13 @@ func Run(ctx context.Context, opts Options) error {
 	mcpDoor = mcp.New(mcp.Options{Env: uenv, Version: opts.Version, Log: log.With("door", "mcp")})
 	routes := gw.Handlers()
 	routes["/mcp"] = mcpDoor.Handler()
+	// The event stream (GET /api/events) the web page and aima status
+	// --watch read: commits and statuses from the feed, passes from the
+	// loop, alerts from the alert engine.
+	events := &event.Broker{}
+	feed := newFeed(events, syncer, uenv)
+	routes["GET /api/events"] = events
+	alerts.Notify = func(ev alert.Event) { events.Publish(event.Event{Type: event.Alert, Data: ev}) }
 	srv := api.New(api.Options{
 		Store:      st,
 		Token:      opts.Token,
@@ -240,6 +250,10 @@ func Run(ctx context.Context, opts Options) error {
 		Problems:   problems.get,
 		Verbs:      unit.Verbs(uenv, unit.Default),
 		Routes:     routes,
+		// The web page: its files need no token; its sign-in link (aima
+		// ui) makes a session cookie that signs in its own requests.
+		Public:   map[string]http.Handler{"GET /ui/": web.Handler(), "GET /{$}": web.Root()},
+		Sessions: &api.Sessions{},
 	})
 	if err := gw.Register(srv.Metrics().Registry); err != nil {
 		return err
@@ -270,21 +284,26 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	loopCtx, stopLoop := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	wg.Add(8)
+	wg.Add(9)
+	go func() { defer wg.Done(); feed.Run(loopCtx) }()
 	go func() { defer wg.Done(); mcpDoor.Follow(loopCtx) }()
 	go func() { defer wg.Done(); feedRoutes(loopCtx, syncer, gw, routesDue, log) }()
 	go func() { defer wg.Done(); sched.Run(loopCtx) }()
 	go func() { defer wg.Done(); follower.Run(loopCtx) }()
 	go func() { defer wg.Done(); alerts.Run(loopCtx, alertEvery()) }()
 	go func() { defer wg.Done(); _ = w.Run(loopCtx) }()
-	go func() { defer wg.Done(); watchEvents(loopCtx, rt, set.Instance, kick, log) }()
+	go func() { defer wg.Done(); watchEvents(loopCtx, rt, set.Instance, kick, feed.poke, log) }()
 	go func() {
 		defer wg.Done()
-		loop(loopCtx, syncer, trigger, resync, log, srv, func() {
-			select {
-			case routesDue <- struct{}{}:
-			default:
+		loop(loopCtx, syncer, trigger, resync, log, srv, func(res agent.Result, err error) {
+			if len(res.Plan.Ops) > 0 { // containers changed: the routes may have
+				select {
+				case routesDue <- struct{}{}:
+				default:
+				}
 			}
+			events.Publish(event.Event{Type: event.Pass, Data: passData(res, err)})
+			feed.poke()
 		})
 	}()
 	kick()
@@ -319,8 +338,9 @@ func alertEvery() time.Duration {
 }
 
 // loop runs a pass on every trigger, on a jittered periodic resync, and
-// when a backing-off object is due. Passes never overlap.
-func loop(ctx context.Context, s *agent.Syncer, trigger <-chan struct{}, resync time.Duration, log *slog.Logger, srv *api.Server, passed func()) {
+// when a backing-off object is due. Passes never overlap; passed hears of
+// each.
+func loop(ctx context.Context, s *agent.Syncer, trigger <-chan struct{}, resync time.Duration, log *slog.Logger, srv *api.Server, passed func(agent.Result, error)) {
 	timer := time.NewTimer(jitter(resync))
 	defer timer.Stop()
 	for {
@@ -333,9 +353,7 @@ func loop(ctx context.Context, s *agent.Syncer, trigger <-chan struct{}, resync 
 		// Debounce a little more: API writes and file events often come in
 		// bursts; one pass sees them all.
 		res, err := s.Pass(ctx)
-		if len(res.Plan.Ops) > 0 {
-			passed() // containers changed: the routes may have
-		}
+		passed(res, err)
 		if m := srv.Metrics(); m != nil && m.SyncPasses != nil {
 			m.SyncPasses.Inc()
 			if (err != nil && ctx.Err() == nil) || len(res.Errors) > 0 {
@@ -374,8 +392,9 @@ func jitter(d time.Duration) time.Duration {
 }
 
 // watchEvents requests a pass when one of our containers dies, is OOM-killed
-// or is removed; it resubscribes (with backoff) when the stream breaks.
-func watchEvents(ctx context.Context, rt container.Runtime, instance string, kick func(), log *slog.Logger) {
+// or is removed, and tells seen of every event of ours (a start is a
+// status change too); it resubscribes (with backoff) when the stream breaks.
+func watchEvents(ctx context.Context, rt container.Runtime, instance string, kick, seen func(), log *slog.Logger) {
 	wait := time.Second
 	for ctx.Err() == nil {
 		evs, errs := rt.Events(ctx)
@@ -386,9 +405,13 @@ func watchEvents(ctx context.Context, rt container.Runtime, instance string, kic
 				return
 			case ev := <-evs:
 				wait = time.Second
-				if ev.Labels[container.LabelInstance] == instance && ev.Type != container.EventStart {
+				if ev.Labels[container.LabelInstance] != instance {
+					continue
+				}
+				if ev.Type != container.EventStart {
 					kick()
 				}
+				seen()
 			case err := <-errs:
 				if ctx.Err() == nil {
 					log.Debug("docker events", "error", err)
@@ -435,4 +458,21 @@ func (p *problemSet) get() []state.Problem {
 		out = append(out, ps...)
 	}
 	return out
+}
+
+// passData is what a pass event carries: the plan it carried out (as aima
+// diff prints it) and what failed.
+func passData(res agent.Result, err error) map[string]any {
+	m := map[string]any{"ops": len(res.Plan.Ops), "plan": res.Plan.String()}
+	if err != nil {
+		m["error"] = err.Error()
+	}
+	if len(res.Errors) > 0 {
+		errs := map[string]string{}
+		for o, e := range res.Errors {
+			errs[o.Kind+"/"+o.Name] = e.Error()
+		}
+		m["errors"] = errs
+	}
+	return m
 }
