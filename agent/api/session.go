@@ -12,14 +12,24 @@ import (
 
 // The web page's sign-in. `aima ui` asks the agent (with the owner's
 // token) for a one-time code and prints a link carrying it; opening the
-// link trades the code for a session cookie. The code is good once and
-// for CodeTTL; the cookie is HttpOnly (no script reads it) and
-// SameSite=Strict (no other site's page or link sends it), and it counts
-// only on requests the agent's own page makes: one whose Origin is another
-// (even an allowed CORS origin), or that a browser marks as from another
-// origin (Sec-Fetch-Site: same-site, cross-site), is not signed in, and a
-// POST must carry the page's own Origin. Sessions live in the agent's
-// memory: a restart signs every page out.
+// link trades the code for a session, which is two secrets:
+//
+//   - a cookie, HttpOnly (no script reads it) and SameSite=Strict (no
+//     other site's page or link sends it);
+//   - a key, handed to the page in the URL fragment of the redirect (never
+//     sent to a server) and kept in the page's localStorage, which the
+//     page sends as X-Aima-Session (or ?session= on its event stream).
+//
+// Both are needed. The key exists because cookies are scoped to a host
+// name, not a port: every server the browser visits on 127.0.0.1 (an app
+// container, another agent) receives the cookie, but not the key, which
+// localStorage keeps to this origin (scheme, host and port). The code is
+// good once and for CodeTTL. A session counts only on requests the
+// agent's own page makes: one whose Origin is another (even an allowed
+// CORS origin), or that a browser marks as from elsewhere (Sec-Fetch-Site:
+// same-site, cross-site), is not signed in, and a POST must carry the
+// page's own Origin. Sessions live in the agent's memory: a restart signs
+// every page out.
 const (
 	// SessionCookie is the session cookie's name.
 	SessionCookie = "aima_session"
@@ -32,6 +42,8 @@ const (
 	// CodePath is the route `aima ui` asks for a code at (POST, bearer
 	// token only: a session cannot mint more sessions).
 	CodePath = "/api/ui/code"
+	// SessionHeader carries the session's key on the page's requests.
+	SessionHeader = "X-Aima-Session"
 )
 
 // Sessions holds the sign-in codes and the sessions of the web page. The
@@ -42,7 +54,12 @@ type Sessions struct {
 
 	mu       sync.Mutex
 	codes    map[string]time.Time // code → expiry
-	sessions map[string]time.Time // session id → expiry
+	sessions map[string]session   // cookie value → session
+}
+
+type session struct {
+	key     string // what the page sends beside the cookie
+	expires time.Time
 }
 
 func (s *Sessions) now() time.Time {
@@ -75,8 +92,8 @@ func (s *Sessions) Code() (string, time.Time) {
 }
 
 // redeem spends a code (whatever the outcome, it cannot be used again)
-// and returns a new session id.
-func (s *Sessions) redeem(code string) (string, bool) {
+// and returns a new session: its cookie value and its key.
+func (s *Sessions) redeem(code string) (id, key string, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
@@ -88,28 +105,28 @@ func (s *Sessions) redeem(code string) (string, bool) {
 		}
 	}
 	if found == "" || code == "" {
-		return "", false
+		return "", "", false
 	}
 	delete(s.codes, found)
 	if s.sessions == nil {
-		s.sessions = map[string]time.Time{}
+		s.sessions = map[string]session{}
 	}
-	id := secret()
-	s.sessions[id] = now.Add(SessionTTL)
-	return id, true
+	id, key = secret(), secret()
+	s.sessions[id] = session{key: key, expires: now.Add(SessionTTL)}
+	return id, key, true
 }
 
-// valid reports whether id is a live session.
-func (s *Sessions) valid(id string) bool {
-	if id == "" {
+// valid reports whether id and key are a live session's.
+func (s *Sessions) valid(id, key string) bool {
+	if id == "" || key == "" {
 		return false
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.expire(s.now())
 	ok := false
-	for sid := range s.sessions {
-		if subtle.ConstantTimeCompare([]byte(sid), []byte(id)) == 1 {
+	for sid, ses := range s.sessions {
+		if subtle.ConstantTimeCompare([]byte(sid), []byte(id)) == 1 && subtle.ConstantTimeCompare([]byte(ses.key), []byte(key)) == 1 {
 			ok = true
 		}
 	}
@@ -129,8 +146,8 @@ func (s *Sessions) expire(now time.Time) {
 			delete(s.codes, c)
 		}
 	}
-	for id, exp := range s.sessions {
-		if !now.Before(exp) {
+	for id, ses := range s.sessions {
+		if !now.Before(ses.expires) {
 			delete(s.sessions, id)
 		}
 	}
@@ -146,8 +163,12 @@ func (s *Server) sessionAuth(r *http.Request) (bool, string) {
 	if err != nil || c.Value == "" {
 		return false, ""
 	}
-	if !s.opts.Sessions.valid(c.Value) {
-		return false, "the web page's session has ended (run aima ui for a new sign-in link)"
+	key := r.Header.Get(SessionHeader)
+	if key == "" && r.Method == http.MethodGet {
+		key = r.URL.Query().Get("session") // an EventSource sends no headers
+	}
+	if !s.opts.Sessions.valid(c.Value, key) {
+		return false, "no web page session (ended, or its key missing): run aima ui for a new sign-in link"
 	}
 	switch strings.ToLower(r.Header.Get("Sec-Fetch-Site")) {
 	case "", "same-origin", "none":
@@ -176,14 +197,15 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, errorf(http.StatusForbidden, "forbidden_origin", "a sign-in link works only when opened directly (paste the link aima ui printed into the address bar)"))
 		return
 	}
-	id, ok := s.opts.Sessions.redeem(r.URL.Query().Get("code"))
+	id, key, ok := s.opts.Sessions.redeem(r.URL.Query().Get("code"))
 	if !ok {
 		WriteError(w, errorf(http.StatusUnauthorized, "unauthorized", "this sign-in link is used, expired (after %s) or wrong: run aima ui for a new one", CodeTTL))
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: id, Path: "/", MaxAge: int(SessionTTL / time.Second),
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
-	http.Redirect(w, r, "/ui/", http.StatusSeeOther)
+	// The key travels in the fragment, which the browser keeps to itself.
+	http.Redirect(w, r, "/ui/#session="+key, http.StatusSeeOther)
 }
 
 // logout ends the session of the request's cookie.

@@ -77,8 +77,8 @@ func (p *page) shot(name string) {
 }
 
 // accessible checks the page's controls for keyboard and screen-reader
-// users: every button and link has a name, every field a label, every
-// table a caption, the page a heading.
+// users — every button and link has a name, every field a label, every
+// table a caption, the page a heading — and that no script failed.
 func (p *page) accessible(where string) {
 	p.t.Helper()
 	problems := get(p, "check labels on "+where, chromedp.Evaluate[[]string](`(() => {
@@ -88,6 +88,7 @@ func (p *page) accessible(where string) {
 		for (const el of document.querySelectorAll('textarea, select, input')) if (!el.labels.length && !el.getAttribute('aria-label')) out.push('#' + el.id + ': no label');
 		for (const el of document.querySelectorAll('table')) if (!el.querySelector('caption')) out.push('a table without a caption');
 		if (!document.querySelector('h1')) out.push('no heading');
+		for (const err of window.aimaErrors || []) out.push('script error: ' + err);
 		return out;
 	})()`))
 	if len(problems) > 0 {

@@ -4,6 +4,23 @@
 // GET /api/events (server-sent events) keeps it current without polling.
 'use strict';
 
+// Script errors are kept for the browser tests to find.
+window.aimaErrors = [];
+window.addEventListener('error', (e) => window.aimaErrors.push(String(e.message)));
+window.addEventListener('unhandledrejection', (e) => window.aimaErrors.push(String(e.reason)));
+
+// The session's key comes once, in the fragment of the sign-in redirect;
+// localStorage keeps it to this origin (host and port), where the cookie
+// would be sent to any port of the host. It goes with every request.
+(() => {
+  const m = /^#session=([0-9a-f]+)$/.exec(location.hash);
+  if (m) {
+    localStorage.setItem('aima-session', m[1]);
+    history.replaceState(null, '', location.pathname + '#/');
+  }
+})();
+const sessionKey = () => localStorage.getItem('aima-session') || '';
+
 const main = document.getElementById('main');
 const live = document.getElementById('live');
 const toastBox = document.getElementById('toast');
@@ -36,7 +53,7 @@ class APIError extends Error {
 
 // api GETs path, or POSTs body as JSON when one is given.
 async function api(path, body) {
-  const opt = { credentials: 'same-origin', headers: {} };
+  const opt = { credentials: 'same-origin', headers: { 'X-Aima-Session': sessionKey() } };
   if (body !== undefined) {
     opt.method = 'POST';
     opt.headers['Content-Type'] = 'application/json';
@@ -357,7 +374,7 @@ function commitEntry(c) {
     detail);
 }
 
-async function history(params) {
+async function historyPage(params) {
   const path = params.get('path') || '';
   page(path ? 'History of ' + path : 'History');
   const log = await api(q('/api/log', path ? { n: 50, path } : { n: 50 }));
@@ -440,7 +457,7 @@ async function ask(model, prompt, send, log) {
   let answer = '';
   let pieces = 0;
   try {
-    const r = await fetch('/v1/chat/completions', { method: 'POST', credentials: 'same-origin', headers: { 'Content-Type': 'application/json' },
+    const r = await fetch('/v1/chat/completions', { method: 'POST', credentials: 'same-origin', headers: { 'Content-Type': 'application/json', 'X-Aima-Session': sessionKey() },
       body: JSON.stringify({ model, messages: conversation, stream: true }) });
     if (!r.ok) throw new APIError(r.status, await r.json().catch(() => ({})));
     const reader = r.body.getReader();
@@ -497,7 +514,7 @@ async function render() {
     if ((parts[0] === 'service' || parts[0] === 'app') && parts[1]) return objectPage(parts[0], parts[1]);
     switch (parts[0]) {
       case 'changes': return changes();
-      case 'history': return history(params);
+      case 'history': return historyPage(params);
       case 'alerts': return alerts();
       case 'pipelines': return pipelines();
       case 'chat': return chat();
@@ -551,7 +568,7 @@ async function alertCount() {
 }
 
 function connect() {
-  const es = new EventSource('/api/events');
+  const es = new EventSource('/api/events?' + new URLSearchParams({ session: sessionKey() }));
   let first = true;
   es.addEventListener('hello', () => {
     live.textContent = 'live';
