@@ -272,7 +272,8 @@ func Run(ctx context.Context, opts Options) error {
 	hs.RegisterOnShutdown(mcpDoor.Close) // an MCP client's open stream must not hold the shutdown
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
-	log.Info("aima agent started", "dir", st.Dir, "api", ln.Addr().String(), "instance", set.Instance)
+	log.Info("aima agent started", "dir", st.Dir, "api", ln.Addr().String(), "instance", set.Instance,
+		"web", "http://"+ln.Addr().String()+"/ui/ (aima ui prints a sign-in link)")
 	// Where the agent listens, for `aima status` (removed on a clean exit;
 	// a stale one after kill -9 is harmless: status probes the address).
 	info, _ := json.Marshal(AgentInfo{PID: os.Getpid(), Addr: ln.Addr().String(), Started: time.Now().UTC()})

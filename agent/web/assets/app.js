@@ -140,9 +140,9 @@ function row(o) {
     h('td', {}, o.memory || '—'),
     h('td', {}, String(o.restarts || 0)),
     h('td', { class: 'reason' }, o.reason || ''),
-    h('td', { class: 'actions' },
+    h('td', {}, h('div', { class: 'actions' },
       h('button', { type: 'button', 'aria-label': 'Start ' + label, disabled: running && o.status !== 'stopped', onclick: () => setState(o, 'start') }, 'Start'),
-      h('button', { type: 'button', 'aria-label': 'Stop ' + label, disabled: !running, onclick: () => setState(o, 'stop') }, 'Stop')));
+      h('button', { type: 'button', 'aria-label': 'Stop ' + label, disabled: !running, onclick: () => setState(o, 'stop') }, 'Stop'))));
 }
 
 async function setState(o, verb) {

@@ -1,0 +1,41 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestStatusWatch: aima status --watch prints what the agent's event
+// stream says as it happens — a commit made by another client, the status
+// change of the service it stopped — from the same stream as the page.
+func TestStatusWatch(t *testing.T) {
+	e := newAimaEnv(t, 2)
+	e.mustAima("model", "create", "--name", "tiny", "--source", "ollama", "--repo", "tinyllama")
+	e.mustAima("service", "create", "--name", "w", "--model-id", "tiny", "--engine-type", "stub")
+	e.startAgent()
+	e.waitStatus("w", "running", 2*time.Minute)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	watch := e.command(ctx, "status", "--watch")
+	out := &lockedBuffer{}
+	watch.Stdout, watch.Stderr = out, out
+	if err := watch.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = watch.Wait(); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	waitUntil(t, 30*time.Second, "status --watch to begin watching", func() (bool, string) {
+		return strings.Contains(out.String(), "Watching the agent"), out.String()
+	})
+
+	e.mustAima("service", "stop", "w")
+	for _, want := range []string{"commit ", "service stop: w", "service/w  stopped"} {
+		waitUntil(t, 30*time.Second, "status --watch to print "+want, func() (bool, string) {
+			return strings.Contains(out.String(), want), out.String()
+		})
+	}
+}
