@@ -119,12 +119,20 @@ func badge(sel, status string) css { return css(fmt.Sprintf(`%s .badge[data-stat
 // text is an XPath for an element with id id containing s.
 func text(id, s string) string { return fmt.Sprintf(`//*[@id=%q]//*[contains(., %q)]`, id, s) }
 
-func TestWebPage(t *testing.T) {
+// stubAgent is a running agent with one running stub service of model
+// tiny, named service.
+func stubAgent(t *testing.T, service string) *aimaEnv {
+	t.Helper()
 	e := newAimaEnv(t, 4)
 	e.mustAima("model", "create", "--name", "tiny", "--source", "ollama", "--repo", "tinyllama")
-	e.mustAima("service", "create", "--name", "demo", "--model-id", "tiny", "--engine-type", "stub")
+	e.mustAima("service", "create", "--name", service, "--model-id", "tiny", "--engine-type", "stub")
 	e.startAgent()
-	e.waitStatus("demo", "running", 2*time.Minute)
+	e.waitStatus(service, "running", 2*time.Minute)
+	return e
+}
+
+func TestWebPage(t *testing.T) {
+	e := stubAgent(t, "demo")
 	p := newPage(t)
 
 	// Sign in with the link aima ui prints; the overview shows the
