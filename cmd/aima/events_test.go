@@ -9,9 +9,11 @@ import (
 
 // TestStatusWatch: aima status --watch prints what the agent's event
 // stream says as it happens — a commit made by another client, the status
-// change of the service it stopped — from the same stream as the page.
+// change of the service it stopped, the alert that fires — from the same
+// stream as the page.
 func TestStatusWatch(t *testing.T) {
-	e := stubAgent(t, "w")
+	e := stubAgent(t, "w", "AIMA_ALERT_INTERVAL=200ms")
+	e.mustAima("alert", "create", "--name", "w-down", "--condition", `service_down("w")`, "--action", "log")
 
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -29,7 +31,7 @@ func TestStatusWatch(t *testing.T) {
 	})
 
 	e.mustAima("service", "stop", "w")
-	for _, want := range []string{"commit ", "service stop: w", "service/w  stopped"} {
+	for _, want := range []string{"commit ", "service stop: w", "service/w  stopped", "alert w-down firing"} {
 		waitUntil(t, 30*time.Second, "status --watch to print "+want, func() (bool, string) {
 			return strings.Contains(out.String(), want), out.String()
 		})

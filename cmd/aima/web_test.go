@@ -9,6 +9,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -119,14 +120,14 @@ func badge(sel, status string) css { return css(fmt.Sprintf(`%s .badge[data-stat
 // text is an XPath for an element with id id containing s.
 func text(id, s string) string { return fmt.Sprintf(`//*[@id=%q]//*[contains(., %q)]`, id, s) }
 
-// stubAgent is a running agent with one running stub service of model
-// tiny, named service.
-func stubAgent(t *testing.T, service string) *aimaEnv {
+// stubAgent is a running agent (with extraEnv) with one running stub
+// service of model tiny, named service.
+func stubAgent(t *testing.T, service string, extraEnv ...string) *aimaEnv {
 	t.Helper()
 	e := newAimaEnv(t, 4)
 	e.mustAima("model", "create", "--name", "tiny", "--source", "ollama", "--repo", "tinyllama")
 	e.mustAima("service", "create", "--name", service, "--model-id", "tiny", "--engine-type", "stub")
-	e.startAgent()
+	e.startAgent(extraEnv...)
 	e.waitStatus(service, "running", 2*time.Minute)
 	return e
 }
@@ -204,7 +205,10 @@ func TestWebPage(t *testing.T) {
 	p.do("open the alerts", chromedp.Click(css(`a[href="#/alerts"]`)), chromedp.WaitVisible(css(`#rules`)))
 	p.accessible("alerts")
 	p.shot("alerts")
-	p.do("open the pipelines", chromedp.Click(css(`a[href="#/pipelines"]`)), chromedp.WaitVisible(`//h1[.="Pipelines"]`))
+	e.mustCall("POST", "/api/pipeline/create", `{"name": "check", "steps": [{"id": "models", "unit": "model.list"}]}`, http.StatusCreated)
+	p.do("run a pipeline from the page", chromedp.Click(css(`a[href="#/pipelines"]`)), chromedp.Click(css(`button[aria-label="Run pipeline check"]`)),
+		chromedp.WaitVisible(badge(`#runs-check`, "completed")), chromedp.WaitVisible(text("runs-check", "models: completed")))
+	p.accessible("pipelines")
 	p.shot("pipelines")
 
 	// Chat: the answer streams in, piece by piece.

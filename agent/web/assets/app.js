@@ -408,9 +408,20 @@ async function pipelines() {
   if (!list.items.length) add(h('p', { class: 'muted' }, 'No pipelines (pipelines/<name>.yaml).'));
   for (const p of list.items) {
     const runs = await api(q('/api/pipeline/runs', { name: p.name })).catch(() => ({ items: [] }));
-    add(h('h2', {}, p.name), p.description ? h('p', { class: 'muted' }, p.description) : null,
-      table('Runs of ' + p.name, [['Run', (r) => r.id], ['Status', (r) => badge(r.status)], ['Started', (r) => when(r.started || r.started_at)],
-        ['Steps', (r) => (r.steps || []).map((s) => (s.id || s.name) + ': ' + (s.status || '')).join(', ')], ['Error', (r) => r.error || '']], runs.items));
+    const run = h('button', { type: 'button', 'aria-label': 'Run pipeline ' + p.name, onclick: async () => {
+      run.disabled = true;
+      try {
+        const r = await api('/api/pipeline/run', { name: p.name, wait: true });
+        toast('pipeline ' + p.name + ': run ' + r.id + ' ' + r.status);
+      } catch (err) {
+        if (err.status === 401) return signInNeeded();
+        toast('pipeline ' + p.name + ': ' + err.message);
+      }
+      if (route === '/pipelines') render();
+    } }, 'Run now');
+    add(h('h2', {}, p.name), p.description ? h('p', { class: 'muted' }, p.description) : null, h('p', {}, run),
+      table('Runs of ' + p.name, [['Run', (r) => r.id], ['Status', (r) => badge(r.status)], ['Started', (r) => when(r.started)],
+        ['Steps', (r) => (r.steps || []).map((s) => s.id + ': ' + s.status + (s.error ? ' (' + s.error + ')' : '')).join(', ')], ['Error', (r) => r.error || '']], runs.items, 'runs-' + p.name));
   }
 }
 
