@@ -225,4 +225,16 @@ func TestWebPage(t *testing.T) {
 	}
 	p.accessible("chat")
 	p.shot("chat")
+
+	// Edit as YAML, for real this time: the save is a commit by web, and
+	// the service page shows the service stop without a reload.
+	p.do("open the service again", chromedp.Click(css(`a[href="#/"]`)), chromedp.Click(css(demo+` a`)),
+		chromedp.WaitVisible(css(`#obj-status .badge[data-status="running"]`)))
+	file = get(p, "read the file", chromedp.Value(css(`#file`)))
+	p.do("save the file with state: stopped", chromedp.SetValue(css(`#file`), strings.Replace(file, "state: running", "state: stopped", 1)),
+		chromedp.Click(`//button[.="Save"]`), chromedp.WaitVisible(css(`#obj-status .badge[data-status="stopped"]`)))
+	if out := e.mustGit("log", "-1", "--format=%an %s"); strings.TrimSpace(out) != "web service update: demo" {
+		t.Errorf("the save's commit: %q, want web's service update", out)
+	}
+	e.waitStatus("demo", "stopped", 30*time.Second)
 }
