@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os/exec"
 	"runtime"
@@ -53,13 +54,29 @@ func (o *uiOptions) run(cmd *cobra.Command, g *globals) error {
 	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&doc) != nil || doc.Path == "" {
 		return fmt.Errorf("the agent at %s gave no sign-in code (%s): is it this directory's agent, with a web page (aima start of this version)?", info.Addr, resp.Status)
 	}
-	link := "http://" + info.Addr + doc.Path
+	link := "http://" + browsable(info.Addr) + doc.Path
 	fmt.Fprintln(cmd.OutOrStdout(), link)
 	fmt.Fprintf(cmd.ErrOrStderr(), "open it within %s; it works once\n", api.CodeTTL)
 	if o.open {
 		return openBrowser(link)
 	}
 	return nil
+}
+
+// browsable is the address a browser on this machine opens for an agent
+// listening on addr: loopback for an agent on every address (0.0.0.0, ::).
+func browsable(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+		if ip.To4() == nil {
+			host = "::1"
+		}
+	}
+	return net.JoinHostPort(host, port)
 }
 
 // openBrowser opens url with the desktop's opener.
