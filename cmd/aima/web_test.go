@@ -237,4 +237,8 @@ func TestWebPage(t *testing.T) {
 		t.Errorf("the save's commit: %q, want web's service update", out)
 	}
 	e.waitStatus("demo", "stopped", 30*time.Second)
+
+	// Signing out ends the session: the page asks for a new link.
+	p.do("sign out", chromedp.Click(css(`#signout`)), chromedp.WaitVisible(`//h1[.="Sign in"]`))
+	p.do("reload", chromedp.Reload(), chromedp.WaitVisible(`//h1[.="Sign in"]`))
 }

@@ -607,6 +607,12 @@ function connect() {
 
 window.addEventListener('pageshow', (e) => { if (e.persisted) { render(); connect(); } });
 
+document.getElementById('signout').addEventListener('click', async () => {
+  await api('/api/ui/logout', {}).catch(() => {});
+  localStorage.removeItem('aima-session');
+  signInNeeded();
+});
+
 window.addEventListener('hashchange', render);
 render();
 connect();
