@@ -99,11 +99,11 @@ func (e *env) benchWeb() error {
 	if err != nil || code.Path == "" {
 		return fmt.Errorf("sign-in code: %s %v", resp.Status, err)
 	}
-	bctx, cancel := browser.New(context.Background(), path)
-	defer cancel()
-	if err := chromedp.Do(bctx); err != nil { // starts the browser, without a deadline
-		return fmt.Errorf("start %s: %w", path, err)
+	bctx, cancel, err := browser.New(path)
+	if err != nil {
+		return err
 	}
+	defer cancel()
 	load := func(url string) (float64, error) {
 		ctx, cancel := context.WithTimeout(bctx, 30*time.Second)
 		defer cancel()

@@ -19,7 +19,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
-	"github.com/aima-dev/aima/internal/testenv"
+	"github.com/aima-dev/aima/internal/browser"
 )
 
 // EnvShots names a directory for the web tests' screenshots (CI keeps it
@@ -41,7 +41,7 @@ func newPage(t *testing.T) *page {
 	} else if err := os.MkdirAll(shots, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	return &page{t: t, ctx: testenv.Browser(t), shots: shots}
+	return &page{t: t, ctx: browser.ForTest(t), shots: shots}
 }
 
 // css is a CSS selector (a plain string is a DOM search: text, CSS or

@@ -1,12 +1,15 @@
 // Package browser starts a headless Chromium for the web page's tests and
 // benchmark (chromedp drives it over the DevTools protocol). It finds the
-// browser; it does not install one.
+// browser; it does not install one. It lives apart from testenv so that
+// only the tests that drive a browser build the DevTools protocol.
 package browser
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
+	"testing"
 
 	"github.com/chromedp/chromedp"
 )
@@ -31,7 +34,7 @@ func Path() string {
 
 // New starts a headless browser at path with a fresh profile and returns
 // a context of its first tab, and the function that closes the browser.
-func New(ctx context.Context, path string) (context.Context, context.CancelFunc) {
+func New(path string) (context.Context, context.CancelFunc, error) {
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path),
 		chromedp.NoSandbox, // CI runs as root, where Chromium's sandbox cannot start
@@ -39,10 +42,43 @@ func New(ctx context.Context, path string) (context.Context, context.CancelFunc)
 		chromedp.WindowSize(1280, 900),
 		chromedp.Flag("disable-dev-shm-usage", true),
 	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	bctx, cancelBrowser := chromedp.NewContext(actx)
-	return bctx, func() {
+	cancel := func() {
 		cancelBrowser()
 		cancelAlloc()
 	}
+	// The first action starts the browser; it runs without a deadline (a
+	// deadline on it would end the browser with it).
+	if err := chromedp.Do(bctx); err != nil {
+		cancel()
+		return nil, nil, fmt.Errorf("start %s: %w", path, err)
+	}
+	return bctx, cancel, nil
+}
+
+// ForTest starts a browser for t and closes it at the end. Without one
+// the test skips with a message saying what to install — except under
+// CI=true, where a missing browser fails the test: CI installs Chromium
+// (.ci/run), and a browser test that silently skips there tests nothing.
+// It skips under -short.
+func ForTest(t testing.TB) context.Context {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("browser test: skipped with -short")
+	}
+	path := Path()
+	if path == "" {
+		msg := "no Chromium found (install Debian's chromium, or set " + EnvPath + " to a Chrome binary)"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	ctx, cancel, err := New(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cancel)
+	return ctx
 }

@@ -31,8 +31,6 @@ import (
 	"github.com/aima-dev/aima/state"
 
 	"github.com/aima-dev/aima/agent/stub"
-	"github.com/aima-dev/aima/internal/browser"
-	"github.com/chromedp/chromedp"
 )
 
 // EnvSkipDocker, set to "1", makes Docker skip the calling test instead of
@@ -247,32 +245,4 @@ func NewStore(t testing.TB) *state.Store {
 		t.Fatal(err)
 	}
 	return st
-}
-
-// Browser starts a headless Chromium (package browser) for the test and
-// closes it at the end. Without one the test skips with a message saying
-// what to install — except under CI=true, where a missing browser fails
-// the test: CI installs Chromium (.ci/run), and a browser test that
-// silently skips there tests nothing.
-func Browser(t testing.TB) context.Context {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("browser test: skipped with -short")
-	}
-	path := browser.Path()
-	if path == "" {
-		msg := "no Chromium found (install Debian's chromium, or set " + browser.EnvPath + " to a Chrome binary)"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	ctx, cancel := browser.New(context.Background(), path)
-	t.Cleanup(cancel)
-	// The first action starts the browser; it must run without a
-	// deadline (a deadline on it would end the browser with it).
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start %s: %v", path, err)
-	}
-	return ctx
 }
