@@ -270,16 +270,18 @@ func Run(ctx context.Context, opts Options) error {
 	// a client that goes away cancels them.
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
 	hs.RegisterOnShutdown(mcpDoor.Close) // an MCP client's open stream must not hold the shutdown
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- hs.Serve(ln) }()
-	log.Info("aima agent started", "dir", st.Dir, "api", ln.Addr().String(), "instance", set.Instance,
-		"web", "http://"+ln.Addr().String()+"/ui/ (aima ui prints a sign-in link)")
-	// Where the agent listens, for `aima status` (removed on a clean exit;
-	// a stale one after kill -9 is harmless: status probes the address).
+	// Where the agent listens, for `aima status` and `aima ui` (removed on
+	// a clean exit; a stale one after kill -9 is harmless: status probes
+	// the address). Written before serving, so that a client that got an
+	// answer from the agent finds it.
 	info, _ := json.Marshal(AgentInfo{PID: os.Getpid(), Addr: ln.Addr().String(), Started: time.Now().UTC()})
 	infoPath := filepath.Join(st.Dir, ".local", "agent.json")
 	_ = state.WriteFile(infoPath, info)
 	defer os.Remove(infoPath)
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- hs.Serve(ln) }()
+	log.Info("aima agent started", "dir", st.Dir, "api", ln.Addr().String(), "instance", set.Instance,
+		"web", "http://"+ln.Addr().String()+"/ui/ (aima ui prints a sign-in link)")
 	if opts.Ready != nil {
 		opts.Ready(ln.Addr().String())
 	}
