@@ -7,7 +7,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/aima-dev/aima/cmd/aima/cli.Version=$(VERSION)
 export CGO_ENABLED = 0
 
-.PHONY: build test test-short test-race generate bench run vet clean
+.PHONY: build test test-short test-race test-web generate bench run vet clean
 
 build:
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/aima
@@ -21,6 +21,11 @@ test:
 # two); the Docker tests skip under -short (and with AIMA_SKIP_DOCKER=1).
 test-short:
 	AIMA_SKIP_DOCKER=1 $(GO) test -short -count=1 -timeout 10m ./...
+
+# The web page's tests: headless Chromium (Debian's chromium) against the
+# real agent; AIMA_WEB_SHOTS=DIR keeps the screenshots of every page.
+test-web:
+	$(GO) test -count=1 -run 'TestWebPage|TestAttackWeb|TestStatusWatch' ./cmd/aima/
 
 # The whole suite under the race detector, which needs cgo: CGO_ENABLED=1
 # for this target only (the aima binary the tests build stays static).

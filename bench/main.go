@@ -3,7 +3,7 @@
 // Markdown table (what, aima, comparison, target, pass/fail) and a summary of
 // the raw samples. The targets are those of the spec, section 8.
 //
-//	go run ./bench [-n N] [-only diff|converge|latency|create|start|gateway|mcp] [-json FILE]
+//	go run ./bench [-n N] [-only diff|converge|latency|create|start|gateway|mcp|web] [-json FILE]
 //
 // Every measurement uses its own temporary state directory with a unique
 // instance id, unique container names and free host ports; every container
@@ -53,7 +53,7 @@ import (
 
 var (
 	flagN        = flag.Int("n", 0, "at most this many samples per series (0: the full counts: 30 diff, 10 compose no-op, 20 latency, 30 CLI creates, 100 API creates, 3 starts); use e.g. 3 for a quick run")
-	flagOnly     = flag.String("only", "", "run one part: diff, converge, latency, create, start, gateway or mcp")
+	flagOnly     = flag.String("only", "", "run one part: diff, converge, latency, create, start, gateway, mcp or web")
 	flagJSON     = flag.String("json", "", "also write the results as JSON to this file")
 	flagServices = flag.Int("services", 50, "services (containers) in the diff and converge parts")
 	flagRounds   = flag.Int("rounds", 2, "rounds of the converge part (aima, docker run, compose alternate)")
@@ -74,9 +74,9 @@ const (
 func main() {
 	flag.Parse()
 	switch *flagOnly {
-	case "", "diff", "converge", "latency", "create", "start", "gateway", "mcp", "fleet":
+	case "", "diff", "converge", "latency", "create", "start", "gateway", "mcp", "fleet", "web":
 	default:
-		fmt.Fprintf(os.Stderr, "bench: -only %q: want diff, converge, latency, create, start, gateway, mcp or fleet\n", *flagOnly)
+		fmt.Fprintf(os.Stderr, "bench: -only %q: want diff, converge, latency, create, start, gateway, mcp, fleet or web\n", *flagOnly)
 		os.Exit(2)
 	}
 	e, err := setup()
@@ -106,6 +106,7 @@ func main() {
 		{"gateway", (*env).benchGateway},
 		{"mcp", (*env).benchMCP},
 		{"fleet", (*env).benchFleet},
+		{"web", (*env).benchWeb},
 	}
 	failed := false
 	for _, p := range parts {

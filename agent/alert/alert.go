@@ -142,6 +142,9 @@ type Engine struct {
 	Client      *http.Client
 	Log         *slog.Logger
 	Now         func() time.Time
+	// Notify, when set, hears of every event Run's evaluations record (the
+	// agent's event stream).
+	Notify func(Event)
 
 	mu     sync.Mutex
 	active map[string]*Active
@@ -409,8 +412,14 @@ func (e *Engine) Run(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		if _, err := e.Evaluate(ctx); err != nil && e.Log != nil && ctx.Err() == nil {
+		evs, err := e.Evaluate(ctx)
+		if err != nil && e.Log != nil && ctx.Err() == nil {
 			e.Log.Warn("alert evaluation", "error", err)
+		}
+		for _, ev := range evs {
+			if e.Notify != nil {
+				e.Notify(ev)
+			}
 		}
 		select {
 		case <-ctx.Done():

@@ -58,6 +58,14 @@ type Options struct {
 	// Routes are extra handlers by full mux pattern ("POST /v1/chat/completions"),
 	// with the same authentication and metrics.
 	Routes map[string]http.Handler
+	// Public are handlers by mux pattern that need no token (the web
+	// page's static files: they hold no state); the door still checks them.
+	Public map[string]http.Handler
+	// Sessions, when set, signs the web page in: a one-time code from
+	// POST /api/ui/code (bearer token only) becomes a session cookie at
+	// GET /ui/login, and the cookie then authenticates the page's own
+	// requests (see Sessions).
+	Sessions *Sessions
 	// Registry receives the metrics; nil creates one (with the Go and
 	// process collectors).
 	Registry *prometheus.Registry
@@ -78,8 +86,9 @@ type Server struct {
 	st      *state.Store
 	mux     *http.ServeMux
 	metrics *Metrics
-	author  repo.Signature // default author of API writes
-	tokens  []Token        // Options.Token, parsed
+	author  repo.Signature  // default author of API writes
+	tokens  []Token         // Options.Token, parsed
+	public  map[string]bool // patterns served without a token
 }
 
 // New returns a server for opts. It panics when opts.Store is nil or when
@@ -102,6 +111,13 @@ func New(opts Options) *Server {
 	}
 	s.metrics = newMetrics(opts.Registry, s)
 	s.mux = http.NewServeMux()
+	s.public = map[string]bool{"GET /health": true}
+	for pattern := range opts.Public {
+		s.public[pattern] = true
+	}
+	if opts.Sessions != nil {
+		s.public["GET "+LoginPath] = true
+	}
 	for pattern, h := range s.routes() {
 		s.mux.Handle(pattern, h)
 	}
@@ -138,6 +154,14 @@ func (s *Server) routes() map[string]http.Handler {
 	for pattern, h := range s.opts.Routes {
 		r[pattern] = h
 	}
+	for pattern, h := range s.opts.Public {
+		r[pattern] = h
+	}
+	if s.opts.Sessions != nil {
+		add("GET "+LoginPath, s.login)
+		add("POST "+CodePath, s.mintCode)
+		add("POST /api/ui/logout", s.logout)
+	}
 	return r
 }
 
@@ -172,9 +196,20 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tokenName, authorized := s.tokenName(r)
-	if len(s.tokens) > 0 && !(r.URL.Path == "/health" && (r.Method == http.MethodGet || r.Method == http.MethodHead)) && !authorized {
+	why := ""
+	if !authorized {
+		var signedIn bool
+		if signedIn, why = s.sessionAuth(r); signedIn {
+			authorized, tokenName = true, SessionAuthor
+		}
+	}
+	public := s.public[pattern] // a GET pattern serves HEAD too
+	if len(s.tokens) > 0 && !public && !authorized {
 		sw.Header().Set("WWW-Authenticate", `Bearer realm="aima"`)
-		WriteError(sw, errorf(http.StatusUnauthorized, "unauthorized", "missing or wrong bearer token (send Authorization: Bearer <token>; the agent's is in .aima/.local/token)"))
+		if why == "" {
+			why = "missing or wrong bearer token (send Authorization: Bearer <token>; the agent's is in .aima/.local/token; the web page signs in with the link aima ui prints)"
+		}
+		WriteError(sw, errorf(http.StatusUnauthorized, "unauthorized", "%s", why))
 		return
 	}
 	if pattern == "" {
@@ -219,6 +254,10 @@ func (s *Server) tokenName(r *http.Request) (string, bool) {
 	}
 	return name, found
 }
+
+// SessionAuthor is the author of the commits the web page makes (its
+// session acts as a named token of this name).
+const SessionAuthor = "web"
 
 // Token is one accepted bearer token; Name is empty for a plain secret.
 type Token struct{ Name, Secret string }

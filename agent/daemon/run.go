@@ -26,14 +26,17 @@ import (
 	"time"
 
 	"github.com/aima-dev/aima/agent"
+	"github.com/aima-dev/aima/agent/alert"
 	"github.com/aima-dev/aima/agent/api"
 	"github.com/aima-dev/aima/agent/container"
+	"github.com/aima-dev/aima/agent/event"
 	"github.com/aima-dev/aima/agent/gateway"
 	"github.com/aima-dev/aima/agent/mcp"
 	"github.com/aima-dev/aima/agent/operator"
 	"github.com/aima-dev/aima/agent/pipeline"
 	"github.com/aima-dev/aima/agent/unit"
 	"github.com/aima-dev/aima/agent/watch"
+	"github.com/aima-dev/aima/agent/web"
 	"github.com/aima-dev/aima/state"
 )
 
@@ -240,6 +243,13 @@ func Run(ctx context.Context, opts Options) error {
 	}})
 	uenv.Operator = op
 	routes[operator.ChatRoute] = op.Handler()
+	// The event stream (GET /api/events) the web page and aima status
+	// --watch read: commits and statuses from the feed, passes from the
+	// loop, alerts from the alert engine.
+	events := &event.Broker{}
+	feed := newFeed(events, syncer, uenv)
+	routes["GET /api/events"] = events
+	alerts.Notify = func(ev alert.Event) { events.Publish(event.Event{Type: event.Alert, Data: ev}) }
 	srv := api.New(api.Options{
 		Store:      st,
 		Token:      opts.Token,
@@ -249,6 +259,10 @@ func Run(ctx context.Context, opts Options) error {
 		Problems:   problems.get,
 		Verbs:      unit.Verbs(uenv, unit.Default),
 		Routes:     routes,
+		// The web page: its files need no token; its sign-in link (aima
+		// ui) makes a session cookie that signs in its own requests.
+		Public:   map[string]http.Handler{"GET /ui/": web.Handler(), "GET /{$}": web.Root()},
+		Sessions: &api.Sessions{},
 	})
 	if err := gw.Register(srv.Metrics().Registry); err != nil {
 		return err
@@ -265,35 +279,43 @@ func Run(ctx context.Context, opts Options) error {
 	// a client that goes away cancels them.
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
 	hs.RegisterOnShutdown(mcpDoor.Close) // an MCP client's open stream must not hold the shutdown
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- hs.Serve(ln) }()
-	log.Info("aima agent started", "dir", st.Dir, "api", ln.Addr().String(), "instance", set.Instance)
-	// Where the agent listens, for `aima status` (removed on a clean exit;
-	// a stale one after kill -9 is harmless: status probes the address).
+	// Where the agent listens, for `aima status` and `aima ui` (removed on
+	// a clean exit; a stale one after kill -9 is harmless: status probes
+	// the address). Written before serving, so that a client that got an
+	// answer from the agent finds it.
 	info, _ := json.Marshal(AgentInfo{PID: os.Getpid(), Addr: ln.Addr().String(), Started: time.Now().UTC()})
 	infoPath := filepath.Join(st.Dir, ".local", "agent.json")
 	_ = state.WriteFile(infoPath, info)
 	defer os.Remove(infoPath)
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- hs.Serve(ln) }()
+	log.Info("aima agent started", "dir", st.Dir, "api", ln.Addr().String(), "instance", set.Instance,
+		"web", "http://"+ln.Addr().String()+"/ui/ (aima ui prints a sign-in link)")
 	if opts.Ready != nil {
 		opts.Ready(ln.Addr().String())
 	}
 	loopCtx, stopLoop := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	wg.Add(8)
+	wg.Add(9)
+	go func() { defer wg.Done(); feed.Run(loopCtx) }()
 	go func() { defer wg.Done(); mcpDoor.Follow(loopCtx) }()
 	go func() { defer wg.Done(); feedRoutes(loopCtx, syncer, gw, routesDue, log) }()
 	go func() { defer wg.Done(); sched.Run(loopCtx) }()
 	go func() { defer wg.Done(); follower.Run(loopCtx) }()
 	go func() { defer wg.Done(); alerts.Run(loopCtx, alertEvery()) }()
 	go func() { defer wg.Done(); _ = w.Run(loopCtx) }()
-	go func() { defer wg.Done(); watchEvents(loopCtx, rt, set.Instance, kick, log) }()
+	go func() { defer wg.Done(); watchEvents(loopCtx, rt, set.Instance, kick, feed.poke, log) }()
 	go func() {
 		defer wg.Done()
-		loop(loopCtx, syncer, trigger, resync, log, srv, func() {
-			select {
-			case routesDue <- struct{}{}:
-			default:
+		loop(loopCtx, syncer, trigger, resync, log, srv, func(res agent.Result, err error) {
+			if len(res.Plan.Ops) > 0 { // containers changed: the routes may have
+				select {
+				case routesDue <- struct{}{}:
+				default:
+				}
 			}
+			events.Publish(event.Event{Type: event.Pass, Data: passData(res, err)})
+			feed.poke()
 		})
 	}()
 	kick()
@@ -328,8 +350,9 @@ func alertEvery() time.Duration {
 }
 
 // loop runs a pass on every trigger, on a jittered periodic resync, and
-// when a backing-off object is due. Passes never overlap.
-func loop(ctx context.Context, s *agent.Syncer, trigger <-chan struct{}, resync time.Duration, log *slog.Logger, srv *api.Server, passed func()) {
+// when a backing-off object is due. Passes never overlap; passed hears of
+// each.
+func loop(ctx context.Context, s *agent.Syncer, trigger <-chan struct{}, resync time.Duration, log *slog.Logger, srv *api.Server, passed func(agent.Result, error)) {
 	timer := time.NewTimer(jitter(resync))
 	defer timer.Stop()
 	for {
@@ -342,9 +365,7 @@ func loop(ctx context.Context, s *agent.Syncer, trigger <-chan struct{}, resync 
 		// Debounce a little more: API writes and file events often come in
 		// bursts; one pass sees them all.
 		res, err := s.Pass(ctx)
-		if len(res.Plan.Ops) > 0 {
-			passed() // containers changed: the routes may have
-		}
+		passed(res, err)
 		if m := srv.Metrics(); m != nil && m.SyncPasses != nil {
 			m.SyncPasses.Inc()
 			if (err != nil && ctx.Err() == nil) || len(res.Errors) > 0 {
@@ -383,8 +404,9 @@ func jitter(d time.Duration) time.Duration {
 }
 
 // watchEvents requests a pass when one of our containers dies, is OOM-killed
-// or is removed; it resubscribes (with backoff) when the stream breaks.
-func watchEvents(ctx context.Context, rt container.Runtime, instance string, kick func(), log *slog.Logger) {
+// or is removed, and tells seen of every event of ours (a start is a
+// status change too); it resubscribes (with backoff) when the stream breaks.
+func watchEvents(ctx context.Context, rt container.Runtime, instance string, kick, seen func(), log *slog.Logger) {
 	wait := time.Second
 	for ctx.Err() == nil {
 		evs, errs := rt.Events(ctx)
@@ -395,12 +417,17 @@ func watchEvents(ctx context.Context, rt container.Runtime, instance string, kic
 				return
 			case ev := <-evs:
 				wait = time.Second
+				ours := ev.Labels[container.LabelInstance] == instance
 				// Ours changed; or another instance's container went, which
 				// may free a name or port one of ours waits for (a service
 				// moving between hosts of a fleet on one daemon).
-				if ev.Type != container.EventStart && (ev.Labels[container.LabelInstance] == instance || ev.Type == container.EventDestroy) {
+				if ev.Type != container.EventStart && (ours || ev.Type == container.EventDestroy) {
 					kick()
 				}
+				if !ours {
+					continue
+				}
+				seen()
 			case err := <-errs:
 				if ctx.Err() == nil {
 					log.Debug("docker events", "error", err)
@@ -447,4 +474,21 @@ func (p *problemSet) get() []state.Problem {
 		out = append(out, ps...)
 	}
 	return out
+}
+
+// passData is what a pass event carries: the plan it carried out (as aima
+// diff prints it) and what failed.
+func passData(res agent.Result, err error) map[string]any {
+	m := map[string]any{"ops": len(res.Plan.Ops), "plan": res.Plan.String()}
+	if err != nil {
+		m["error"] = err.Error()
+	}
+	if len(res.Errors) > 0 {
+		errs := map[string]string{}
+		for o, e := range res.Errors {
+			errs[o.Kind+"/"+o.Name] = e.Error()
+		}
+		m["errors"] = errs
+	}
+	return m
 }

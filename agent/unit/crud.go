@@ -88,6 +88,7 @@ func patchSchema(obj reflect.Type) *jsonschema.Schema {
 	s := Schema(obj)
 	s.Required = []string{"name"}
 	s.Properties.Set("revision", &jsonschema.Schema{Type: "string", Description: "Refuse unless the object is still at this revision (from get or list)."})
+	s.Properties.Set("file", &jsonschema.Schema{Type: "string", Description: "Instead of fields: the whole object as its file holds it (YAML or JSON text), replacing it; validated as the file is, problems naming line and field."})
 	return s
 }
 
@@ -261,6 +262,9 @@ func getObject(ctx context.Context, env *Env, k *state.Kind, name string) (map[s
 func updateUnit(k *state.Kind) func(context.Context, *Env, map[string]any) (map[string]any, error) {
 	return func(ctx context.Context, env *Env, p map[string]any) (map[string]any, error) {
 		patch := copyMap(p)
+		if text, ok := patch["file"]; ok {
+			return updateFile(ctx, env, k, patch, text)
+		}
 		rev := ""
 		if v, ok := patch["revision"]; ok && v != nil {
 			s, ok := v.(string)
@@ -294,6 +298,43 @@ func updateUnit(k *state.Kind) func(context.Context, *Env, map[string]any) (map[
 		env.kick()
 		return item(env.observed(ctx), k, e), nil
 	}
+}
+
+// updateFile replaces an object with the content of its file, given as
+// text (the web page's edit-as-YAML): the same decoding, validation and
+// policy as a file the agent records, so a problem names its line and
+// field; the object keeps its name.
+func updateFile(ctx context.Context, env *Env, k *state.Kind, p map[string]any, text any) (map[string]any, error) {
+	s, ok := text.(string)
+	if !ok {
+		return nil, invalidField("/file", "file must be the object's file content as a string, not %s", jsonString(text))
+	}
+	name, _ := p["name"].(string)
+	if name == "" {
+		name, _ = p["id"].(string)
+	}
+	if name == "" {
+		return nil, invalidField("/name", "name (or id) is required: the object to update")
+	}
+	for f := range p {
+		if f != "file" && f != "name" && f != "id" && f != "revision" && f != "kind" {
+			return nil, invalidField("/"+f, "give either file or fields, not both")
+		}
+	}
+	rev, _ := p["revision"].(string)
+	obj, err := env.Store.Decode(k, k.Path(name), []byte(s))
+	if err != nil {
+		return nil, err
+	}
+	if got := obj.ObjectName(); got != "" && got != name {
+		return nil, invalidField("/name", "the file names %q, but it is %s %q's file (a file's name is its object's)", got, k.Name, name)
+	}
+	e, err := env.Store.Update(k, name, rev, func(state.Object) (state.Object, error) { return obj, nil })
+	if err != nil {
+		return nil, err
+	}
+	env.kick()
+	return item(env.observed(ctx), k, e), nil
 }
 
 func deleteObject(_ context.Context, env *Env, k *state.Kind, req IDRequest) (Deleted, error) {

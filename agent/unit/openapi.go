@@ -71,6 +71,15 @@ func OpenAPI(reg *Registry) map[string]any {
 	static("/api/agent/chat", http.MethodPost, "agent_chat", `The operator, one turn: {"message", "llm", "conversation", "yes", "max_rounds"}; answers server-sent events: start, tool (each call and its result), answer or stop, done (the result)`)
 	static("/mcp", http.MethodPost, "mcp", "Model Context Protocol, Streamable HTTP (JSON-RPC): every operation as a tool <domain>_<verb>, the state files as resources, the enabled skills as prompts")
 	static("/mcp", http.MethodGet, "mcp_stream", "The MCP session's stream of notifications (Accept: text/event-stream, Mcp-Session-Id)")
+	add("/api/events", http.MethodGet, map[string]any{"operationId": "events", "tags": []string{"aima"},
+		"summary":   "Server-sent events of what the agent notices: status (an object's observed status changed), commit, pass (a sync pass, with its plan), alert; the web page and aima status --watch read it",
+		"responses": map[string]any{"200": map[string]any{"description": "event: <type>, data: <JSON>, beginning with hello", "content": map[string]any{"text/event-stream": map[string]any{}}}, "default": map[string]any{"$ref": "#/components/responses/Error"}}})
+	static("/api/ui/code", http.MethodPost, "ui_code", "A one-time sign-in code for the web page (aima ui): good once, for two minutes; the owner's token only, never a session")
+	static("/api/ui/logout", http.MethodPost, "ui_logout", "Sign the web page's session out")
+	add("/ui/login", http.MethodGet, map[string]any{"operationId": "ui_login", "tags": []string{"aima"}, "security": []any{},
+		"summary":    "Trade a sign-in code (?code=) for the web page's session: a cookie (HttpOnly, SameSite=Strict) and a key in the redirect's fragment; 303 to /ui/",
+		"parameters": []map[string]any{{"name": "code", "in": "query", "required": true, "schema": map[string]any{"type": "string"}}},
+		"responses":  map[string]any{"303": map[string]any{"description": "signed in: to /ui/#session=<key>"}, "default": map[string]any{"$ref": "#/components/responses/Error"}}})
 	health := map[string]any{"operationId": "health", "summary": "Liveness; needs no token", "security": []any{}, "tags": []string{"aima"},
 		"responses": map[string]any{"200": map[string]any{"description": "ok", "content": jsonContent(object)}}}
 	add("/health", http.MethodGet, health)

@@ -55,6 +55,6 @@ func newRootCmd() *cobra.Command {
 		newStartCmd(g), newDiffCmd(g), newSyncCmd(g), newStatusCmd(g), newRollbackCmd(g), newInferenceCmd(g),
 		newDeviceCmd(g), newFleetCmd(g))
 	root.AddCommand(newRemoteCmd(g), newPushCmd(g), newPullCmd(g), newShowCmd(g))
-	root.AddCommand(newAPICmd(g), newMCPCmd(g), newRunCmd(g), newAgentCmd(g))
+	root.AddCommand(newAPICmd(g), newMCPCmd(g), newRunCmd(g), newAgentCmd(g), newUICmd(g))
 	return root
 }

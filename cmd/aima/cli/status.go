@@ -12,17 +12,21 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/aima-dev/aima/agent"
-	"github.com/aima-dev/aima/agent/api"
 	"github.com/aima-dev/aima/agent/daemon"
 	"github.com/aima-dev/aima/agent/unit"
 	"github.com/aima-dev/aima/state"
 )
 
 func newStatusCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var watch bool
+	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show the agent, objects per kind, invalid files, the last commit and every service's status",
-		Args:  cobra.NoArgs,
+		Long: "status shows the agent, the objects per kind, the invalid files, the last commit and\n" +
+			"every service's and app's observed status. With --watch it then prints, as they\n" +
+			"happen, what the running agent's event stream (GET /api/events) says: status\n" +
+			"changes, commits, sync passes that did something, alerts (-o json: one event a line).",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			st, err := g.store()
 			if err != nil {
@@ -38,11 +42,18 @@ func newStatusCmd(g *globals) *cobra.Command {
 				return err
 			}
 			if g.output != "table" {
-				return printObject(cmd.OutOrStdout(), g.output, doc)
+				err = printObject(cmd.OutOrStdout(), g.output, doc)
+			} else {
+				err = printStatus(cmd, doc)
 			}
-			return printStatus(cmd, doc)
+			if err != nil || !watch {
+				return err
+			}
+			return watchEvents(cmd.Context(), st.Dir, g.output, cmd.OutOrStdout())
 		},
 	}
+	cmd.Flags().BoolVarP(&watch, "watch", "w", false, "then print the agent's events as they happen (until interrupted)")
+	return cmd
 }
 
 // statusDoc is state.status's answer: the running agent's (GET
@@ -82,20 +93,9 @@ func statusDoc(ctx context.Context, g *globals, st *state.Store) (map[string]any
 // agentGet is the answer of GET path from the agent serving dir (its
 // .local/agent.json, with the owner's token); ok is false when none answers.
 func agentGet(ctx context.Context, dir, path string) (map[string]any, bool) {
-	info, ok := daemon.ReadAgentInfo(dir)
-	if !ok {
-		return nil, false
-	}
 	ctx, cancel := context.WithTimeout(ctx, 8*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+info.Addr+path, nil)
-	if err != nil {
-		return nil, false
-	}
-	if tok := api.ClientToken(dir); tok != "" {
-		req.Header.Set("Authorization", "Bearer "+tok)
-	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, _, err := agentRequest(ctx, dir, http.MethodGet, path, nil)
 	if err != nil {
 		return nil, false
 	}
