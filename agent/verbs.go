@@ -135,8 +135,14 @@ func reasonSuffix(st Status) string {
 	return ": " + st.Reason
 }
 
-// Logs writes the output of the object's own container (and no other).
+// Logs writes the output of the object's own container (and no other):
+// its first replica's.
 func (s *Syncer) Logs(ctx context.Context, obj Object, tail int, follow bool, w io.Writer) error {
+	return s.ReplicaLogs(ctx, obj, 1, tail, follow, w)
+}
+
+// ReplicaLogs is Logs of replica n (from 1) of a service of several.
+func (s *Syncer) ReplicaLogs(ctx context.Context, obj Object, n, tail int, follow bool, w io.Writer) error {
 	if err := state.CheckName("id", obj.Name); err != nil {
 		return err
 	}
@@ -151,8 +157,11 @@ func (s *Syncer) Logs(ctx context.Context, obj Object, tail int, follow bool, w 
 	if err != nil {
 		return err
 	}
-	c, ok := obs.find(obj)
+	c, ok := obs.findReplica(obj, n)
 	if !ok {
+		if n > 1 {
+			return fmt.Errorf("%s has no replica %d container (status: aima %s get %s): %w", obj, n, obj.Kind, obj.Name, state.ErrNotFound)
+		}
 		return fmt.Errorf("%s has no container (status: aima %s get %s): %w", obj, obj.Kind, obj.Name, state.ErrNotFound)
 	}
 	return s.Runtime.Logs(ctx, c.ID, tail, follow, w)

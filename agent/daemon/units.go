@@ -49,9 +49,9 @@ type unitServices struct {
 	beforeSync func(ctx context.Context)
 }
 
-func (u unitServices) Logs(ctx context.Context, kind, name string, tail int) (string, error) {
+func (u unitServices) Logs(ctx context.Context, kind, name string, replica, tail int) (string, error) {
 	var b strings.Builder
-	err := u.s.Logs(ctx, agent.Object{Kind: kind, Name: name}, tail, false, &b)
+	err := u.s.ReplicaLogs(ctx, agent.Object{Kind: kind, Name: name}, replica, tail, false, &b)
 	return b.String(), err
 }
 

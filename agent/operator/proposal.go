@@ -392,7 +392,7 @@ func (p proposed) Wait(_ context.Context, _, _, want string, _ time.Duration) (m
 }
 
 func (p proposed) Route(context.Context, string) (string, error) { return "", errProposal }
-func (p proposed) Logs(context.Context, string, string, int) (string, error) {
+func (p proposed) Logs(context.Context, string, string, int, int) (string, error) {
 	return "", errProposal
 }
 func (p proposed) Resources(context.Context) ([]map[string]any, error) { return nil, errProposal }

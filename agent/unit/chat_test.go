@@ -28,12 +28,14 @@ func (r routeOnly) Status(context.Context, string, string) (map[string]any, erro
 func (r routeOnly) Wait(context.Context, string, string, string, time.Duration) (map[string]any, error) {
 	return nil, errNo
 }
-func (r routeOnly) Route(context.Context, string) (string, error)             { return r.url, nil }
-func (r routeOnly) Logs(context.Context, string, string, int) (string, error) { return "", errNo }
-func (r routeOnly) Resources(context.Context) ([]map[string]any, error)       { return nil, errNo }
-func (r routeOnly) Plan(context.Context) (map[string]any, error)              { return nil, errNo }
-func (r routeOnly) Sync(context.Context) (map[string]any, error)              { return nil, errNo }
-func (r routeOnly) Render(context.Context, string, string) ([]any, error)     { return nil, errNo }
+func (r routeOnly) Route(context.Context, string) (string, error) { return r.url, nil }
+func (r routeOnly) Logs(context.Context, string, string, int, int) (string, error) {
+	return "", errNo
+}
+func (r routeOnly) Resources(context.Context) ([]map[string]any, error)   { return nil, errNo }
+func (r routeOnly) Plan(context.Context) (map[string]any, error)          { return nil, errNo }
+func (r routeOnly) Sync(context.Context) (map[string]any, error)          { return nil, errNo }
+func (r routeOnly) Render(context.Context, string, string) ([]any, error) { return nil, errNo }
 
 // TestChatPassesSamplingParameters: max_tokens and temperature reach the
 // engine as numbers, given as numbers or as the strings a query carries;

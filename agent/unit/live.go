@@ -36,6 +36,8 @@ type LogsRequest struct {
 	Name string `json:"name,omitempty"`
 	// The last N lines (0: all).
 	Tail int `json:"tail,omitempty"`
+	// Which replica of a service of several (default 1).
+	Replica int `json:"replica,omitempty"`
 }
 
 // LogsAnswer is the output of an object's container.
@@ -90,7 +92,7 @@ func addLive(r *Registry) {
 				if err != nil {
 					return LogsAnswer{}, err
 				}
-				logs, err := svc.Logs(ctx, k.Name, name, req.Tail)
+				logs, err := svc.Logs(ctx, k.Name, name, max(req.Replica, 1), req.Tail)
 				return LogsAnswer{ID: name, Logs: logs}, err
 			}))
 	}

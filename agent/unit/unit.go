@@ -95,7 +95,7 @@ type Services interface {
 	Route(ctx context.Context, model string) (string, error)
 	// Logs is the output of the object's own container (the last tail
 	// lines; 0: all).
-	Logs(ctx context.Context, kind, name string, tail int) (string, error)
+	Logs(ctx context.Context, kind, name string, replica, tail int) (string, error)
 	// Resources is each resource slot with its use.
 	Resources(ctx context.Context) ([]map[string]any, error)
 	// Plan is what a sync would do (state.diff's answer).

@@ -102,6 +102,17 @@ func TestGatewayReplicas(t *testing.T) {
 		return len(answered) == 2, fmt.Sprint(answered)
 	})
 
+	// Each replica's log: the one that answered a request shows it.
+	for _, name := range []string{e.cname("r"), e.cname("r_2")} {
+		n := map[string]string{e.cname("r"): "1", e.cname("r_2"): "2"}[name]
+		if logs := e.mustAima("service", "logs", "r", "--replica", n); !strings.Contains(logs, "POST /v1/chat/completions 200") {
+			t.Errorf("replica %s's log shows no chat (%d answered by %s):\n%s", n, answered[name], name, logs)
+		}
+	}
+	if _, stderr, code := e.aima("service", "logs", "r", "--replica", "3"); code == 0 || !strings.Contains(stderr, "no replica 3") {
+		t.Errorf("logs of a replica that does not exist: exit %d, %s", code, stderr)
+	}
+
 	// The CLI streams an answer from the model's replicas as it comes.
 	if out := e.mustAima("inference", "chat", "-m", "tiny", "-M", "hi", "--stream", "--max-tokens", "3"); out != "stub answer from\n" {
 		t.Errorf("aima inference chat --stream --max-tokens 3 printed %q", out)

@@ -82,7 +82,7 @@ func newStateCmd(g *globals, k *state.Kind, want string) *cobra.Command {
 }
 
 func newLogsCmd(g *globals, k *state.Kind) *cobra.Command {
-	var tail int
+	var tail, replica int
 	var follow bool
 	cmd := &cobra.Command{
 		Use:               "logs NAME",
@@ -95,12 +95,16 @@ func newLogsCmd(g *globals, k *state.Kind) *cobra.Command {
 				return err
 			}
 			defer done()
-			err = s.Logs(cmd.Context(), agent.Object{Kind: k.Name, Name: args[0]}, tail, follow, cmd.OutOrStdout())
+			if replica < 1 {
+				return flagError(cmd, fmt.Errorf("--replica: %d: replicas are numbered from 1", replica))
+			}
+			err = s.ReplicaLogs(cmd.Context(), agent.Object{Kind: k.Name, Name: args[0]}, replica, tail, follow, cmd.OutOrStdout())
 			return dockerError(err)
 		},
 	}
 	cmd.Flags().IntVarP(&tail, "tail", "n", 0, "only the last N lines")
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep streaming")
+	cmd.Flags().IntVar(&replica, "replica", 1, "which replica of a service of several (aima-<instance>-NAME_N)")
 	return cmd
 }
 
