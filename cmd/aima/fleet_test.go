@@ -38,6 +38,16 @@ func TestFleet(t *testing.T) {
 	a.mustAima("service", "create", "--name", "s1", "--model-id", "tiny", "--engine-type", "stub", "--placement-hosts", "h1")
 	a.mustAima("service", "create", "--name", "s2", "--model-id", "tiny", "--engine-type", "stub", "--placement-host-labels", "gpu=small")
 	a.mustAima("service", "create", "--name", "s3", "--model-id", "tiny", "--engine-type", "stub", "--placement-hosts", "h3", "--placement-host-labels", "gpu=big")
+	// A long resync: what the hosts do, they do on events (a pull, a
+	// container of another host going), not on the periodic pass.
+	settings, err := os.ReadFile(filepath.Join(a.dir, "aima.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(a.dir, "aima.yaml"), []byte(strings.Replace(string(settings), "resync: 3s", "resync: 10m", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a.mustAima("sync") // records the edit
 	a.mustAima("remote", "add", "origin", "file://"+bare)
 	a.mustAima("push")
 	if err := os.WriteFile(filepath.Join(a.dir, ".local", "fleet.yaml"), []byte("tokens:\n  \"*\": "+token+"\n"), 0o600); err != nil {
@@ -83,7 +93,8 @@ func TestFleet(t *testing.T) {
 		t.Errorf("s2 on h1: %v", st)
 	}
 
-	// One commit moves s1 from h1 to h2.
+	// One commit moves s1 from h1 to h2: h2 starts it once h1's container
+	// has gone (a Docker event), not at its next periodic pass.
 	a.mustAima("service", "update", "s1", "--placement-hosts", "h2")
 	a.mustAima("push")
 	waitUntil(t, 60*time.Second, "s1 moved from h1 to h2", func() (bool, string) {
