@@ -308,18 +308,35 @@ func (s *Syncer) status(w Wanted, n, port int, obs Observed, conflict string) St
 		st.Status, st.Reason = StatusPending, "no container yet (the agent creates it; aima sync does it now)"
 		return st
 	}
+	if found && s.Endpoint != nil && port > 0 {
+		if e := s.Endpoint(c, port); e != "" {
+			st.Endpoint = e
+		}
+	}
 	switch c.State {
 	case container.StateRunning:
 		if f != nil && f.attempts >= 3 {
 			st.Status, st.Reason = StatusFailed, f.reason
 			return st
 		}
-		st.Status, st.Health = StatusStarting, "probing"
+		// A runtime that runs the health check itself (Kubernetes'
+		// readiness probe) says how it went; else the agent probes.
+		switch c.Health {
+		case container.HealthHealthy:
+			st.Status, st.Health = StatusRunning, "ok"
+		case container.HealthStarting:
+			st.Status, st.Health = StatusStarting, "not ready"
+		default:
+			st.Status, st.Health = StatusStarting, "probing"
+		}
 	case container.StateCreated, container.StateRestarting:
-		st.Status = StatusStarting
+		st.Status, st.Reason = StatusStarting, c.Reason
 	case container.StateExited, container.StateDead:
 		st.Status = StatusFailed
 		st.Reason = fmt.Sprintf("container exited with code %d", c.ExitCode)
+		if c.Reason != "" {
+			st.Reason += " (" + c.Reason + ")"
+		}
 		if f != nil {
 			st.Reason = f.reason + fmt.Sprintf(" (last exit code %d)", c.ExitCode)
 		}

@@ -32,7 +32,11 @@ type Syncer struct {
 	// StubImage builds (if needed) the stub engine image and returns its
 	// tag; services whose engine image is "aima-stub" use it.
 	StubImage func(ctx context.Context) (string, error)
-	Log       *slog.Logger
+	// Endpoint, when set, is the URL of a container's port for a runtime
+	// whose containers are not reached on this machine's published ports
+	// (Kubernetes: the Service's DNS name); "" keeps the published one.
+	Endpoint func(c container.Container, port int) string
+	Log      *slog.Logger
 	// Parallel bounds concurrent container operations (default 16).
 	Parallel int
 

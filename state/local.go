@@ -33,6 +33,55 @@ type LocalSettings struct {
 	// Host is which host of a fleet this machine is (hosts/<host>.yaml):
 	// it runs the services and apps placed on it.
 	Host string `yaml:"host,omitempty"`
+	// Runtime runs the containers: "docker" (the default) or "kubernetes"
+	// (a Deployment and a Service per container, in Namespace).
+	Runtime string `yaml:"runtime,omitempty"`
+	// Kubeconfig is the kubernetes runtime's kubeconfig file (default:
+	// $KUBECONFIG, ~/.kube/config, or the cluster aima runs in).
+	Kubeconfig string `yaml:"kubeconfig,omitempty"`
+	// Namespace holds the kubernetes runtime's objects (default: the
+	// kubeconfig context's, else "default").
+	Namespace string `yaml:"namespace,omitempty"`
+}
+
+// Runtimes are the values of LocalSettings.Runtime.
+var Runtimes = []string{"docker", "kubernetes"}
+
+// SetLocalRuntime writes the container runtime (and for kubernetes its
+// kubeconfig and namespace) into .local/settings.yaml, keeping its other
+// settings.
+func (s *Store) SetLocalRuntime(runtime, kubeconfig, namespace string) error {
+	ls, err := s.LocalSettings()
+	if err != nil {
+		return err
+	}
+	ls.Runtime, ls.Kubeconfig, ls.Namespace = runtime, kubeconfig, namespace
+	if err := ls.check(); err != nil {
+		return err
+	}
+	b, err := yaml.Marshal(&ls)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(s.path(".local"), 0o755); err != nil {
+		return err
+	}
+	return WriteFile(s.path(LocalSettingsPath), b)
+}
+
+func (ls LocalSettings) check() error {
+	if ls.Runtime != "" && !slices.Contains(Runtimes, ls.Runtime) {
+		return fmt.Errorf("%s: runtime: %q is not one of %s", LocalSettingsPath, ls.Runtime, strings.Join(Runtimes, ", "))
+	}
+	if ls.Runtime != "kubernetes" && (ls.Kubeconfig != "" || ls.Namespace != "") {
+		return fmt.Errorf("%s: kubeconfig and namespace are settings of runtime: kubernetes", LocalSettingsPath)
+	}
+	if ls.Namespace != "" {
+		if err := CheckName("namespace", ls.Namespace); err != nil || strings.ContainsAny(ls.Namespace, "._") {
+			return fmt.Errorf("%s: namespace: %q is not a Kubernetes namespace name", LocalSettingsPath, ls.Namespace)
+		}
+	}
+	return nil
 }
 
 // FleetPath holds the tokens `aima fleet` sends each host's agent:
@@ -154,7 +203,7 @@ func (s *Store) LocalSettings() (LocalSettings, error) {
 	if err := dec.Decode(&ls); err != nil && !errors.Is(err, io.EOF) {
 		return ls, localFileError(LocalSettingsPath, err)
 	}
-	return ls, nil
+	return ls, ls.check()
 }
 
 var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)

@@ -15,9 +15,14 @@ import (
 	"github.com/aima-dev/aima/agent/container/containertest"
 	"github.com/aima-dev/aima/agent/kube"
 	"github.com/aima-dev/aima/internal/k8senv"
+	"github.com/aima-dev/aima/internal/testenv"
 )
 
-func TestMain(m *testing.M) { os.Exit(k8senv.Main(m)) }
+func TestMain(m *testing.M) {
+	code := k8senv.Main(m)
+	testenv.Cleanup()
+	os.Exit(code)
+}
 
 // newRuntime returns a runtime on the test API server in a namespace of its
 // own.
