@@ -67,7 +67,7 @@ func Shared(t testing.TB) *Env {
 	if testing.Short() {
 		t.Skip("the kubernetes tests start an API server; skipped under -short")
 	}
-	once.Do(func() { shared, sharedErr = start() })
+	once.Do(func() { shared, sharedErr = Start() })
 	if sharedErr != nil {
 		if errors.Is(sharedErr, errMissing) && os.Getenv("AIMA_K8S_REQUIRE") == "" {
 			t.Skipf("%v (make test-k8s builds kube-apiserver; apt-get install etcd-server)", sharedErr)
@@ -111,7 +111,8 @@ func Binaries() (etcd, apiserver string, err error) {
 	return etcd, apiserver, nil
 }
 
-func start() (*Env, error) {
+// Start starts an Env; Stop ends it. Tests use Shared.
+func Start() (*Env, error) {
 	etcdBin, apiBin, err := Binaries()
 	if err != nil {
 		return nil, err
