@@ -59,6 +59,11 @@ func (s *Store) SetLocalRuntime(runtime, kubeconfig, namespace string) error {
 	if err := ls.check(); err != nil {
 		return err
 	}
+	return s.writeLocalSettings(ls)
+}
+
+// writeLocalSettings writes ls as .local/settings.yaml.
+func (s *Store) writeLocalSettings(ls LocalSettings) error {
 	b, err := yaml.Marshal(&ls)
 	if err != nil {
 		return err
@@ -127,14 +132,7 @@ func (s *Store) SetLocalHost(host string) error {
 		return nil
 	}
 	ls.Host = host
-	b, err := yaml.Marshal(&ls)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(s.path(".local"), 0o755); err != nil {
-		return err
-	}
-	return WriteFile(s.path(LocalSettingsPath), b)
+	return s.writeLocalSettings(ls)
 }
 
 // Placer returns what says whether an object with placement p runs on
