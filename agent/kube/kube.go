@@ -272,8 +272,15 @@ func (r *Runtime) scale(ctx context.Context, op, id string, started bool) error 
 	// The UID as a precondition: a Deployment removed and made again
 	// meanwhile is another container.
 	objs.Deployment.UID = dep.UID
-	_, err = r.applyDeployment(ctx, objs.Deployment)
-	return r.wrap(op+" "+id, err)
+	if _, err = r.applyDeployment(ctx, objs.Deployment); err != nil {
+		return r.wrap(op+" "+id, err)
+	}
+	// The Service again: a Create cut short between the two leaves a
+	// Deployment without one, and the Deployment is what List sees.
+	if started && objs.Service != nil {
+		return r.wrap(op+" "+id, r.applyService(ctx, objs.Service))
+	}
+	return nil
 }
 
 // Remove deletes the container's Deployment, its Service and its Pods.
@@ -400,7 +407,7 @@ func (r *Runtime) Logs(ctx context.Context, id string, tail int, follow bool, w 
 		return r.wrap("logs "+id, err)
 	}
 	pod := current(pods)
-	if pod == nil || pod.Spec.NodeName == "" {
+	if pod == nil || !started(pod) {
 		return nil
 	}
 	opts := &corev1.PodLogOptions{Container: containerName, Follow: follow}
@@ -409,7 +416,9 @@ func (r *Runtime) Logs(ctx context.Context, id string, tail int, follow bool, w 
 	}
 	rc, err := r.cs.CoreV1().Pods(r.ns).GetLogs(pod.Name, opts).Stream(ctx)
 	if err != nil {
-		if ctx.Err() != nil && follow {
+		// The Pod went (a recreate, a stop) or its container is not
+		// there yet: no output, as of a container that never ran.
+		if ctx.Err() != nil && follow || apierrors.IsNotFound(err) || apierrors.IsBadRequest(err) {
 			return nil
 		}
 		return r.wrap("logs "+id, err)
@@ -420,6 +429,16 @@ func (r *Runtime) Logs(ctx context.Context, id string, tail int, follow bool, w 
 		return nil // following ends with ctx, and that is not an error
 	}
 	return r.wrap("logs "+id, err)
+}
+
+// started reports whether the Pod's container has run (it has output).
+func started(pod *corev1.Pod) bool {
+	for _, cs := range pod.Status.ContainerStatuses {
+		if cs.Name == containerName {
+			return cs.State.Running != nil || cs.State.Terminated != nil || cs.LastTerminationState.Terminated != nil
+		}
+	}
+	return false
 }
 
 // current is the Pod that speaks for a Deployment's container: the newest

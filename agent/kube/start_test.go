@@ -94,11 +94,16 @@ func TestStart(t *testing.T) {
 	if probe == nil || probe.HTTPGet == nil || probe.HTTPGet.Path != "/health" {
 		t.Errorf("readiness probe %+v, want the stub engine's /health", probe)
 	}
-	svcs, err := env.Client.CoreV1().Services(ns).List(ctx, managed)
-	if err != nil || len(svcs.Items) != 1 {
-		t.Fatalf("services of chat: %v %v", svcs, err)
-	}
-	if p := svcs.Items[0].Spec.Ports; len(p) != 1 || p[0].Port != 8000 || p[0].TargetPort.IntValue() != 8000 {
+	var svc corev1.Service
+	poll(t, "a Service of service chat", func() (bool, string) {
+		list, err := env.Client.CoreV1().Services(ns).List(ctx, managed)
+		if err != nil || len(list.Items) != 1 {
+			return false, fmt.Sprintf("%v %v", list, err)
+		}
+		svc = list.Items[0]
+		return true, ""
+	})
+	if p := svc.Spec.Ports; len(p) != 1 || p[0].Port != 8000 || p[0].TargetPort.IntValue() != 8000 {
 		t.Errorf("service ports %+v, want 8000 → 8000", p)
 	}
 

@@ -49,7 +49,7 @@ type Env struct {
 	Sim        *Sim
 
 	dir   string
-	procs []*exec.Cmd
+	procs []proc
 	stop  context.CancelFunc
 }
 
@@ -217,6 +217,13 @@ current-context: test
 `
 }
 
+// proc is a program the Env started; exited is closed when it has ended.
+type proc struct {
+	name   string
+	cmd    *exec.Cmd
+	exited chan struct{}
+}
+
 // run starts a program with its output in a log file of the Env's
 // directory (shown when it fails).
 func (e *Env) run(name, bin string, args ...string) error {
@@ -230,8 +237,9 @@ func (e *Env) run(name, bin string, args ...string) error {
 		logf.Close()
 		return fmt.Errorf("start %s: %w", name, err)
 	}
-	e.procs = append(e.procs, cmd)
-	go func() { _ = cmd.Wait(); logf.Close() }()
+	p := proc{name: name, cmd: cmd, exited: make(chan struct{})}
+	e.procs = append(e.procs, p)
+	go func() { _ = cmd.Wait(); logf.Close(); close(p.exited) }()
 	return nil
 }
 
@@ -247,8 +255,10 @@ func (e *Env) waitReady(limit time.Duration) error {
 			return nil
 		}
 		for _, p := range e.procs {
-			if p.ProcessState != nil {
-				return fmt.Errorf("%s exited: %s", filepath.Base(p.Path), e.logTail(filepath.Base(p.Path)))
+			select {
+			case <-p.exited:
+				return fmt.Errorf("%s exited: %s", p.name, e.logTail(p.name))
+			default:
 			}
 		}
 		time.Sleep(200 * time.Millisecond)
@@ -270,17 +280,12 @@ func (e *Env) Stop() {
 		e.stop()
 	}
 	for i := len(e.procs) - 1; i >= 0; i-- {
-		p := e.procs[i]
-		if p.Process != nil {
-			_ = p.Process.Kill()
-		}
+		_ = e.procs[i].cmd.Process.Kill()
 	}
 	for _, p := range e.procs {
-		for range 100 {
-			if p.ProcessState != nil {
-				break
-			}
-			time.Sleep(20 * time.Millisecond)
+		select {
+		case <-p.exited:
+		case <-time.After(5 * time.Second):
 		}
 	}
 	_ = os.RemoveAll(e.dir)
