@@ -161,7 +161,11 @@ func (s *Syncer) Statuses(ctx context.Context) (map[Object]Status, error) {
 			return nil, err
 		}
 		for _, w := range res.Wanted {
-			out[w.Object] = Status{Status: StatusUnknown, Reason: "docker: " + err.Error()}
+			reason := "docker: " + err.Error()
+			if s.Host.Cluster {
+				reason = err.Error() // "kubernetes list: ..."
+			}
+			out[w.Object] = Status{Status: StatusUnknown, Reason: reason}
 		}
 		if errors.Is(err, container.ErrUnavailable) {
 			return out, nil

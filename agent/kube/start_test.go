@@ -151,6 +151,20 @@ func TestStart(t *testing.T) {
 		return it.Status == "starting" && strings.Contains(it.Reason, "Insufficient nvidia.com/gpu"), fmt.Sprintf("%+v", it)
 	})
 
+	// Apps likewise.
+	if _, err := st.Create(state.KindApp, &state.App{Name: "web", Image: "ghcr.io/open-webui/open-webui:main", Ports: []string{"8080:8080"}}); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, "app web's Deployment and Service", func() (bool, string) {
+		sel := metav1.ListOptions{LabelSelector: "aima.kind=app,aima.name=web"}
+		deps, err1 := env.Client.AppsV1().Deployments(ns).List(ctx, sel)
+		svcs, err2 := env.Client.CoreV1().Services(ns).List(ctx, sel)
+		if err1 != nil || err2 != nil {
+			return false, fmt.Sprint(err1, err2)
+		}
+		return len(deps.Items) == 1 && len(svcs.Items) == 1 && svcs.Items[0].Spec.Ports[0].Port == 8080, fmt.Sprintf("%d deployments, %d services", len(deps.Items), len(svcs.Items))
+	})
+
 	// A deleted file: its objects are pruned; the others stay.
 	if err := st.Delete(state.KindService, "chat", ""); err != nil {
 		t.Fatal(err)
