@@ -189,11 +189,21 @@ func (s *Syncer) Statuses(ctx context.Context) (map[Object]Status, error) {
 		rs := make([]Status, len(ports))
 		for i, port := range ports {
 			rs[i] = s.status(w, i+1, port, res.Observed, conflicts[w.Object])
-			if rs[i].Status == StatusStarting && rs[i].Health == "probing" {
+			// Ready by the runtime's own check (Kubernetes): an Ollama
+			// engine still has its model to pull.
+			ready := rs[i].Status == StatusRunning && rs[i].Health == "ok" && w.Ollama != ""
+			if rs[i].Status == StatusStarting && rs[i].Health == "probing" || ready {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					probed := s.probe(ctx, w, rs[i])
+					var probed Status
+					if ready {
+						pctx, cancel := context.WithTimeout(ctx, 700*time.Millisecond)
+						probed = s.ollamaReady(pctx, w, rs[i])
+						cancel()
+					} else {
+						probed = s.probe(ctx, w, rs[i])
+					}
 					mu.Lock() // the probes of other replicas write rs too
 					rs[i] = probed
 					mu.Unlock()

@@ -299,7 +299,7 @@ func (r *Runtime) Remove(ctx context.Context, id string) error {
 		return r.wrap("remove "+id, err)
 	}
 	svc, err := r.cs.CoreV1().Services(r.ns).Get(ctx, dep.Name, metav1.GetOptions{})
-	if err == nil && svc.Labels[labelManagedBy] == managedBy {
+	if err == nil && svc.Labels[labelManagedBy] == managedBy && svc.Labels[container.LabelInstance] == dep.Labels[container.LabelInstance] {
 		err = r.cs.CoreV1().Services(r.ns).Delete(ctx, dep.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &svc.UID}})
 	}
 	if err != nil && !apierrors.IsNotFound(err) {
