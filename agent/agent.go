@@ -57,7 +57,7 @@ func NewSyncer(st *state.Store, log *slog.Logger) (*Syncer, Runtime, error) {
 	if local.Runtime == "kubernetes" {
 		rt, err := kube.New(kube.Options{Kubeconfig: local.Kubeconfig, Namespace: local.Namespace})
 		if err != nil {
-			return nil, nil, fmt.Errorf("%w: %v", container.ErrUnavailable, err)
+			return nil, nil, fmt.Errorf("%w: %v", kube.ErrUnreachable, err)
 		}
 		s.Runtime, s.Endpoint = rt, rt.Endpoint
 		// The cluster's nodes have the GPUs; AMD's when this machine's

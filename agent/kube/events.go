@@ -63,7 +63,7 @@ func (r *Runtime) Events(ctx context.Context) (<-chan container.Event, <-chan er
 				return
 			case ev, ok := <-dw.ResultChan():
 				if !ok || ev.Type == watch.Error {
-					errs <- r.wrap("events", fmt.Errorf("%w: the deployment watch ended", container.ErrUnavailable))
+					errs <- r.wrap("events", fmt.Errorf("%w: the deployment watch ended", ErrUnreachable))
 					return
 				}
 				if dep, ok := ev.Object.(*appsv1.Deployment); ok {
@@ -71,7 +71,7 @@ func (r *Runtime) Events(ctx context.Context) (<-chan container.Event, <-chan er
 				}
 			case ev, ok := <-pw.ResultChan():
 				if !ok || ev.Type == watch.Error {
-					errs <- r.wrap("events", fmt.Errorf("%w: the pod watch ended", container.ErrUnavailable))
+					errs <- r.wrap("events", fmt.Errorf("%w: the pod watch ended", ErrUnreachable))
 					return
 				}
 				if pod, ok := ev.Object.(*corev1.Pod); ok {

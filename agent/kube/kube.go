@@ -50,6 +50,10 @@ import (
 // FieldManager is the server-side apply field manager of every write.
 const FieldManager = "aima"
 
+// ErrUnreachable is container.ErrUnavailable for a cluster: the API server
+// does not answer (callers that give hints branch on it).
+var ErrUnreachable = fmt.Errorf("the Kubernetes API server: %w", container.ErrUnavailable)
+
 // Options choose the cluster and the namespace.
 type Options struct {
 	// Kubeconfig is a kubeconfig file; empty means $KUBECONFIG or
@@ -133,7 +137,7 @@ func (r *Runtime) wrap(op string, err error) error {
 	case apierrors.IsAlreadyExists(err), apierrors.IsConflict(err):
 		return fmt.Errorf("kubernetes %s: %w: %v", op, container.ErrConflict, err)
 	case apierrors.IsServiceUnavailable(err), apierrors.IsTimeout(err), apierrors.IsServerTimeout(err), apierrors.IsTooManyRequests(err):
-		return fmt.Errorf("kubernetes %s: %w: %v", op, container.ErrUnavailable, err)
+		return fmt.Errorf("kubernetes %s: %w: %v", op, ErrUnreachable, err)
 	}
 	var status apierrors.APIStatus
 	if errors.As(err, &status) || errors.Is(err, context.Canceled) {
@@ -142,7 +146,7 @@ func (r *Runtime) wrap(op string, err error) error {
 	var netErr net.Error
 	var urlErr *url.Error
 	if errors.As(err, &netErr) || errors.As(err, &urlErr) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, io.EOF) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
-		return fmt.Errorf("kubernetes %s: %w: %s: %v", op, container.ErrUnavailable, r.host, err)
+		return fmt.Errorf("kubernetes %s: %w at %s: %v", op, ErrUnreachable, r.host, err)
 	}
 	return fmt.Errorf("kubernetes %s: %w", op, err)
 }
