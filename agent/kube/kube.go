@@ -181,6 +181,9 @@ func (r *Runtime) Create(ctx context.Context, spec container.Spec) (string, erro
 		return "", r.wrap("create "+spec.Name, err)
 	}
 	dep, err := r.applyDeployment(ctx, objs.Deployment)
+	if apierrors.IsNotFound(err) {
+		return "", fmt.Errorf("kubernetes create %s: namespace %s does not exist (kubectl create namespace %s): %w", spec.Name, r.ns, r.ns, err)
+	}
 	if err != nil {
 		return "", r.wrap("create "+spec.Name, err)
 	}
