@@ -107,6 +107,15 @@ func TestStart(t *testing.T) {
 		t.Errorf("service ports %+v, want 8000 → 8000", p)
 	}
 
+	// What an operator sees, when kubectl is there to ask.
+	if kubectl, err := exec.LookPath("kubectl"); err == nil {
+		out, err := exec.Command(kubectl, "--kubeconfig", env.Kubeconfig, "-n", ns, "get", "deploy,svc", "-l", "aima.managed=true", "-o", "name").CombinedOutput()
+		want := "deployment.apps/" + dep.Name + "\nservice/" + dep.Name + "\n"
+		if err != nil || string(out) != want {
+			t.Errorf("kubectl get deploy,svc -l aima.managed=true: %v\n%s\nwant\n%s", err, out, want)
+		}
+	}
+
 	// Status follows the pod: the simulated node runs it and it is ready;
 	// the endpoint is the Service's name in the cluster.
 	item := waitStatus(t, base, string(token), "chat", "running")
