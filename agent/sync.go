@@ -175,7 +175,9 @@ func (s *Syncer) plan(ctx context.Context, rev string, in planInputs) (Result, e
 	}
 	s.mu.Unlock()
 	opts := plan.Options{Prune: s.Prune, Now: in.now, ImageErrors: in.images}
-	if !in.now.IsZero() {
+	// On a cluster a port is a Service's, not this machine's: what holds
+	// it here is no reason to wait.
+	if !in.now.IsZero() && !s.Host.Cluster {
 		opts.HostPorts = takenPorts(desired, obs.All)
 	}
 	res.Plan = plan.Diff(desired, obs.All, s.Instance, opts)

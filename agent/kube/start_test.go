@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -57,7 +58,15 @@ func TestStart(t *testing.T) {
 	if _, err := st.Create(state.KindModel, &state.Model{Name: "tiny"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Create(state.KindService, &state.Service{Name: "chat", Model: "tiny", Engine: "stub", Port: 8000}); err != nil {
+	// The service's port is the Service's: that something on this machine
+	// holds it does not matter.
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	port := held.Addr().(*net.TCPAddr).Port
+	if _, err := st.Create(state.KindService, &state.Service{Name: "chat", Model: "tiny", Engine: "stub", Port: port}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -103,8 +112,8 @@ func TestStart(t *testing.T) {
 		svc = list.Items[0]
 		return true, ""
 	})
-	if p := svc.Spec.Ports; len(p) != 1 || p[0].Port != 8000 || p[0].TargetPort.IntValue() != 8000 {
-		t.Errorf("service ports %+v, want 8000 → 8000", p)
+	if p := svc.Spec.Ports; len(p) != 1 || int(p[0].Port) != port || p[0].TargetPort.IntValue() != 8000 {
+		t.Errorf("service ports %+v, want %d → 8000", p, port)
 	}
 
 	// What an operator sees, when kubectl is there to ask.
@@ -119,7 +128,7 @@ func TestStart(t *testing.T) {
 	// Status follows the pod: the simulated node runs it and it is ready;
 	// the endpoint is the Service's name in the cluster.
 	item := waitStatus(t, base, string(token), "chat", "running")
-	if want := fmt.Sprintf("http://%s.%s.svc:8000", dep.Name, ns); item.Endpoint != want {
+	if want := fmt.Sprintf("http://%s.%s.svc:%d", dep.Name, ns, port); item.Endpoint != want {
 		t.Errorf("endpoint %q, want %q", item.Endpoint, want)
 	}
 
