@@ -48,8 +48,9 @@ type Env struct {
 	Client     kubernetes.Interface
 	Sim        *Sim
 
-	dir   string
-	procs []proc
+	dir       string
+	procs     []proc
+	userToken string
 	stop  context.CancelFunc
 }
 
@@ -144,7 +145,9 @@ func Start() (*Env, error) {
 		return nil, err
 	}
 	token := randHex(16)
-	if err := os.WriteFile(filepath.Join(dir, "tokens.csv"), []byte(token+",admin,admin,system:masters\n"), 0o600); err != nil {
+	e.userToken = randHex(16)
+	tokens := token + ",admin,admin,system:masters\n" + e.userToken + "," + User + "," + User + "\n"
+	if err := os.WriteFile(filepath.Join(dir, "tokens.csv"), []byte(tokens), 0o600); err != nil {
 		return nil, err
 	}
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -163,7 +166,7 @@ func Start() (*Env, error) {
 		"--secure-port", strconv.Itoa(port),
 		"--service-cluster-ip-range", "10.0.0.0/24",
 		"--token-auth-file", filepath.Join(dir, "tokens.csv"),
-		"--authorization-mode", "AlwaysAllow",
+		"--authorization-mode", "RBAC",
 		"--service-account-issuer", "https://kubernetes.default.svc",
 		"--service-account-key-file", saKey,
 		"--service-account-signing-key-file", saKey,
@@ -289,6 +292,16 @@ func (e *Env) Stop() {
 		}
 	}
 	_ = os.RemoveAll(e.dir)
+}
+
+// User is a user with no rights of its own (RBAC gives it some).
+const User = "aima-user"
+
+// UserConfig reaches the API server as User.
+func (e *Env) UserConfig() *rest.Config {
+	c := rest.CopyConfig(e.Config)
+	c.BearerToken = e.userToken
+	return c
 }
 
 // Namespace creates a namespace for one test and removes aima's objects in
