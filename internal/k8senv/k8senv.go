@@ -51,7 +51,7 @@ type Env struct {
 	dir       string
 	procs     []proc
 	userToken string
-	stop  context.CancelFunc
+	stop      context.CancelFunc
 }
 
 var (
