@@ -284,6 +284,14 @@ func (s *Syncer) status(w Wanted, n, port int, obs Observed, conflict string) St
 		d = w.More[n-2]
 	}
 	c, found := obs.findReplica(w.Object, n)
+	if s.Endpoint != nil {
+		// The runtime's address of the container (Kubernetes: its
+		// Service), once there is one; never this machine's port.
+		st.Endpoint = ""
+		if found && port > 0 {
+			st.Endpoint = s.Endpoint(c, port)
+		}
+	}
 	if found {
 		st.Container = c.Name
 		st.Since = c.Created
@@ -321,11 +329,6 @@ func (s *Syncer) status(w Wanted, n, port int, obs Observed, conflict string) St
 		}
 		st.Status, st.Reason = StatusPending, "no container yet (the agent creates it; aima sync does it now)"
 		return st
-	}
-	if found && s.Endpoint != nil && port > 0 {
-		if e := s.Endpoint(c, port); e != "" {
-			st.Endpoint = e
-		}
 	}
 	switch c.State {
 	case container.StateRunning:
