@@ -1,6 +1,7 @@
 // Package containertest is the contract every container.Runtime must pass:
-// the in-memory fake and the Docker adapter run the same Run, so a test of
-// the sync loop against the fake says something about Docker.
+// the in-memory fake, the Docker adapter and the Kubernetes adapter (against
+// a real API server, agent/kube) run the same Run, so a test of the sync
+// loop against the fake says something about Docker and Kubernetes.
 //
 // The contract pins down what differs between "any runtime" and "Docker
 // does whatever it does":
