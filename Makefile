@@ -7,7 +7,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/aima-dev/aima/cmd/aima/cli.Version=$(VERSION)
 export CGO_ENABLED = 0
 
-.PHONY: build test test-short test-race test-web generate bench run vet clean
+.PHONY: build test test-short test-race test-web test-k8s generate bench run vet clean
 
 build:
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/aima
@@ -33,6 +33,15 @@ test-web:
 test-race: export CGO_ENABLED = 1
 test-race:
 	$(GO) test -race -count=1 -timeout 45m $(TEST_RACE_FLAGS) ./...
+
+# The kubernetes runtime against a real API server: etcd (Debian's
+# etcd-server package) and kube-apiserver, built from the k8s.io/kubernetes
+# module by hack/kube/build.sh once (minutes, at low priority) and cached in
+# ~/.cache/aima-k8s. Elsewhere these tests skip when the binaries are absent;
+# here they must run.
+test-k8s:
+	@command -v etcd >/dev/null || { echo "test-k8s needs etcd: apt-get install etcd-server" >&2; exit 1; }
+	AIMA_K8S_BIN=$$(hack/kube/build.sh) AIMA_K8S_REQUIRE=1 $(GO) test -count=1 -timeout 15m ./agent/kube/
 
 # Regenerate schemas/ from the Go types in state/.
 generate:

@@ -15,22 +15,33 @@ package agent
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"sync"
 
+	"github.com/aima-dev/aima/agent/container"
 	"github.com/aima-dev/aima/agent/docker"
+	"github.com/aima-dev/aima/agent/kube"
 	"github.com/aima-dev/aima/agent/stub"
 	"github.com/aima-dev/aima/state"
 )
 
-// NewSyncer returns a Syncer for the store on the real Docker daemon.
-func NewSyncer(st *state.Store, log *slog.Logger) (*Syncer, *docker.Runtime, error) {
+// Runtime is a container runtime the caller holds open.
+type Runtime interface {
+	container.Runtime
+	Close() error
+}
+
+// NewSyncer returns a Syncer for the store on the runtime its local
+// settings choose: the local Docker daemon, or with runtime: kubernetes
+// the cluster of the kubeconfig they name (see agent/kube).
+func NewSyncer(st *state.Store, log *slog.Logger) (*Syncer, Runtime, error) {
 	set, err := st.Settings()
 	if err != nil {
 		return nil, nil, err
 	}
-	rt, err := docker.New()
+	local, err := st.LocalSettings()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -38,15 +49,42 @@ func NewSyncer(st *state.Store, log *slog.Logger) (*Syncer, *docker.Runtime, err
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Syncer{
-		Store:     st,
-		Runtime:   rt,
-		Instance:  set.Instance,
-		Prune:     set.Prune == nil || *set.Prune,
-		Host:      CachedHost(st.Dir, false),
-		StubImage: StubImageFunc(rt),
-		Log:       log,
+		Store:    st,
+		Instance: set.Instance,
+		Prune:    set.Prune == nil || *set.Prune,
+		Log:      log,
 	}
+	if local.Runtime == "kubernetes" {
+		rt, err := kube.New(kube.Options{Kubeconfig: local.Kubeconfig, Namespace: local.Namespace})
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: %v", kube.ErrUnreachable, err)
+		}
+		s.Runtime, s.Endpoint = rt, rt.Endpoint
+		// The cluster's nodes have the GPUs; AMD's when this machine's
+		// are (the one hint aima has), else NVIDIA's.
+		s.Host = Host{Cluster: true, AMDGPUs: CachedHost(st.Dir, false).AMDGPUs}
+		s.StubImage = stubImageRef
+		return s, rt, nil
+	}
+	rt, err := docker.New()
+	if err != nil {
+		return nil, nil, err
+	}
+	s.Runtime = rt
+	s.Host = CachedHost(st.Dir, false)
+	s.StubImage = StubImageFunc(rt)
 	return s, rt, nil
+}
+
+// stubImageRef is the stub engine's image on a cluster: the reference the
+// local build would have, which the nodes must already hold (k3s: aima
+// engine build-stub, then docker save | k3s ctr images import -).
+func stubImageRef(context.Context) (string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	return stub.ImageRef(exe)
 }
 
 // StubImageFunc builds the stub engine image from this very binary (which

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aima-dev/aima/agent/container"
 	"github.com/aima-dev/aima/agent/plan"
@@ -58,6 +59,13 @@ type Host struct {
 	AMDGPUs int // AMD GPUs (ROCm: /dev/kfd), used when there is no NVIDIA one
 	// Env resolves ${env:NAME}; nil means os.LookupEnv.
 	Env func(string) (string, bool)
+	// Cluster: the containers run on a cluster (the kubernetes runtime),
+	// which places them, allocates their GPUs and probes their health.
+	// Placement becomes the spec's node selector instead of deciding
+	// whether this machine runs the object, GPUs are counted rather than
+	// looked for on this machine (see gpus), and the engine's health check
+	// goes into the spec (Probe).
+	Cluster bool
 }
 
 // lookup is how ${env:NAME} is resolved on this host.
@@ -93,6 +101,10 @@ func Render(st *state.Store, host Host, revision string) ([]Wanted, error) {
 			continue // invalid file with no valid committed version
 		}
 		svc := e.Object.(*state.Service)
+		if host.Cluster {
+			out = append(out, clusterPlaced(renderService(st, refs, host, set, svc, revision), svc.Placement))
+			continue
+		}
 		if ok, why := placed(svc.Placement); !ok {
 			out = append(out, Wanted{Object: Object{"service", svc.Name}, Elsewhere: why, Model: svc.Model, Service: svc})
 			continue
@@ -108,6 +120,10 @@ func Render(st *state.Store, host Host, revision string) ([]Wanted, error) {
 			continue
 		}
 		app := e.Object.(*state.App)
+		if host.Cluster {
+			out = append(out, clusterPlaced(renderApp(st, host, set, app, revision), app.Placement))
+			continue
+		}
 		if ok, why := placed(app.Placement); !ok {
 			out = append(out, Wanted{Object: Object{"app", app.Name}, Elsewhere: why})
 			continue
@@ -115,6 +131,31 @@ func Render(st *state.Store, host Host, revision string) ([]Wanted, error) {
 		out = append(out, renderApp(st, host, set, app, revision))
 	}
 	return out, nil
+}
+
+// clusterPlaced gives w's containers the node selector of a placement on a
+// cluster: host_labels are node labels, and hosts (one of them) is the
+// node's name. A placement on several named hosts is not one selector.
+func clusterPlaced(w Wanted, p *state.Placement) Wanted {
+	if p == nil || (len(p.Hosts) == 0 && len(p.HostLabels) == 0) || w.Err != nil {
+		return w
+	}
+	if len(p.Hosts) > 1 {
+		w.Err = fmt.Errorf("placement: hosts %s: on a cluster a placement names one node, or labels the nodes (host_labels)", strings.Join(p.Hosts, ", "))
+		w.Desired, w.More = nil, nil
+		return w
+	}
+	sel := maps.Clone(p.HostLabels)
+	if sel == nil {
+		sel = map[string]string{}
+	}
+	if len(p.Hosts) == 1 {
+		sel["kubernetes.io/hostname"] = p.Hosts[0]
+	}
+	for _, d := range w.All() {
+		d.Spec.NodeSelector = sel
+	}
+	return w
 }
 
 // refs loads the engines and models services refer to, once per render:
@@ -267,6 +308,11 @@ func renderService(st *state.Store, refs *refs, host Host, set state.Settings, s
 		}
 		spec.Name = plan.ContainerName(set.Instance, "service", svc.Name, k)
 		spec.Ports = []container.Port{{HostIP: w.HostIP, HostPort: ports[k-1], ContainerPort: cport}}
+		if host.Cluster && w.Health.Path != "" {
+			spec.Probe = &container.Probe{Path: w.Health.Path}
+			spec.Probe.Interval, _ = time.ParseDuration(w.Health.Interval)
+			spec.Probe.Timeout, _ = time.ParseDuration(w.Health.Timeout)
+		}
 		d := &plan.Desired{Kind: "service", Name: svc.Name, Replica: k, Spec: spec, Running: true, Revision: revision, Alternatives: eng.AlternativeImages}
 		if k == 1 {
 			d.Replica = 0
@@ -523,7 +569,15 @@ type gpuPlan struct {
 
 // gpus decides the GPUs of a service container: NVIDIA's when the host
 // has NVIDIA GPUs, else AMD's.
+//
+// On a cluster the GPUs are the nodes' and counted, not looked for here:
+// auto asks one for an engine that requires a GPU (none for an optional
+// one: a CPU pod schedules anywhere), all asks one (a pod runs on one node),
+// a list of ids asks as many as it names; host.AMDGPUs > 0 makes them AMD's.
 func gpus(want string, eng *state.Engine, host Host) (gpuPlan, error) {
+	if host.Cluster {
+		return clusterGPUs(want, eng, host)
+	}
 	vendor, have, what := "nvidia", host.GPUs, "NVIDIA"
 	if have == 0 && host.AMDGPUs > 0 {
 		vendor, have, what = "amd", host.AMDGPUs, "AMD"
@@ -558,6 +612,29 @@ func gpus(want string, eng *state.Engine, host Host) (gpuPlan, error) {
 			return gpuPlan{}, fmt.Errorf("gpu: GPU %d does not exist: this host has %d %s GPU(s), 0 to %d", n, have, what, have-1)
 		}
 	}
+	return gpuPlan{vendor: vendor, ids: ids, count: len(ids)}, nil
+}
+
+func clusterGPUs(want string, eng *state.Engine, host Host) (gpuPlan, error) {
+	vendor := "nvidia"
+	if host.AMDGPUs > 0 {
+		vendor = "amd"
+	}
+	switch want {
+	case "none":
+		if eng.GPU == "required" {
+			return gpuPlan{}, fmt.Errorf("engine %q requires a GPU but the service says gpu: none", eng.Name)
+		}
+		return gpuPlan{}, nil
+	case "", "auto":
+		if eng.GPU != "required" {
+			return gpuPlan{}, nil
+		}
+		return gpuPlan{vendor: vendor, ids: []string{"all"}, count: 1}, nil
+	case "all":
+		return gpuPlan{vendor: vendor, ids: []string{"all"}, count: 1}, nil
+	}
+	ids := strings.Split(want, ",")
 	return gpuPlan{vendor: vendor, ids: ids, count: len(ids)}, nil
 }
 

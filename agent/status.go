@@ -161,7 +161,11 @@ func (s *Syncer) Statuses(ctx context.Context) (map[Object]Status, error) {
 			return nil, err
 		}
 		for _, w := range res.Wanted {
-			out[w.Object] = Status{Status: StatusUnknown, Reason: "docker: " + err.Error()}
+			reason := "docker: " + err.Error()
+			if s.Host.Cluster {
+				reason = err.Error() // "kubernetes list: ..."
+			}
+			out[w.Object] = Status{Status: StatusUnknown, Reason: reason}
 		}
 		if errors.Is(err, container.ErrUnavailable) {
 			return out, nil
@@ -185,11 +189,21 @@ func (s *Syncer) Statuses(ctx context.Context) (map[Object]Status, error) {
 		rs := make([]Status, len(ports))
 		for i, port := range ports {
 			rs[i] = s.status(w, i+1, port, res.Observed, conflicts[w.Object])
-			if rs[i].Status == StatusStarting && rs[i].Health == "probing" {
+			// Ready by the runtime's own check (Kubernetes): an Ollama
+			// engine still has its model to pull.
+			ready := rs[i].Status == StatusRunning && rs[i].Health == "ok" && w.Ollama != ""
+			if rs[i].Status == StatusStarting && rs[i].Health == "probing" || ready {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					probed := s.probe(ctx, w, rs[i])
+					var probed Status
+					if ready {
+						pctx, cancel := context.WithTimeout(ctx, 700*time.Millisecond)
+						probed = s.ollamaReady(pctx, w, rs[i])
+						cancel()
+					} else {
+						probed = s.probe(ctx, w, rs[i])
+					}
 					mu.Lock() // the probes of other replicas write rs too
 					rs[i] = probed
 					mu.Unlock()
@@ -270,6 +284,14 @@ func (s *Syncer) status(w Wanted, n, port int, obs Observed, conflict string) St
 		d = w.More[n-2]
 	}
 	c, found := obs.findReplica(w.Object, n)
+	if s.Endpoint != nil {
+		// The runtime's address of the container (Kubernetes: its
+		// Service), once there is one; never this machine's port.
+		st.Endpoint = ""
+		if found && port > 0 {
+			st.Endpoint = s.Endpoint(c, port)
+		}
+	}
 	if found {
 		st.Container = c.Name
 		st.Since = c.Created
@@ -314,12 +336,24 @@ func (s *Syncer) status(w Wanted, n, port int, obs Observed, conflict string) St
 			st.Status, st.Reason = StatusFailed, f.reason
 			return st
 		}
-		st.Status, st.Health = StatusStarting, "probing"
+		// A runtime that runs the health check itself (Kubernetes'
+		// readiness probe) says how it went; else the agent probes.
+		switch c.Health {
+		case container.HealthHealthy:
+			st.Status, st.Health = StatusRunning, "ok"
+		case container.HealthStarting:
+			st.Status, st.Health = StatusStarting, "not ready"
+		default:
+			st.Status, st.Health = StatusStarting, "probing"
+		}
 	case container.StateCreated, container.StateRestarting:
-		st.Status = StatusStarting
+		st.Status, st.Reason = StatusStarting, c.Reason
 	case container.StateExited, container.StateDead:
 		st.Status = StatusFailed
 		st.Reason = fmt.Sprintf("container exited with code %d", c.ExitCode)
+		if c.Reason != "" {
+			st.Reason += " (" + c.Reason + ")"
+		}
 		if f != nil {
 			st.Reason = f.reason + fmt.Sprintf(" (last exit code %d)", c.ExitCode)
 		}

@@ -32,7 +32,11 @@ type Syncer struct {
 	// StubImage builds (if needed) the stub engine image and returns its
 	// tag; services whose engine image is "aima-stub" use it.
 	StubImage func(ctx context.Context) (string, error)
-	Log       *slog.Logger
+	// Endpoint, when set, is the URL of a container's port for a runtime
+	// whose containers are not reached on this machine's published ports
+	// (Kubernetes: the Service's DNS name); "" keeps the published one.
+	Endpoint func(c container.Container, port int) string
+	Log      *slog.Logger
 	// Parallel bounds concurrent container operations (default 16).
 	Parallel int
 
@@ -171,7 +175,9 @@ func (s *Syncer) plan(ctx context.Context, rev string, in planInputs) (Result, e
 	}
 	s.mu.Unlock()
 	opts := plan.Options{Prune: s.Prune, Now: in.now, ImageErrors: in.images}
-	if !in.now.IsZero() {
+	// On a cluster a port is a Service's, not this machine's: what holds
+	// it here is no reason to wait.
+	if !in.now.IsZero() && !s.Host.Cluster {
 		opts.HostPorts = takenPorts(desired, obs.All)
 	}
 	res.Plan = plan.Diff(desired, obs.All, s.Instance, opts)

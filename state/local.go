@@ -35,6 +35,15 @@ type LocalSettings struct {
 	Host string `yaml:"host,omitempty"`
 	// LLM is the model the operator (aima agent) talks to.
 	LLM *LLMSettings `yaml:"llm,omitempty"`
+	// Runtime runs the containers: "docker" (the default) or "kubernetes"
+	// (a Deployment and a Service per container, in Namespace).
+	Runtime string `yaml:"runtime,omitempty"`
+	// Kubeconfig is the kubernetes runtime's kubeconfig file (default:
+	// $KUBECONFIG, ~/.kube/config, or the cluster aima runs in).
+	Kubeconfig string `yaml:"kubeconfig,omitempty"`
+	// Namespace holds the kubernetes runtime's objects (default: the
+	// kubeconfig context's, else "default").
+	Namespace string `yaml:"namespace,omitempty"`
 }
 
 // LLMSettings choose the operator's model: a model served by aima itself
@@ -52,6 +61,51 @@ type LLMSettings struct {
 	// environment when used) or the key itself (this file is never
 	// committed).
 	APIKey string `yaml:"api_key,omitempty"`
+}
+
+// Runtimes are the values of LocalSettings.Runtime.
+var Runtimes = []string{"docker", "kubernetes"}
+
+// SetLocalRuntime writes the container runtime (and for kubernetes its
+// kubeconfig and namespace) into .local/settings.yaml, keeping its other
+// settings.
+func (s *Store) SetLocalRuntime(runtime, kubeconfig, namespace string) error {
+	ls, err := s.LocalSettings()
+	if err != nil {
+		return err
+	}
+	ls.Runtime, ls.Kubeconfig, ls.Namespace = runtime, kubeconfig, namespace
+	if err := ls.check(); err != nil {
+		return err
+	}
+	return s.writeLocalSettings(ls)
+}
+
+// writeLocalSettings writes ls as .local/settings.yaml.
+func (s *Store) writeLocalSettings(ls LocalSettings) error {
+	b, err := yaml.Marshal(&ls)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(s.path(".local"), 0o755); err != nil {
+		return err
+	}
+	return WriteFile(s.path(LocalSettingsPath), b)
+}
+
+func (ls LocalSettings) check() error {
+	if ls.Runtime != "" && !slices.Contains(Runtimes, ls.Runtime) {
+		return fmt.Errorf("%s: runtime: %q is not one of %s", LocalSettingsPath, ls.Runtime, strings.Join(Runtimes, ", "))
+	}
+	if ls.Runtime != "kubernetes" && (ls.Kubeconfig != "" || ls.Namespace != "") {
+		return fmt.Errorf("%s: kubeconfig and namespace are settings of runtime: kubernetes", LocalSettingsPath)
+	}
+	if ls.Namespace != "" {
+		if err := CheckName("namespace", ls.Namespace); err != nil || strings.ContainsAny(ls.Namespace, "._") {
+			return fmt.Errorf("%s: namespace: %q is not a Kubernetes namespace name", LocalSettingsPath, ls.Namespace)
+		}
+	}
+	return nil
 }
 
 // FleetPath holds the tokens `aima fleet` sends each host's agent:
@@ -88,14 +142,7 @@ func (s *Store) SetLocalHost(host string) error {
 		return nil
 	}
 	ls.Host = host
-	b, err := yaml.Marshal(&ls)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(s.path(".local"), 0o755); err != nil {
-		return err
-	}
-	return WriteFile(s.path(LocalSettingsPath), b)
+	return s.writeLocalSettings(ls)
 }
 
 // Placer returns what says whether an object with placement p runs on
@@ -152,8 +199,10 @@ func describePlacement(p *Placement) string {
 // none); unknown fields are errors, named with the file.
 func (s *Store) LocalSettings() (LocalSettings, error) {
 	var ls LocalSettings
-	err := s.readLocal(LocalSettingsPath, &ls)
-	return ls, err
+	if err := s.readLocal(LocalSettingsPath, &ls); err != nil {
+		return ls, err
+	}
+	return ls, ls.check()
 }
 
 // readLocal decodes the local YAML file rel into v, which keeps its zero

@@ -2,9 +2,10 @@
 // container runtimes: the desired container Spec, the observed Container,
 // runtime Events and the Runtime interface itself.
 //
-// It owns no behaviour. The Docker adapter (agent/docker) and the in-memory
-// fake (agent/container/fake) both implement Runtime and both pass the
-// contract test in agent/container/containertest.
+// It owns no behaviour. The Docker adapter (agent/docker), the Kubernetes
+// adapter (agent/kube) and the in-memory fake (agent/container/fake)
+// implement Runtime and pass the contract test in
+// agent/container/containertest.
 package container
 
 import (
@@ -87,6 +88,22 @@ type Spec struct {
 	Devices []string `json:"devices,omitempty"`
 	// GroupAdd are extra groups of the container's user (AMD GPUs: video).
 	GroupAdd []string `json:"group_add,omitempty"`
+	// Probe is the engine's health check for a runtime that runs it
+	// itself (Kubernetes: readiness and startup probes). Only a cluster
+	// render sets it; Docker ignores it (the agent probes the port).
+	Probe *Probe `json:"probe,omitempty"`
+	// NodeSelector are the node labels a cluster must place the container
+	// on (placement host_labels). Only a cluster render sets it.
+	NodeSelector map[string]string `json:"node_selector,omitempty"`
+}
+
+// Probe is an HTTP health check on the container's first port.
+type Probe struct {
+	Path string `json:"path"`
+	// Interval between probes and Timeout, how long startup may take
+	// (vLLM: 20 minutes); zero for the runtime's defaults.
+	Interval time.Duration `json:"interval,omitempty"`
+	Timeout  time.Duration `json:"timeout,omitempty"`
 }
 
 // State is a container's lifecycle state as Docker reports it.
@@ -112,7 +129,22 @@ type Container struct {
 	ExitCode int               `json:"exit_code,omitempty"`
 	Ports    []Port            `json:"ports,omitempty"`
 	Created  time.Time         `json:"created"`
+	// Reason is what the runtime says about a container that is not
+	// plainly running or exited, in its own words (Kubernetes:
+	// "Unschedulable: 0/3 nodes are available: 3 Insufficient
+	// nvidia.com/gpu."); Docker leaves it empty.
+	Reason string `json:"reason,omitempty"`
+	// Health is the runtime's own verdict of the health check, when it
+	// runs one (Kubernetes: the pod's Ready condition): "healthy",
+	// "starting" or "". Empty means the agent probes the port itself.
+	Health string `json:"health,omitempty"`
 }
+
+// Health verdicts of Container.Health.
+const (
+	HealthHealthy  = "healthy"
+	HealthStarting = "starting"
+)
 
 // EventType is what happened to a container.
 type EventType string

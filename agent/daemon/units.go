@@ -9,6 +9,7 @@ import (
 
 	"github.com/aima-dev/aima/agent"
 	"github.com/aima-dev/aima/agent/alert"
+	"github.com/aima-dev/aima/agent/container"
 	"github.com/aima-dev/aima/agent/docker"
 	"github.com/aima-dev/aima/agent/operator"
 	"github.com/aima-dev/aima/agent/pipeline"
@@ -60,9 +61,17 @@ func (u unitServices) Render(ctx context.Context, kind, name string) ([]any, err
 	if err != nil {
 		return nil, err
 	}
+	// Docker's create request, or what another runtime makes of a spec
+	// (Kubernetes: a Deployment and a Service).
+	render := func(spec container.Spec) (any, error) { return docker.Render(spec) }
+	if r, ok := u.s.Runtime.(interface {
+		RenderSpec(container.Spec) (any, error)
+	}); ok {
+		render = r.RenderSpec
+	}
 	out := make([]any, 0, len(specs))
 	for _, spec := range specs {
-		cfg, err := docker.Render(spec)
+		cfg, err := render(spec)
 		if err != nil {
 			return nil, err
 		}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"maps"
 	"slices"
 	"strings"
 
@@ -82,6 +83,16 @@ type specV1 struct {
 	ShmSize    int64             `json:"shm_size,omitempty"`
 	Devices    []string          `json:"devices,omitempty"`
 	GroupAdd   []string          `json:"group_add,omitempty"`
+	// Probe and NodeSelector are set only by a cluster render (the
+	// kubernetes runtime), so no Docker container's hash has them.
+	Probe        *probeV1          `json:"probe,omitempty"`
+	NodeSelector map[string]string `json:"node_selector,omitempty"`
+}
+
+type probeV1 struct {
+	Path     string `json:"path"`
+	Interval int64  `json:"interval,omitempty"` // nanoseconds
+	Timeout  int64  `json:"timeout,omitempty"`
 }
 
 type portV1 struct {
@@ -122,6 +133,12 @@ func normalize(spec container.Spec) specV1 {
 		ShmSize:    spec.ShmSize,
 		Devices:    sorted(spec.Devices),
 		GroupAdd:   sorted(spec.GroupAdd),
+	}
+	if p := spec.Probe; p != nil {
+		n.Probe = &probeV1{Path: p.Path, Interval: int64(p.Interval), Timeout: int64(p.Timeout)}
+	}
+	if len(spec.NodeSelector) > 0 {
+		n.NodeSelector = maps.Clone(spec.NodeSelector)
 	}
 	for k, v := range spec.Labels {
 		if derived[k] {

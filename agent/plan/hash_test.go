@@ -103,6 +103,11 @@ func TestHashSees(t *testing.T) {
 		"bind host ip":  func(s *container.Spec) { s.Ports[0].HostIP = "127.0.0.1" },
 		"mount target":  func(s *container.Spec) { s.Mounts[0].Target = "/m" },
 		"unlimited mem": func(s *container.Spec) { s.Memory = 0 },
+		// A cluster render's fields (never set for Docker, so no Docker
+		// container's hash has them): a changed probe or placement on a
+		// cluster is a new spec.
+		"probe":         func(s *container.Spec) { s.Probe = &container.Probe{Path: "/health"} },
+		"node selector": func(s *container.Spec) { s.NodeSelector = map[string]string{"gpu": "a100"} },
 	}
 	for name, mutate := range tests {
 		t.Run(name, func(t *testing.T) {

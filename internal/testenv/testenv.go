@@ -59,10 +59,16 @@ var (
 //	func TestMain(m *testing.M) { testenv.Main(m) }
 func Main(m *testing.M) {
 	code := m.Run()
+	Cleanup()
+	os.Exit(code)
+}
+
+// Cleanup removes what testenv left for the whole process, for a TestMain
+// that cannot call Main (it runs m itself).
+func Cleanup() {
 	if aimaDir != "" {
 		os.RemoveAll(aimaDir)
 	}
-	os.Exit(code)
 }
 
 // Aima returns the path of an aima binary built from this checkout, static

@@ -1,12 +1,16 @@
 // Package containertest is the contract every container.Runtime must pass:
-// the in-memory fake and the Docker adapter run the same Run, so a test of
-// the sync loop against the fake says something about Docker.
+// the in-memory fake, the Docker adapter and the Kubernetes adapter (against
+// a real API server, agent/kube) run the same Run, so a test of the sync
+// loop against the fake says something about Docker and Kubernetes.
 //
 // The contract pins down what differs between "any runtime" and "Docker
 // does whatever it does":
 //
 //   - Create leaves a container "created"; Start makes it "running"; Stop
 //     makes a running container "exited"; Start restarts an exited one.
+//     Docker and the fake are running when Start returns; a cluster
+//     (Kubernetes) schedules the container first, so the contract waits
+//     for "running" after Start (and for nothing after Stop).
 //   - Names are unique: a second Create with a taken name is ErrConflict.
 //   - List returns the containers that carry any aima label (a key under
 //     "aima."), whether aima.managed=true or not, and no other. It reports
@@ -22,7 +26,10 @@
 //     ErrNotFound: Remove of a missing container is an error too, and
 //     callers that only want it gone ignore ErrNotFound.
 //   - EnsureImage of an image that is neither present nor pullable is
-//     ErrImage; Create from such an image is ErrImage too.
+//     ErrImage; Create from such an image is ErrImage too. Where the nodes
+//     pull images (Harness.NodesPull: Kubernetes), EnsureImage and Create
+//     cannot know: the container is created, and once started it does not
+//     run, and its Reason names the image.
 //   - Events: a subscription is in place when Events returns; a container
 //     started and then killed from outside yields a start and a die event
 //     carrying its aima labels; Remove yields destroy. When ctx ends the
@@ -61,6 +68,10 @@ type Harness struct {
 	LogText       string
 	// AbsentImage is neither present nor pullable.
 	AbsentImage string
+	// NodesPull says the runtime's nodes pull images, not the runtime
+	// (Kubernetes): an absent image shows in the started container's
+	// state and Reason, not as ErrImage.
+	NodesPull bool
 	// Instance returns a new aima instance id for one subtest and arranges
 	// for every container labelled with it to be removed when t ends.
 	Instance func(t *testing.T) string
@@ -309,10 +320,7 @@ func (c *contract) startStop(t *testing.T) {
 	spec := c.fixture(t).spec(t, "startstop")
 	id := c.create(ctx, t, spec)
 	c.start(ctx, t, id)
-
-	if got := c.inspect(ctx, t, id); got.State != container.StateRunning {
-		t.Fatalf("Inspect after Start: state %q, want %q", got.State, container.StateRunning)
-	}
+	c.waitState(ctx, t, id, container.StateRunning)
 	got, ok := c.listed(ctx, t, id)
 	if !ok {
 		t.Fatalf("List does not show running container %s", id)
@@ -343,9 +351,7 @@ func (c *contract) startStop(t *testing.T) {
 	}
 	// An exited container starts again.
 	c.start(ctx, t, id)
-	if got := c.inspect(ctx, t, id); got.State != container.StateRunning {
-		t.Errorf("Inspect after second Start: state %q, want %q", got.State, container.StateRunning)
-	}
+	c.waitState(ctx, t, id, container.StateRunning)
 }
 
 func (c *contract) logs(t *testing.T) {
@@ -497,6 +503,12 @@ func (c *contract) ensureImage(t *testing.T) {
 	}
 	var lines []string
 	err := c.h.Runtime.EnsureImage(ctx, c.h.AbsentImage, func(s string) { lines = append(lines, s) })
+	if c.h.NodesPull {
+		if err != nil {
+			t.Errorf("EnsureImage(%s) where the nodes pull: %v", c.h.AbsentImage, err)
+		}
+		return
+	}
 	wantErr(t, "EnsureImage of absent image", err, container.ErrImage)
 	if err != nil && !strings.Contains(err.Error(), c.h.AbsentImage) {
 		t.Errorf("EnsureImage error %q does not name the image %s", err, c.h.AbsentImage)
@@ -507,6 +519,18 @@ func (c *contract) createAbsentImage(t *testing.T) {
 	ctx := c.ctx(t)
 	spec := c.fixture(t).spec(t, "absent")
 	spec.Image = c.h.AbsentImage
+	if c.h.NodesPull {
+		id := c.create(ctx, t, spec)
+		c.start(ctx, t, id)
+		c.poll(t, "the started container's reason naming "+c.h.AbsentImage, func() (bool, string) {
+			got := c.inspect(ctx, t, id)
+			return strings.Contains(got.Reason, c.h.AbsentImage), fmt.Sprintf("state %q reason %q", got.State, got.Reason)
+		})
+		if got := c.inspect(ctx, t, id); got.State == container.StateRunning {
+			t.Errorf("container of an absent image: state %q", got.State)
+		}
+		return
+	}
 	_, err := c.h.Runtime.Create(ctx, spec)
 	wantErr(t, "Create from absent image", err, container.ErrImage)
 }
@@ -592,6 +616,7 @@ func (c *contract) killed(t *testing.T) {
 	ctx := c.ctx(t)
 	id := c.create(ctx, t, c.fixture(t).spec(t, "killed"))
 	c.start(ctx, t, id)
+	c.waitState(ctx, t, id, container.StateRunning)
 	c.h.Kill(t, id)
 	in := c.waitState(ctx, t, id, container.StateExited)
 	if in.ExitCode == 0 {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -24,6 +25,11 @@ type startOptions struct {
 	follow    string
 	interval  time.Duration
 	trust     state.PullOptions
+	// runtime, kubeconfig, namespace: the container runtime, remembered
+	// in .local/settings.yaml as --host is.
+	runtime    string
+	kubeconfig string
+	namespace  string
 }
 
 func newStartCmd(g *globals) *cobra.Command {
@@ -47,7 +53,9 @@ func newStartCmd(g *globals) *cobra.Command {
 			"port_range or host_ip (unless pulled_settings: true) is refused, and so is rewritten history\n" +
 			"(a force-push that drops the revision applied before) unless --allow-rewrite.\n" +
 			"--verify-signatures also requires the branch's tip commit to be signed by an OpenPGP key in\n" +
-			".aima/.local/trusted-keys/ (*.asc, *.gpg, *.pub); without a key there, start fails.",
+			".aima/.local/trusted-keys/ (*.asc, *.gpg, *.pub); without a key there, start fails.\n\n" +
+			"--runtime kubernetes converges a cluster instead of Docker: each container is a Deployment\n" +
+			"and a ClusterIP Service in --namespace, applied with server-side apply (README: Kubernetes).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			debug.SetGCPercent(100) // long-running: the default keeps RSS low
@@ -64,6 +72,9 @@ func newStartCmd(g *globals) *cobra.Command {
 				if err := st.SetLocalHost(o.host); err != nil {
 					return flagError(cmd, err)
 				}
+			}
+			if err := startRuntime(cmd, st, o); err != nil {
+				return flagError(cmd, err)
 			}
 			level := slog.LevelInfo
 			if o.verbose {
@@ -84,7 +95,31 @@ func newStartCmd(g *globals) *cobra.Command {
 	cmd.Flags().BoolVar(&o.trust.VerifySignatures, "verify-signatures", false, "with --follow: apply only revisions whose tip commit is signed by an OpenPGP key in .aima/.local/trusted-keys/ (*.asc, *.gpg, *.pub)")
 	cmd.Flags().BoolVar(&o.trust.AllowRewrite, "allow-rewrite", false, "with --follow: accept a force-pushed branch whose history no longer contains the revision applied before (refused by default)")
 	cmd.Flags().BoolVarP(&o.verbose, "verbose", "v", false, "log every sync operation and pull progress")
+	cmd.Flags().StringVar(&o.runtime, "runtime", "", "container runtime: docker (default) or kubernetes (a Deployment and a Service per container); kept in .aima/.local/settings.yaml")
+	cmd.Flags().StringVar(&o.kubeconfig, "kubeconfig", "", "with --runtime kubernetes: the kubeconfig file (default $KUBECONFIG, ~/.kube/config, or the cluster aima runs in)")
+	cmd.Flags().StringVar(&o.namespace, "namespace", "", "with --runtime kubernetes: the namespace of aima's objects (default: the kubeconfig context's, else default)")
 	return cmd
+}
+
+// startRuntime remembers --runtime, --kubeconfig and --namespace in the
+// local settings, where every later command (aima diff, sync, status)
+// finds them; without --runtime the settings stay as they are.
+func startRuntime(cmd *cobra.Command, st *state.Store, o *startOptions) error {
+	if !cmd.Flags().Changed("runtime") {
+		if o.kubeconfig != "" || o.namespace != "" {
+			return fmt.Errorf("--kubeconfig and --namespace go with --runtime kubernetes")
+		}
+		return nil
+	}
+	kc := o.kubeconfig
+	if kc != "" {
+		abs, err := filepath.Abs(kc)
+		if err != nil {
+			return fmt.Errorf("--kubeconfig: %w", err)
+		}
+		kc = abs
+	}
+	return st.SetLocalRuntime(o.runtime, kc, o.namespace)
 }
 
 // startToken is the extra tokens of `aima start`: --token, --token-file or

@@ -12,6 +12,7 @@ import (
 
 	"github.com/aima-dev/aima/agent"
 	"github.com/aima-dev/aima/agent/container"
+	"github.com/aima-dev/aima/agent/kube"
 	"github.com/aima-dev/aima/agent/plan"
 	"github.com/aima-dev/aima/state"
 )
@@ -30,6 +31,9 @@ func (g *globals) syncer() (*state.Store, *agent.Syncer, func(), error) {
 }
 
 func dockerError(err error) error {
+	if errors.Is(err, kube.ErrUnreachable) {
+		return fmt.Errorf("%v\n(is the cluster up? the kubeconfig and namespace are in .aima/.local/settings.yaml)", err)
+	}
 	if errors.Is(err, container.ErrUnavailable) {
 		return fmt.Errorf("%v\n(is the Docker daemon running? DOCKER_HOST=%s)", err, dockerHost())
 	}
