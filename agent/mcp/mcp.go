@@ -12,6 +12,7 @@
 package mcp
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -53,7 +54,15 @@ type Options struct {
 	ProgressEvery time.Duration
 	// Log receives the SDK's log (nil: none).
 	Log *slog.Logger
+	// SessionTimeout ends an HTTP session that made no request for this
+	// long (default an hour), so sessions a token holder opens and leaves
+	// do not pile up; a client whose session ended gets 404 and, as the
+	// protocol says, starts a new one.
+	SessionTimeout time.Duration
 }
+
+// DefaultSessionTimeout is Options.SessionTimeout's default.
+const DefaultSessionTimeout = time.Hour
 
 // Server is the MCP server of a state directory. Create it with New; serve
 // it with Run (stdio) or Handler (Streamable HTTP).
@@ -122,7 +131,7 @@ func (s *Server) Connect(ctx context.Context, t sdk.Transport) (*sdk.ServerSessi
 // another token gets 403 for it.
 func (s *Server) Handler() http.Handler {
 	h := sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return s.sdk },
-		&sdk.StreamableHTTPOptions{DisableLocalhostProtection: true, Logger: s.opts.Log})
+		&sdk.StreamableHTTPOptions{DisableLocalhostProtection: true, Logger: s.opts.Log, SessionTimeout: cmp.Or(s.opts.SessionTimeout, DefaultSessionTimeout)})
 	// The door has checked the token; this only names its holder, so the
 	// SDK refuses a session to anyone else.
 	bound := auth.RequireBearerToken(func(_ context.Context, token string, _ *http.Request) (*auth.TokenInfo, error) {
