@@ -25,6 +25,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -32,6 +34,7 @@ import (
 	"github.com/aima-dev/aima/agent/unit"
 	"github.com/aima-dev/aima/state"
 	"github.com/aima-dev/aima/state/repo"
+	"github.com/gofrs/flock"
 )
 
 // Trailer is the commit trailer naming the conversation a change came
@@ -96,6 +99,11 @@ func New(opts Options) *Operator {
 
 func (o *Operator) now() time.Time { return o.opts.Now().UTC() }
 
+// lock serialises the turns (and approve, reject, delete) of one
+// conversation: within this process by a mutex, across processes (the
+// CLI and the agent on one conversation) by a file lock beside it,
+// .local/conversations/<id>.lock, so no message is lost to a concurrent
+// save.
 func (o *Operator) lock(id string) func() {
 	o.mu.Lock()
 	l := o.locks[id]
@@ -105,7 +113,18 @@ func (o *Operator) lock(id string) func() {
 	}
 	o.mu.Unlock()
 	l.Lock()
-	return l.Unlock
+	path := strings.TrimSuffix(o.convPath(id), ".json") + ".lock"
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return l.Unlock // the save will say why the directory cannot be made
+	}
+	fl := flock.New(path)
+	if err := fl.Lock(); err != nil {
+		return l.Unlock
+	}
+	return func() {
+		_ = fl.Unlock()
+		l.Unlock()
+	}
 }
 
 // Request is one turn: POST /api/agent/chat's body.
