@@ -40,7 +40,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes"
+	appsclient "k8s.io/client-go/kubernetes/typed/apps/v1"
+	coreclient "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -68,7 +69,7 @@ type Options struct {
 
 // Runtime is the Kubernetes container.Runtime.
 type Runtime struct {
-	cs kubernetes.Interface
+	cs clients
 	ns string
 	// host names the cluster in errors ("https://10.0.0.1:6443").
 	host string
@@ -110,12 +111,27 @@ func New(opts Options) (*Runtime, error) {
 	if cfg.QPS == 0 {
 		cfg.QPS, cfg.Burst = 50, 100
 	}
-	cs, err := kubernetes.NewForConfig(cfg)
+	apps, err := appsclient.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes: %w", err)
 	}
-	return &Runtime{cs: cs, ns: ns, host: cfg.Host}, nil
+	core, err := coreclient.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes: %w", err)
+	}
+	return &Runtime{cs: clients{apps, core}, ns: ns, host: cfg.Host}, nil
 }
+
+// clients are the two API groups the runtime uses (Deployments; Services,
+// Pods and their logs), not the whole clientset: every group of it is
+// linked into the binary that imports it.
+type clients struct {
+	apps appsclient.AppsV1Interface
+	core coreclient.CoreV1Interface
+}
+
+func (c clients) AppsV1() appsclient.AppsV1Interface { return c.apps }
+func (c clients) CoreV1() coreclient.CoreV1Interface { return c.core }
 
 // Namespace is the namespace the runtime works in.
 func (r *Runtime) Namespace() string { return r.ns }
@@ -155,7 +171,7 @@ func (r *Runtime) wrap(op string, err error) error {
 func (r *Runtime) Ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	_, err := r.cs.Discovery().RESTClient().Get().AbsPath("/version").Do(ctx).Raw()
+	_, err := r.cs.CoreV1().RESTClient().Get().AbsPath("/version").Do(ctx).Raw()
 	return r.wrap("ping", err)
 }
 
