@@ -6,7 +6,6 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/aima-dev/aima/agent/container"
@@ -23,32 +22,32 @@ func (r *Runtime) Events(ctx context.Context) (<-chan container.Event, <-chan er
 		errs <- r.wrap("events", err)
 		return evs, errs
 	}
-	sel := metav1.ListOptions{LabelSelector: labelManagedBy + "=" + managedBy}
-	deps, err := r.cs.AppsV1().Deployments(r.ns).List(ctx, sel)
+	sel := labelManagedBy + "=" + managedBy
+	deps, depsRV, err := r.api.listDeployments(ctx, sel)
 	if err != nil {
 		return fail(err)
 	}
-	pods, err := r.cs.CoreV1().Pods(r.ns).List(ctx, sel)
+	pods, podsRV, err := r.api.listPods(ctx, sel)
 	if err != nil {
 		return fail(err)
 	}
 	wctx, cancel := context.WithCancel(ctx)
-	dw, err := r.cs.AppsV1().Deployments(r.ns).Watch(wctx, metav1.ListOptions{LabelSelector: sel.LabelSelector, ResourceVersion: deps.ResourceVersion})
+	dw, err := r.api.watch(wctx, deploymentsGVR, sel, depsRV)
 	if err != nil {
 		cancel()
 		return fail(err)
 	}
-	pw, err := r.cs.CoreV1().Pods(r.ns).Watch(wctx, metav1.ListOptions{LabelSelector: sel.LabelSelector, ResourceVersion: pods.ResourceVersion})
+	pw, err := r.api.watch(wctx, podsGVR, sel, podsRV)
 	if err != nil {
 		dw.Stop()
 		cancel()
 		return fail(err)
 	}
 	s := &eventState{r: r, known: map[string]known{}, running: map[string]bool{}}
-	for i := range deps.Items {
-		s.deployment(&deps.Items[i])
+	for i := range deps {
+		s.deployment(&deps[i])
 	}
-	for _, p := range pods.Items {
+	for _, p := range pods {
 		s.running[string(p.UID)] = running(&p)
 	}
 	go func() {
@@ -66,7 +65,7 @@ func (r *Runtime) Events(ctx context.Context) (<-chan container.Event, <-chan er
 					errs <- r.wrap("events", fmt.Errorf("%w: the deployment watch ended", ErrUnreachable))
 					return
 				}
-				if dep, ok := ev.Object.(*appsv1.Deployment); ok {
+				if dep, ok := deploymentOf(ev.Object); ok {
 					out = s.onDeployment(ev.Type, dep)
 				}
 			case ev, ok := <-pw.ResultChan():
@@ -74,7 +73,7 @@ func (r *Runtime) Events(ctx context.Context) (<-chan container.Event, <-chan er
 					errs <- r.wrap("events", fmt.Errorf("%w: the pod watch ended", ErrUnreachable))
 					return
 				}
-				if pod, ok := ev.Object.(*corev1.Pod); ok {
+				if pod, ok := podOf(ev.Object); ok {
 					out = s.onPod(ctx, ev.Type, pod)
 				}
 			}
@@ -129,7 +128,7 @@ func (s *eventState) onPod(ctx context.Context, typ watch.EventType, pod *corev1
 	k, ok := s.known[name]
 	if !ok {
 		// The Pod's watch ran ahead of its Deployment's.
-		dep, err := s.r.cs.AppsV1().Deployments(s.r.ns).Get(ctx, name, metav1.GetOptions{})
+		dep, err := s.r.api.getDeployment(ctx, name)
 		if err != nil {
 			return nil
 		}

@@ -39,9 +39,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
-	appsclient "k8s.io/client-go/kubernetes/typed/apps/v1"
-	coreclient "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -69,8 +66,8 @@ type Options struct {
 
 // Runtime is the Kubernetes container.Runtime.
 type Runtime struct {
-	cs clients
-	ns string
+	api *api
+	ns  string
 	// host names the cluster in errors ("https://10.0.0.1:6443").
 	host string
 }
@@ -111,27 +108,12 @@ func New(opts Options) (*Runtime, error) {
 	if cfg.QPS == 0 {
 		cfg.QPS, cfg.Burst = 50, 100
 	}
-	apps, err := appsclient.NewForConfig(cfg)
+	a, err := newAPI(cfg, ns)
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes: %w", err)
 	}
-	core, err := coreclient.NewForConfig(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("kubernetes: %w", err)
-	}
-	return &Runtime{cs: clients{apps, core}, ns: ns, host: cfg.Host}, nil
+	return &Runtime{api: a, ns: ns, host: cfg.Host}, nil
 }
-
-// clients are the two API groups the runtime uses (Deployments; Services,
-// Pods and their logs), not the whole clientset: every group of it is
-// linked into the binary that imports it.
-type clients struct {
-	apps appsclient.AppsV1Interface
-	core coreclient.CoreV1Interface
-}
-
-func (c clients) AppsV1() appsclient.AppsV1Interface { return c.apps }
-func (c clients) CoreV1() coreclient.CoreV1Interface { return c.core }
 
 // Namespace is the namespace the runtime works in.
 func (r *Runtime) Namespace() string { return r.ns }
@@ -171,8 +153,7 @@ func (r *Runtime) wrap(op string, err error) error {
 func (r *Runtime) Ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	_, err := r.cs.CoreV1().RESTClient().Get().AbsPath("/version").Do(ctx).Raw()
-	return r.wrap("ping", err)
+	return r.wrap("ping", r.api.version(ctx))
 }
 
 // EnsureImage does nothing: the nodes pull images, not aima. An image that
@@ -191,7 +172,7 @@ func (r *Runtime) Create(ctx context.Context, spec container.Spec) (string, erro
 		return "", fmt.Errorf("kubernetes create %s: %w", spec.Name, err)
 	}
 	name := objs.Deployment.Name
-	if _, err := r.cs.AppsV1().Deployments(r.ns).Get(ctx, name, metav1.GetOptions{}); err == nil {
+	if _, err := r.api.getDeployment(ctx, name); err == nil {
 		return "", fmt.Errorf("kubernetes create %s: %w: deployment %s/%s exists", spec.Name, container.ErrConflict, r.ns, name)
 	} else if !apierrors.IsNotFound(err) {
 		return "", r.wrap("create "+spec.Name, err)
@@ -205,7 +186,7 @@ func (r *Runtime) Create(ctx context.Context, spec container.Spec) (string, erro
 	}
 	if objs.Service != nil {
 		if err := r.applyService(ctx, objs.Service); err != nil {
-			_ = r.cs.AppsV1().Deployments(r.ns).Delete(context.WithoutCancel(ctx), name, metav1.DeleteOptions{})
+			_ = r.api.delete(context.WithoutCancel(ctx), deploymentsGVR, name, metav1.DeleteOptions{})
 			return "", r.wrap("create "+spec.Name, err)
 		}
 	}
@@ -217,7 +198,11 @@ func (r *Runtime) applyDeployment(ctx context.Context, dep *appsv1.Deployment) (
 	if err != nil {
 		return nil, err
 	}
-	return r.cs.AppsV1().Deployments(r.ns).Patch(ctx, dep.Name, types.ApplyPatchType, data, metav1.PatchOptions{FieldManager: FieldManager, Force: new(true)})
+	u, err := r.api.apply(ctx, deploymentsGVR, dep.Name, data)
+	if err != nil {
+		return nil, err
+	}
+	return typed(u, &appsv1.Deployment{})
 }
 
 func (r *Runtime) applyService(ctx context.Context, svc *corev1.Service) error {
@@ -225,7 +210,7 @@ func (r *Runtime) applyService(ctx context.Context, svc *corev1.Service) error {
 	if err != nil {
 		return err
 	}
-	_, err = r.cs.CoreV1().Services(r.ns).Patch(ctx, svc.Name, types.ApplyPatchType, data, metav1.PatchOptions{FieldManager: FieldManager, Force: new(true)})
+	_, err = r.api.apply(ctx, servicesGVR, svc.Name, data)
 	return err
 }
 
@@ -256,7 +241,7 @@ func (r *Runtime) Stop(ctx context.Context, id string, timeout time.Duration) er
 		if len(pods) == 0 {
 			return nil
 		}
-		w, err := r.cs.CoreV1().Pods(r.ns).Watch(ctx, metav1.ListOptions{LabelSelector: labelInstance + "=" + dep.Name, ResourceVersion: pods[0].ResourceVersion})
+		w, err := r.api.watch(ctx, podsGVR, labelInstance+"="+dep.Name, pods[0].ResourceVersion)
 		if err != nil {
 			return r.wrap("stop "+id, err)
 		}
@@ -314,16 +299,16 @@ func (r *Runtime) Remove(ctx context.Context, id string) error {
 	}
 	// Background propagation: the Deployment is gone when Delete returns
 	// (the name is free), its ReplicaSets and Pods follow it.
-	err = r.cs.AppsV1().Deployments(r.ns).Delete(ctx, dep.Name, metav1.DeleteOptions{
+	err = r.api.delete(ctx, deploymentsGVR, dep.Name, metav1.DeleteOptions{
 		Preconditions:     &metav1.Preconditions{UID: &dep.UID},
 		PropagationPolicy: new(metav1.DeletePropagationBackground),
 	})
 	if err != nil {
 		return r.wrap("remove "+id, err)
 	}
-	svc, err := r.cs.CoreV1().Services(r.ns).Get(ctx, dep.Name, metav1.GetOptions{})
+	svc, err := r.api.getService(ctx, dep.Name)
 	if err == nil && svc.Labels[labelManagedBy] == managedBy && svc.Labels[container.LabelInstance] == dep.Labels[container.LabelInstance] {
-		err = r.cs.CoreV1().Services(r.ns).Delete(ctx, dep.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &svc.UID}})
+		err = r.api.delete(ctx, servicesGVR, dep.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &svc.UID}})
 	}
 	if err != nil && !apierrors.IsNotFound(err) {
 		return r.wrap("remove "+id, err)
@@ -349,22 +334,22 @@ func (r *Runtime) Inspect(ctx context.Context, id string) (container.Container, 
 // List returns the containers of every aima Deployment of the namespace
 // whose spec carries an aima label.
 func (r *Runtime) List(ctx context.Context) ([]container.Container, error) {
-	deps, err := r.cs.AppsV1().Deployments(r.ns).List(ctx, metav1.ListOptions{LabelSelector: labelManagedBy + "=" + managedBy})
+	deps, _, err := r.api.listDeployments(ctx, labelManagedBy+"="+managedBy)
 	if err != nil {
 		return nil, r.wrap("list", err)
 	}
-	pods, err := r.cs.CoreV1().Pods(r.ns).List(ctx, metav1.ListOptions{LabelSelector: labelManagedBy + "=" + managedBy})
+	pods, _, err := r.api.listPods(ctx, labelManagedBy+"="+managedBy)
 	if err != nil {
 		return nil, r.wrap("list", err)
 	}
 	byName := map[string][]corev1.Pod{}
-	for _, p := range pods.Items {
+	for _, p := range pods {
 		n := p.Labels[labelInstance]
 		byName[n] = append(byName[n], p)
 	}
 	var out []container.Container
-	for i := range deps.Items {
-		dep := &deps.Items[i]
+	for i := range deps {
+		dep := &deps[i]
 		c, ok := observe(dep, byName[dep.Name], true)
 		if ok && aimaLabelled(c.Labels) {
 			out = append(out, c)
@@ -388,7 +373,7 @@ func (r *Runtime) find(ctx context.Context, id string) (*appsv1.Deployment, erro
 	if id == "" {
 		return nil, fmt.Errorf("%w: empty container id", container.ErrNotFound)
 	}
-	dep, err := r.cs.AppsV1().Deployments(r.ns).Get(ctx, ObjectName(id), metav1.GetOptions{})
+	dep, err := r.api.getDeployment(ctx, ObjectName(id))
 	switch {
 	case err == nil:
 		if _, ok := specOf(dep); ok && dep.DeletionTimestamp == nil {
@@ -397,12 +382,12 @@ func (r *Runtime) find(ctx context.Context, id string) (*appsv1.Deployment, erro
 	case !apierrors.IsNotFound(err):
 		return nil, err
 	}
-	deps, err := r.cs.AppsV1().Deployments(r.ns).List(ctx, metav1.ListOptions{LabelSelector: labelManagedBy + "=" + managedBy})
+	deps, _, err := r.api.listDeployments(ctx, labelManagedBy+"="+managedBy)
 	if err != nil {
 		return nil, err
 	}
-	for i := range deps.Items {
-		if d := &deps.Items[i]; string(d.UID) == id && d.DeletionTimestamp == nil {
+	for i := range deps {
+		if d := &deps[i]; string(d.UID) == id && d.DeletionTimestamp == nil {
 			return d, nil
 		}
 	}
@@ -411,11 +396,8 @@ func (r *Runtime) find(ctx context.Context, id string) (*appsv1.Deployment, erro
 
 // pods are the Pods of the Deployment named name, newest first.
 func (r *Runtime) pods(ctx context.Context, name string) ([]corev1.Pod, error) {
-	list, err := r.cs.CoreV1().Pods(r.ns).List(ctx, metav1.ListOptions{LabelSelector: labelInstance + "=" + name})
-	if err != nil {
-		return nil, err
-	}
-	return list.Items, nil
+	pods, _, err := r.api.listPods(ctx, labelInstance+"="+name)
+	return pods, err
 }
 
 // Logs writes the output of the container's current Pod. A container with
@@ -433,11 +415,7 @@ func (r *Runtime) Logs(ctx context.Context, id string, tail int, follow bool, w 
 	if pod == nil || !started(pod) {
 		return nil
 	}
-	opts := &corev1.PodLogOptions{Container: containerName, Follow: follow}
-	if tail > 0 {
-		opts.TailLines = new(int64(tail))
-	}
-	rc, err := r.cs.CoreV1().Pods(r.ns).GetLogs(pod.Name, opts).Stream(ctx)
+	rc, err := r.api.logs(ctx, pod.Name, containerName, tail, follow)
 	if err != nil {
 		// The Pod went (a recreate, a stop) or its container is not
 		// there yet: no output, as of a container that never ran.
