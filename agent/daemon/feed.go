@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"time"
 
 	"github.com/aima-dev/aima/agent"
@@ -108,15 +109,25 @@ func (f *feed) look(ctx context.Context) (busy bool) {
 }
 
 // commits publishes the commits after f.head up to head, oldest first (at
-// most the last 20 of a burst).
+// most the last 20 of a burst). The log is read a few commits at a time
+// (1, 2, 4, ...) until it reaches f.head: each entry lists its changed
+// files, which costs a walk of two trees, and the usual burst is one
+// commit — reading twenty on every commit made every API write of a
+// state of 10,000 objects four times slower.
 func (f *feed) commits(ctx context.Context, head string) {
 	prev := f.head
 	f.head = head
-	doc, err := unit.Default.Call(ctx, f.env, "state.log", map[string]any{"n": 20})
-	if err != nil {
-		return
+	var items []map[string]any
+	for n := 1; ; n *= 2 {
+		doc, err := unit.Default.Call(ctx, f.env, "state.log", map[string]any{"n": min(n, 20)})
+		if err != nil {
+			return
+		}
+		items, _ = doc["items"].([]map[string]any)
+		if n >= 20 || len(items) < n || slices.ContainsFunc(items, func(it map[string]any) bool { return it["hash"] == prev }) {
+			break
+		}
 	}
-	items, _ := doc["items"].([]map[string]any)
 	var fresh []map[string]any
 	for _, it := range items {
 		if it["hash"] == prev {

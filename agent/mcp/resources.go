@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -217,16 +218,31 @@ func (s *Server) Changed() {
 	}
 }
 
-// Follow runs a Refresh for every Changed until ctx ends.
+// followQuiet is how long Follow lets changes gather before it lists the
+// state again: a burst of writes (a catalog apply, a script creating a
+// hundred objects) is one Refresh, not one per commit.
+const followQuiet = 100 * time.Millisecond
+
+// Follow runs a Refresh after Changed (changes within followQuiet of each
+// other are one) until ctx ends.
 func (s *Server) Follow(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-s.changed:
-			if err := s.Refresh(); err != nil && s.opts.Log != nil {
-				s.opts.Log.Warn("mcp: list the state", "error", err)
-			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(followQuiet):
+		}
+		select { // a change during the quiet time is in this Refresh
+		case <-s.changed:
+		default:
+		}
+		if err := s.Refresh(); err != nil && s.opts.Log != nil {
+			s.opts.Log.Warn("mcp: list the state", "error", err)
 		}
 	}
 }
