@@ -320,23 +320,7 @@ func walkStrings(v any, ptr string, fn func(ptr, s string)) {
 }
 
 func collectStrings(v any, out *[]string) {
-	switch v := v.(type) {
-	case string:
-		*out = append(*out, v)
-	case map[string]any:
-		keys := make([]string, 0, len(v))
-		for k := range v {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			collectStrings(v[k], out)
-		}
-	case []any:
-		for _, e := range v {
-			collectStrings(e, out)
-		}
-	}
+	walkStrings(v, "", func(_, s string) { *out = append(*out, s) })
 }
 
 // checkAlert parses the condition (a syntax error or unknown metric is

@@ -53,8 +53,10 @@ func (s *Store) prepare(k *Kind, o Object) error {
 	// keeps the ports its file has, so applying the same input twice
 	// changes nothing.
 	var prev *Service
-	if e, err := s.loadFile(KindService, svc.Name); err == nil && e.Object != nil {
-		prev = e.Object.(*Service)
+	if missingPorts(svc) { // the file is read only when a port is to be found
+		if e, err := s.loadFile(KindService, svc.Name); err == nil && e.Object != nil {
+			prev = e.Object.(*Service)
+		}
 	}
 	return s.allocatePorts(svc, prev, claims)
 }

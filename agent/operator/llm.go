@@ -1,7 +1,6 @@
 package operator
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -12,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/aima-dev/aima/agent/unit"
 	"github.com/aima-dev/aima/state"
 )
 
@@ -194,19 +194,10 @@ func (o *Operator) chat(ctx context.Context, l llm, msgs []Message, tools []map[
 		return m, nil
 	}
 	var text strings.Builder
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 16<<20)
-	for sc.Scan() {
-		data, ok := strings.CutPrefix(sc.Text(), "data:")
-		if data = strings.TrimSpace(data); !ok || data == "" {
-			continue
-		}
-		if data == "[DONE]" {
-			break
-		}
+	_, err = unit.ReadEvents(resp.Body, func(data []byte) error {
 		var c chunk
-		if err := json.Unmarshal([]byte(data), &c); err != nil {
-			return m, fmt.Errorf("LLM %s: not a chat completion chunk: %.200s", l.name, data)
+		if err := json.Unmarshal(data, &c); err != nil {
+			return fmt.Errorf("not a chat completion chunk: %.200s", data)
 		}
 		for _, ch := range c.Choices {
 			if ch.Delta.Content != "" {
@@ -225,8 +216,9 @@ func (o *Operator) chat(ctx context.Context, l llm, msgs []Message, tools []map[
 				call.Function.Arguments += tc.Function.Arguments
 			}
 		}
-	}
-	if err := sc.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return m, fmt.Errorf("LLM %s: %w", l.name, err)
 	}
 	m.Content = text.String()

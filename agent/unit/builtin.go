@@ -292,13 +292,12 @@ func streamOf(ctx context.Context) func(string) {
 	return func(string) {}
 }
 
-// readChatStream reads an OpenAI chat completion event stream ("data:
-// {chunk}" lines, ending with "data: [DONE]"), handing each content piece
-// to piece, and returns the whole text.
-func readChatStream(r io.Reader, piece func(string)) (string, error) {
-	var all strings.Builder
+// ReadEvents reads an OpenAI-style event stream — "data: {chunk}" lines,
+// ending with "data: [DONE]" — handing each payload to fn, and reports
+// whether the stream ended with [DONE].
+func ReadEvents(r io.Reader, fn func(data []byte) error) (done bool, err error) {
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
 	for sc.Scan() {
 		data, ok := strings.CutPrefix(sc.Text(), "data:")
 		data = strings.TrimSpace(data)
@@ -306,8 +305,20 @@ func readChatStream(r io.Reader, piece func(string)) (string, error) {
 			continue
 		}
 		if data == "[DONE]" {
-			return all.String(), nil
+			return true, nil
 		}
+		if err := fn([]byte(data)); err != nil {
+			return false, err
+		}
+	}
+	return false, sc.Err()
+}
+
+// readChatStream reads an OpenAI chat completion event stream, handing
+// each content piece to piece, and returns the whole text.
+func readChatStream(r io.Reader, piece func(string)) (string, error) {
+	var all strings.Builder
+	done, err := ReadEvents(r, func(data []byte) error {
 		var chunk struct {
 			Choices []struct {
 				Delta struct {
@@ -316,11 +327,11 @@ func readChatStream(r io.Reader, piece func(string)) (string, error) {
 			} `json:"choices"`
 			Error any `json:"error"`
 		}
-		if err := json.Unmarshal([]byte(data), &chunk); err != nil {
-			return "", fmt.Errorf("a streamed chunk is not JSON: %v", err)
+		if err := json.Unmarshal(data, &chunk); err != nil {
+			return fmt.Errorf("a streamed chunk is not JSON: %v", err)
 		}
 		if chunk.Error != nil {
-			return "", fmt.Errorf("the engine failed mid-answer: %v", chunk.Error)
+			return fmt.Errorf("the engine failed mid-answer: %v", chunk.Error)
 		}
 		for _, c := range chunk.Choices {
 			if c.Delta.Content != "" {
@@ -328,11 +339,15 @@ func readChatStream(r io.Reader, piece func(string)) (string, error) {
 				piece(c.Delta.Content)
 			}
 		}
-	}
-	if err := sc.Err(); err != nil {
+		return nil
+	})
+	switch {
+	case err != nil:
 		return "", err
+	case !done:
+		return "", fmt.Errorf("the stream ended without [DONE]")
 	}
-	return "", fmt.Errorf("the stream ended without [DONE]")
+	return all.String(), nil
 }
 
 func deviceDetect(ctx context.Context, env *Env, _ map[string]any) (map[string]any, error) {
